@@ -1,0 +1,1 @@
+"""How the search runs: campaign loop, operators, selection, store, CLI."""

@@ -1,0 +1,1 @@
+"""Operators: each makes one child program from parents."""

@@ -1,0 +1,1 @@
+"""Where a program is measured: the harness, the tasks, the sandbox backends."""

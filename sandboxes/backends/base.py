@@ -1,0 +1,85 @@
+"""The one Sandbox protocol, and the trusted steps every backend shares.
+
+A backend only has to start the harness somewhere isolated and hand back the transcript
+file; building the stream, static validation and scoring happen here, outside the sandbox.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from design_space.validate import validate_source
+from sandboxes.job import Job, Result
+from sandboxes.scoring import health_problem, score_transcript
+from sandboxes.tasks import TaskError, get_task
+from sandboxes.wire import write_episodes
+
+
+class Sandbox(Protocol):
+    name: str
+
+    def run(self, job: Job) -> Result: ...
+
+
+@dataclass
+class Launch:
+    """What a backend reports about the harness process it ran."""
+
+    status: str  # "ok" (the harness exited and wrote a transcript), "timeout", "oom", "crashed"
+    error: str = ""
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    max_rss_mb: float = 0.0
+
+
+class Launcher(Protocol):
+    def launch(self, job: Job, workdir: str) -> Launch:
+        """Run ``harness job.json stream.jsonl transcript.json`` inside `workdir`, isolated."""
+        ...
+
+
+def run_job(job: Job, launcher: Launcher) -> Result:
+    """Validate, build the stream, launch the harness, score. Never raises for a program's fault."""
+    problems = validate_source(job.program)
+    if problems:
+        return Result(status="invalid", job_id=job.job_id, error="; ".join(p.render() for p in problems))
+    try:
+        stream = get_task(job.task).build(job.task_params, job.fidelity, job.seed)
+    except TaskError as exc:
+        return Result(status="invalid", job_id=job.job_id, error=f"task: {exc}")
+    workdir = tempfile.mkdtemp(prefix="memarch-job-")
+    try:
+        os.chmod(workdir, 0o777)
+        with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as fh:
+            fh.write(job.to_json())
+        write_episodes(os.path.join(workdir, "stream.jsonl"), stream.episodes)
+        t0 = time.perf_counter()
+        launch = launcher.launch(job, workdir)
+        resources = {"wall_s": launch.wall_s or time.perf_counter() - t0, "cpu_s": launch.cpu_s,
+                     "max_rss_mb": launch.max_rss_mb}
+        if launch.status != "ok":
+            return Result(status=launch.status, job_id=job.job_id, error=launch.error, resources=resources)
+        path = os.path.join(workdir, "transcript.json")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                transcript = json.load(fh)
+        except (OSError, ValueError) as exc:
+            detail = launch.error or f"no readable transcript ({exc.__class__.__name__})"
+            return Result(status="crashed", job_id=job.job_id, error=detail, resources=resources)
+        if transcript.get("status") != "ok":
+            return Result(status=transcript.get("status", "crashed"), job_id=job.job_id,
+                          error=str(transcript.get("error", ""))[:4000], resources=resources)
+        try:
+            scored = score_transcript(stream, transcript)
+        except (KeyError, TypeError, ValueError) as exc:
+            return Result(status="crashed", job_id=job.job_id, error=f"malformed transcript: {exc}",
+                          resources=resources)
+        return Result(status="ok", job_id=job.job_id, resources=resources,
+                      error=health_problem(scored["metrics"]), **scored)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,112 @@
+"""Scoring a transcript against gold, on the trusted side: no LLM needed.
+
+Per query: evidence recall within the token budget (turn and session level, any / all),
+nDCG and MRR over the ranked source ids, tokens returned. Abstention queries score whether
+the recall came back empty. Aggregates are means overall and per category, plus latency
+percentiles per operation, footprint and health.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from sandboxes.tasks.base import Gold, Stream
+
+FAILURE_SAMPLE = 8
+
+
+def _ranked_ids(items: list[list[Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for _text, ids, _score in items:
+        for i in ids:
+            seen.setdefault(str(i), None)
+    return list(seen)
+
+
+def score_query(gold: Gold, entry: dict[str, Any], event_session: dict[str, str]) -> dict[str, float]:
+    items = entry["items"]
+    out = {"tokens": float(entry["tokens"]), "empty": float(not items)}
+    if gold.abstain or not gold.evidence:
+        out["abstain_empty"] = float(not items)
+        return out
+    ranked = _ranked_ids(items)
+    gold_ids = set(gold.evidence)
+    found = gold_ids.intersection(ranked)
+    out["recall"] = len(found) / len(gold_ids)
+    out["recall_all"] = float(found == gold_ids)
+    gold_sessions = set(gold.evidence_sessions) or {event_session.get(e, "") for e in gold_ids}
+    got_sessions = {event_session.get(i, "") for i in ranked}
+    out["session_recall"] = len(gold_sessions & got_sessions) / len(gold_sessions)
+    dcg = sum(1.0 / math.log2(r + 2) for r, i in enumerate(ranked) if i in gold_ids)
+    idcg = sum(1.0 / math.log2(r + 2) for r in range(len(gold_ids)))
+    out["ndcg"] = dcg / idcg
+    mrr = 0.0
+    for rank, (_t, ids, _s) in enumerate(items):
+        if gold_ids.intersection(ids):
+            mrr = 1.0 / (rank + 1)
+            break
+    out["mrr"] = mrr
+    return out
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = sorted({k for r in rows for k in r})
+    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def score_transcript(stream: Stream, transcript: dict[str, Any]) -> dict[str, Any]:
+    """Return metrics, per_category, per_item and a failure sample."""
+    answered = transcript["queries"]
+    rows: dict[str, dict[str, float]] = {}
+    by_cat: dict[str, list[dict[str, float]]] = defaultdict(list)
+    failures: list[dict[str, Any]] = []
+    missing = [qid for qid in stream.gold if qid not in answered]
+    if missing:
+        raise ValueError(f"transcript lacks {len(missing)} queries (first: {missing[0]})")
+    for qid, gold in stream.gold.items():
+        row = score_query(gold, answered[qid], stream.event_session)
+        rows[qid] = row
+        by_cat[gold.category].append(row)
+        if row.get("recall", 1.0) < 1.0 and len(failures) < FAILURE_SAMPLE:
+            failures.append({
+                "query_id": qid,
+                "category": gold.category,
+                "gold_evidence": {e: stream.event_text.get(e, "") for e in gold.evidence},
+                "answer": gold.answer,
+                "returned": [{"text": t[:300], "source_ids": ids} for t, ids, _ in answered[qid]["items"][:5]],
+            })
+    scored = [r for r in rows.values() if "recall" in r]
+    metrics = _mean(scored) if scored else {}
+    metrics["tokens"] = float(np.mean([r["tokens"] for r in rows.values()])) if rows else 0.0
+    metrics["empty_rate"] = float(np.mean([r["empty"] for r in rows.values()])) if rows else 0.0
+    metrics.pop("empty", None)
+    ops = transcript.get("ops", {})
+    for op, values in ops.items():
+        metrics[f"{op}_ms_p50"] = _pct(values, 50)
+        metrics[f"{op}_ms_p95"] = _pct(values, 95)
+    metrics["latency_ms"] = metrics.get("retrieve_ms_p50", 0.0)
+    fp = transcript.get("footprint", {})
+    metrics["records"] = float(fp.get("records", 0))
+    metrics["bytes"] = float(fp.get("bytes", -1))
+    metrics["llm_calls"] = float(transcript.get("llm", {}).get("calls", 0))
+    metrics["llm_tokens"] = float(transcript.get("llm", {}).get("tokens", 0))
+    metrics["over_budget_rate"] = float(np.mean([e["over_budget"] for e in answered.values()])) if answered else 0.0
+    per_category = {cat: _mean(rs) for cat, rs in sorted(by_cat.items())}
+    per_item = {qid: r.get("recall", r.get("abstain_empty", 0.0)) for qid, r in rows.items()}
+    return {"metrics": metrics, "per_category": per_category, "per_item": per_item, "failures": failures}
+
+
+def health_problem(metrics: dict[str, float]) -> str:
+    """A run that stored nothing or recalled nothing is not a success, whatever its scores."""
+    if metrics.get("records", 0) == 0:
+        return "program stored no records"
+    if metrics.get("empty_rate", 0) >= 1.0:
+        return "every recall came back empty"
+    return ""

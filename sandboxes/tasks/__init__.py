@@ -1,0 +1,17 @@
+"""Tasks: data sources turned into streams of events and queries with gold labels."""
+from __future__ import annotations
+
+from sandboxes.tasks.base import Episode, Gold, Stream, Task, TaskError
+from sandboxes.tasks.synthetic import SyntheticConversations
+
+TASKS: dict[str, type] = {"synthetic": SyntheticConversations}
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name]()
+    except KeyError:
+        raise TaskError(f"unknown task {name!r} (known: {', '.join(sorted(TASKS))})") from None
+
+
+__all__ = ["TASKS", "Episode", "Gold", "Stream", "Task", "TaskError", "get_task"]
