@@ -1,0 +1,1 @@
+"""Encode: turn events into records (chunks, annotated text, facts, entities, summaries)."""

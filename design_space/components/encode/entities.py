@@ -1,0 +1,62 @@
+"""Rule-based entity and keyword extraction: capitalised names and content words, no model.
+
+Good enough to key a graph or a note on the people, places and things a conversation
+mentions; an LLM extractor can replace it when one is configured.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+STOPWORDS = frozenset(
+    "a an the and or but of to in on at for with from by as is are was were be been being am it its this that "
+    "these those i you he she they we me him her them us my your his their our mine yours do does did done "
+    "doing have has had having what which who whom whose when where why how not no yes so very just about "
+    "into over after before then than there here too also can could would should will shall may might must "
+    "up down out off again once all any both each few more most other some such only own same s t don now "
+    "oh ok okay yeah hey hi hello thanks thank really like get got go going went lot much many well good "
+    "new one two".split())
+QUESTION_WORDS = frozenset("what which who whom whose when where why how does did do is are was were".split())
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
+_CAP = re.compile(r"\b([A-Z][a-zA-Z'\-]+(?:\s+[A-Z][a-zA-Z'\-]+)*)")
+_POSSESSIVE = re.compile(r"'s$")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased content words (stop-words dropped, possessives stripped)."""
+    out = []
+    for w in _WORD.findall(text.lower()):
+        w = _POSSESSIVE.sub("", w)
+        if w and w not in STOPWORDS:
+            out.append(w)
+    return out
+
+
+def entities(text: str) -> list[str]:
+    """Capitalised spans that are not merely sentence-initial function words, in order, deduplicated."""
+    seen: dict[str, None] = {}
+    for m in _CAP.finditer(text):
+        span = _POSSESSIVE.sub("", m.group(1))
+        words = [w for w in span.split() if w.lower() not in STOPWORDS and w.lower() not in QUESTION_WORDS]
+        if not words:
+            continue
+        seen.setdefault(" ".join(words), None)
+    return list(seen)
+
+
+def keywords(text: str, k: int = 5) -> list[str]:
+    """Up to `k` content words, most frequent first, then longest (rarer words tend to be longer)."""
+    counts = Counter(tokens(text))
+    ranked = sorted(counts, key=lambda w: (-counts[w], -len(w), w))
+    return ranked[: max(0, int(k))]
+
+
+def mentions(text: str) -> list[str]:
+    """Entities plus content words, lower-cased: the node names a graph store links on."""
+    out: dict[str, None] = {}
+    for e in entities(text):
+        out.setdefault(e.lower(), None)
+    for w in tokens(text):
+        if len(w) > 2:
+            out.setdefault(w, None)
+    return list(out)

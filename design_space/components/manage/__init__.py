@@ -1,0 +1,1 @@
+"""Manage: keep memory healthy at boundaries (dedupe, forgetting, consolidation, conflicts, eviction, reflection)."""

@@ -1,0 +1,1 @@
+"""Retrieve: scoring, fusion, diversity, expansion and packing of recalled items."""

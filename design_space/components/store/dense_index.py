@@ -1,0 +1,77 @@
+"""A dense vector index: texts embedded in batches on demand, cosine top-k in numpy (torch on GPU).
+
+Adds are queued and embedded together at the next search, because one batched
+``kit.embed`` call is far cheaper than one per turn for neural embedders. Rows are
+L2-normalised, so a dot product is the cosine similarity.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+EmbedFn = Callable[[Sequence[str]], np.ndarray]
+
+
+def _gpu_matmul():
+    """A torch matmul on CUDA when torch and a GPU are present, else None (numpy is used)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    return lambda m, q: (torch.as_tensor(m, device="cuda") @ torch.as_tensor(q, device="cuda")).cpu().numpy()
+
+
+class DenseIndex:
+    def __init__(self, embed: EmbedFn, use_gpu: bool = False) -> None:
+        self.embed = embed
+        self.texts: list[str] = []
+        self.alive: list[bool] = []
+        self._matrix: np.ndarray | None = None
+        self._pending = 0
+        self._matmul = _gpu_matmul() if use_gpu else None
+
+    def __len__(self) -> int:
+        return sum(self.alive)
+
+    def add(self, text: str) -> int:
+        self.texts.append(text)
+        self.alive.append(True)
+        self._pending += 1
+        return len(self.texts) - 1
+
+    def remove(self, doc: int) -> None:
+        self.alive[doc] = False
+
+    def vectors(self) -> np.ndarray:
+        """All document vectors (n, d), embedding whatever is still queued."""
+        if self._pending:
+            new = np.asarray(self.embed(self.texts[len(self.texts) - self._pending:]), dtype=np.float32)
+            self._matrix = new if self._matrix is None else np.vstack([self._matrix, new])
+            self._pending = 0
+        if self._matrix is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self._matrix
+
+    def vector(self, doc: int) -> np.ndarray:
+        return self.vectors()[doc]
+
+    def similarities(self, query: str | np.ndarray) -> np.ndarray:
+        """Cosine similarity of the query to every document (removed ones get -inf)."""
+        m = self.vectors()
+        if not len(m):
+            return np.zeros(0, dtype=np.float32)
+        q = np.asarray(self.embed([query])[0] if isinstance(query, str) else query, dtype=np.float32)
+        sims = self._matmul(m, q) if self._matmul else m @ q
+        return np.where(np.asarray(self.alive), sims, -np.inf).astype(np.float32)
+
+    def search(self, query: str | np.ndarray, k: int = 10) -> list[tuple[int, float]]:
+        s = self.similarities(query)
+        if not len(s):
+            return []
+        k = min(max(1, int(k)), len(s))
+        idx = np.argpartition(-s, k - 1)[:k]
+        idx = idx[np.argsort(-s[idx], kind="stable")]
+        return [(int(i), float(s[i])) for i in idx if np.isfinite(s[i])]

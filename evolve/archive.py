@@ -1,0 +1,59 @@
+"""The archive: evaluated candidates at the final fidelity, ranked by Pareto dominance."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from evolve.pareto import Point, hypervolume, orient
+from evolve.select import Ranked, rank_all
+from evolve.store import Store
+
+
+@dataclass
+class Archive:
+    objectives: list[tuple[str, str]]  # (metric, "max" | "min")
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, store: Store, objectives: Sequence[tuple[str, str]], fidelity: str) -> "Archive":
+        arch = cls(list(objectives))
+        for ev in store.evaluations(fidelity):
+            if ev.status == "ok":
+                arch.add(ev.candidate_id, ev.metrics)
+        return arch
+
+    def add(self, cid: str, metrics: dict[str, float]) -> None:
+        missing = [m for m, _ in self.objectives if m not in metrics]
+        if missing:
+            return  # cannot be placed on the front (e.g. a task that does not report this metric)
+        self.metrics[cid] = metrics
+
+    def __len__(self) -> int:
+        return len(self.metrics)
+
+    def values(self, cid: str) -> tuple[float, ...]:
+        return tuple(self.metrics[cid][m] for m, _ in self.objectives)
+
+    def point(self, cid: str) -> Point:
+        return orient(self.values(cid), [d for _, d in self.objectives])
+
+    def ranked(self) -> list[Ranked]:
+        ids = sorted(self.metrics)
+        return rank_all(ids, [self.point(i) for i in ids])
+
+    def front(self) -> list[str]:
+        return sorted(r.id for r in self.ranked() if r.rank == 0)
+
+    def reference(self) -> Point:
+        """A reference point just worse than anything seen (0 for maximised metrics, as recall is >= 0)."""
+        ref = []
+        for k, (_m, d) in enumerate(self.objectives):
+            worst = max(self.point(c)[k] for c in self.metrics)
+            ref.append(0.0 if d == "max" else worst * 1.1 + 1e-9)
+        return tuple(ref)
+
+    def hypervolume(self, reference: Point | None = None, ids: Sequence[str] | None = None) -> float:
+        if not self.metrics:
+            return 0.0
+        ref = reference or self.reference()
+        return hypervolume([self.point(c) for c in (ids if ids is not None else self.metrics)], ref)

@@ -1,0 +1,135 @@
+"""The memarch command line (typer). User errors print one line and exit with code 2."""
+from __future__ import annotations
+
+import os
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from evolve.config import ConfigError, load_config
+from evolve.store import Store, StoreError
+from sandboxes.tasks import TaskError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="memarch: evolutionary search for LLM-agent memory architectures.")
+console = Console(log_path=False)
+RUNS = typer.Option(Path("runs"), "--runs-dir", help="Where campaigns live.")
+
+
+def user_errors(fn: Callable) -> Callable:
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, StoreError, TaskError, FileNotFoundError) as exc:
+            Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+    return wrapper
+
+
+def _run_campaign(campaign) -> None:
+    from evolve.campaign import Progress as Hooks
+    from evolve.views import front_table
+
+    total = campaign.config.budget.evaluations
+    done_before = len({d["candidate"] for _t, _k, d in campaign.store.events("done")})
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task(campaign.config.name, total=total, completed=min(done_before, total), last="")
+        campaign.progress = Hooks(
+            on_done=lambda cid, outcome: bar.update(task, advance=1, last=f"{cid}: {outcome}"[:60]),
+            on_log=lambda msg: bar.console.log(msg))
+        try:
+            reason = campaign.run()
+        except KeyboardInterrupt:
+            console.print(f"[yellow]interrupted[/]; resume with: memarch resume {campaign.run_dir}")
+            raise typer.Exit(130) from None
+    console.print(f"stopped: {reason}")
+    if not len(campaign.archive):
+        Console(stderr=True).print("[red]error:[/] no candidate finished the cascade; see `memarch lineage "
+                                   f"{campaign.run_dir}` for the failures")
+        raise typer.Exit(1)
+    console.print(front_table(campaign.store))
+    console.print(f"run: {campaign.run_dir}   next: memarch lineage {campaign.run_dir}  |  "
+                  f"memarch export {campaign.run_dir} CANDIDATE -o memory.py")
+
+
+@app.command()
+@user_errors
+def run(config: Path = typer.Argument(..., help="Campaign YAML."),
+        address: Optional[str] = typer.Option(None, "--address", help="Join a Ray cluster (host:port or auto)."),
+        name: Optional[str] = typer.Option(None, "--name", help="Override the campaign name."),
+        runs_dir: Path = RUNS) -> None:
+    """Start a campaign from a YAML config."""
+    from evolve.campaign import Campaign
+
+    overrides = {}
+    if name:
+        overrides["name"] = name
+    cfg = load_config(config, overrides)
+    if address:
+        cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"address": address})})
+    campaign = Campaign.create(cfg, runs_dir, config_dir=config.resolve().parent)
+    _run_campaign(campaign)
+
+
+@app.command()
+@user_errors
+def resume(run: str = typer.Argument(..., help="Run directory or campaign name."),
+           address: Optional[str] = typer.Option(None, "--address"), runs_dir: Path = RUNS) -> None:
+    """Continue a stopped or killed campaign: finished evaluations are kept, unfinished ones rerun."""
+    from evolve.campaign import Campaign
+    from evolve.views import resolve_run, stored_config
+
+    run_dir = resolve_run(run, runs_dir)
+    store = Store.open(run_dir)
+    cfg = stored_config(store)
+    if address:
+        cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"address": address})})
+    _run_campaign(Campaign(cfg, run_dir, store))
+
+
+@app.command()
+@user_errors
+def front(run: str = typer.Argument(...), all_ranks: bool = typer.Option(False, "--all", help="Show dominated too."),
+          runs_dir: Path = RUNS) -> None:
+    """The Pareto front of a campaign."""
+    from evolve.views import front_table, resolve_run
+
+    console.print(front_table(Store.open(resolve_run(run, runs_dir)), all_ranks))
+
+
+@app.command()
+@user_errors
+def lineage(run: str = typer.Argument(...), candidate: Optional[str] = typer.Argument(None),
+            runs_dir: Path = RUNS) -> None:
+    """The lineage tree (or one candidate's ancestry) with operators, notes and metric deltas."""
+    from evolve.views import lineage_tree, resolve_run
+
+    console.print(lineage_tree(Store.open(resolve_run(run, runs_dir)), candidate))
+
+
+@app.command()
+@user_errors
+def export(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
+           output: Path = typer.Option(..., "-o", "--output", help="File to write."),
+           runs_dir: Path = RUNS) -> None:
+    """Write a candidate as a plain Python module."""
+    from evolve.export import export_candidate
+    from evolve.views import resolve_run
+
+    path = export_candidate(Store.open(resolve_run(run, runs_dir)), candidate, output)
+    console.print(f"wrote {path}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,134 @@
+"""The campaign config: YAML → pydantic. Unknown keys and bad values fail naming the key."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+FIDELITIES = ("smoke", "subset", "full")
+
+
+class ConfigError(ValueError):
+    """A config a user wrote is wrong; the message names the key and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Objective(_Strict):
+    metric: str
+    direction: Literal["max", "min"]
+
+
+class TaskConfig(_Strict):
+    name: str = "synthetic"
+    params: dict[str, Any] = Field(default_factory=dict)
+    # the evaluation cascade, cheapest first; the last stage is the one the front is built on
+    cascade: list[Literal["smoke", "subset", "full"]] = Field(default_factory=lambda: ["smoke", "full"])
+
+    @field_validator("cascade")
+    @classmethod
+    def _ordered(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("cascade needs at least one stage")
+        order = [FIDELITIES.index(s) for s in v]
+        if order != sorted(set(order)):
+            raise ValueError("cascade stages must be distinct and ordered smoke → subset → full")
+        return v
+
+
+class LimitsConfig(_Strict):
+    wall_seconds: float = Field(120.0, gt=0)
+    cpu_seconds: int = Field(300, gt=0)
+    memory_mb: int = Field(4096, ge=256)
+    max_processes: int = Field(64, ge=1)
+    max_open_files: int = Field(256, ge=16)
+    max_file_mb: int = Field(64, ge=1)
+
+
+class SandboxConfig(_Strict):
+    backend: str = "process"
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+
+
+class OperatorConfig(_Strict):
+    name: str
+    weight: float = Field(1.0, gt=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class BudgetConfig(_Strict):
+    evaluations: int = Field(30, ge=1)  # candidates evaluated, seeds included
+    wall_seconds: float | None = Field(None, gt=0)
+    llm_dollars: float | None = Field(None, ge=0)
+
+
+class RayConfig(_Strict):
+    address: str | None = None  # None: start a local Ray; "auto" or host:port joins a cluster
+    num_cpus: int | None = Field(None, ge=1)
+
+
+class CampaignConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    seed: int = 0
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    seeds: list[str] = Field(default_factory=lambda: ["bm25_rag", "recency_window"], min_length=1)
+    objectives: list[Objective] = Field(
+        default_factory=lambda: [Objective(metric="recall", direction="max"), Objective(metric="tokens", direction="min")],
+        min_length=1)
+    operators: list[OperatorConfig] = Field(default_factory=lambda: [OperatorConfig(name="structural")], min_length=1)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    parallel: int = Field(2, ge=1, le=1024)  # evaluations in flight
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+    llm: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _distinct_objectives(self) -> "CampaignConfig":
+        names = [o.metric for o in self.objectives]
+        if len(set(names)) != len(names):
+            raise ValueError("objectives name the same metric twice")
+        return self
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key '{where}'"
+    if first["type"] == "missing":
+        return f"missing key '{where}'"
+    return f"bad value for '{where}': {first['msg']}"
+
+
+def parse_config(data: Any, source: str = "config") -> CampaignConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a YAML mapping")
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {_describe(err)}") from None
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> CampaignConfig:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}") from None
+    if isinstance(data, dict) and overrides:
+        data = {**data, **overrides}
+    return parse_config(data, str(p))
+
+
+def dump_config(config: CampaignConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

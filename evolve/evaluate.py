@@ -1,0 +1,73 @@
+"""Evaluations as Ray tasks: a job goes to a node that can run it and comes back as a Result."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from sandboxes.backends import get_sandbox
+from sandboxes.job import Job, Result
+from sandboxes.placement import ray_options
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def evaluate_json(job_json: str, backend: str) -> str:
+    """Runs on a Ray worker: the sandbox contains the program; this never raises for its faults."""
+    job = Job.from_json(job_json)
+    return get_sandbox(backend).run(job).to_json()
+
+
+def init_ray(address: str | None, num_cpus: int | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                              "logging_level": logging.ERROR, "configure_logging": True}
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=num_cpus, object_store_memory=128 * 2**20, **kwargs)
+
+
+class RayEvaluator:
+    """Submits jobs as Ray tasks and hands back finished (tag, Result) pairs."""
+
+    def __init__(self, backend: str) -> None:
+        import ray
+
+        self._ray = ray
+        self.backend = backend
+        self._remote = ray.remote(evaluate_json)
+        self._inflight: dict[Any, Any] = {}
+
+    def submit(self, tag: Any, job: Job) -> None:
+        ref = self._remote.options(**ray_options(self.backend, job)).remote(job.to_json(), self.backend)
+        self._inflight[ref] = tag
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+    def tags(self) -> list[Any]:
+        return list(self._inflight.values())
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Any, Result]]:
+        if not self._inflight:
+            return []
+        ready, _ = self._ray.wait(list(self._inflight), num_returns=1, timeout=timeout)
+        done = []
+        for ref in ready:
+            tag = self._inflight.pop(ref)
+            try:
+                result = Result.from_json(self._ray.get(ref))
+            except Exception as exc:  # noqa: BLE001 - a lost node or a worker crash is an evaluation outcome
+                result = Result(status="crashed", error=f"evaluation infrastructure failed: {exc.__class__.__name__}: "
+                                                        f"{str(exc).splitlines()[0] if str(exc) else ''}")
+            done.append((tag, result))
+        return done
+
+    def cancel_all(self) -> None:
+        for ref in list(self._inflight):
+            self._ray.cancel(ref, force=True)
+        self._inflight.clear()

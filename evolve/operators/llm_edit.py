@@ -1,0 +1,136 @@
+"""llm_edit: an LLM improves one parent, with a bounded loop that feeds its mistakes back.
+
+The prompt (see `prompts`) carries the contract, the parent's code and metrics, a sample
+of its failures, the lineage change-log and up to two inspirations from the front. The
+answer is SEARCH/REPLACE blocks (or a whole program when `full_rewrite`) and a one-line
+note. Blocks that do not apply, and programs that fail `validate_source`, go back to the
+model in the same conversation, at most `max_fix_attempts` times; then the operator gives
+up with `LLMOperatorError`, which carries what the attempt cost.
+
+The conversation is written once, as a generator that yields prompts and receives
+replies, and driven either synchronously (`propose`) or on an event loop (`apropose`), so
+LLM calls can run concurrently with evaluations.
+"""
+from __future__ import annotations
+
+from typing import Any, Generator
+
+from design_space.validate import validate_source
+from evolve.llm.bandit import ModelBandit, arm_key
+from evolve.llm.client import LLMClient, LLMError, LLMReply, prompt_hash
+from evolve.operators import prompts
+from evolve.operators.base import CandidateView, OperatorContext, OperatorError, Proposal
+from evolve.operators.edits import apply_blocks, parse_reply
+
+Session = Generator[tuple[list[dict[str, str]], str], LLMReply, Proposal]
+
+
+class LLMOperatorError(OperatorError):
+    """No valid child this time; `meta` says which model was asked and what it cost."""
+
+    def __init__(self, message: str, meta: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.meta = meta
+
+
+class LLMEdit:
+    name = "llm_edit"
+    arity = 1
+
+    def __init__(self, client: LLMClient, *, bandit: ModelBandit | None = None, full_rewrite: bool = False,
+                 max_fix_attempts: int = 2) -> None:
+        if max_fix_attempts < 0:
+            raise ValueError(f"max_fix_attempts must be >= 0, got {max_fix_attempts}")
+        self.client = client
+        self.bandit = bandit
+        self.full_rewrite = full_rewrite
+        self.max_fix_attempts = max_fix_attempts
+
+    # -- what differs between operators ---------------------------------------------------
+    def messages(self, ctx: OperatorContext) -> list[dict[str, str]]:
+        return prompts.edit_messages(ctx, full_rewrite=self.full_rewrite)
+
+    def unchanged(self, code: str, ctx: OperatorContext) -> bool:
+        return code == ctx.parents[0].code
+
+    # -- driving --------------------------------------------------------------------------
+    def choose_model(self, ctx: OperatorContext) -> str:
+        if self.bandit is not None:
+            return self.bandit.choose(self.name, list(self.client.models))
+        return self.client.pick(ctx.rng)
+
+    def propose(self, ctx: OperatorContext) -> Proposal:
+        model = self.choose_model(ctx)
+        tally: dict[str, Any] = self._tally(model)
+        session = self._session(ctx, model, tally)
+        messages, purpose = next(session)
+        while True:
+            try:
+                reply = self.client.complete(messages, purpose=purpose, model=model)
+            except LLMError as exc:
+                raise LLMOperatorError(f"{self.name}: {exc}", tally) from exc
+            try:
+                messages, purpose = session.send(reply)
+            except StopIteration as done:
+                return done.value
+
+    async def apropose(self, ctx: OperatorContext) -> Proposal:
+        model = self.choose_model(ctx)
+        tally: dict[str, Any] = self._tally(model)
+        session = self._session(ctx, model, tally)
+        messages, purpose = next(session)
+        while True:
+            try:
+                reply = await self.client.acomplete(messages, purpose=purpose, model=model)
+            except LLMError as exc:
+                raise LLMOperatorError(f"{self.name}: {exc}", tally) from exc
+            try:
+                messages, purpose = session.send(reply)
+            except StopIteration as done:
+                return done.value
+
+    def _tally(self, model: str) -> dict[str, Any]:
+        return {"model": model, "arm": arm_key(self.name, model), "prompt_version": prompts.PROMPT_VERSION,
+                "prompt_hash": "", "call_hashes": [], "calls": 0, "cost_usd": 0.0, "cost_known": True,
+                "prompt_tokens": 0, "completion_tokens": 0, "problems": []}
+
+    def _session(self, ctx: OperatorContext, model: str, tally: dict[str, Any]) -> Session:
+        if len(ctx.parents) < self.arity:
+            raise OperatorError(f"{self.name} needs {self.arity} parent(s), got {len(ctx.parents)}")
+        base: CandidateView = ctx.parents[0]
+        messages = self.messages(ctx)
+        tally["prompt_hash"] = prompt_hash(messages)
+        code = base.code
+        problems: list[str] = []
+        for attempt in range(self.max_fix_attempts + 1):
+            reply = yield messages, (self.name if attempt == 0 else f"{self.name}.fix")
+            tally["calls"] += 1
+            tally["call_hashes"].append(reply.prompt_hash)
+            tally["cost_usd"] += reply.cost_usd
+            tally["cost_known"] = tally["cost_known"] and reply.cost_known
+            tally["prompt_tokens"] += reply.prompt_tokens
+            tally["completion_tokens"] += reply.completion_tokens
+            parsed = parse_reply(reply.text, full_rewrite=self.full_rewrite)
+            problems, lines = list(parsed.problems), []
+            if parsed.rewrite is not None:
+                code = parsed.rewrite
+            elif parsed.blocks:
+                code, failed = apply_blocks(code, parsed.blocks)
+                problems += failed
+            if not problems:
+                found = validate_source(code)
+                problems, lines = [p.render() for p in found], [p.line for p in found]
+            if not problems and self.unchanged(code, ctx):
+                problems = ["the program is unchanged; make a real change"]
+            if not problems:
+                return Proposal(code=code, note=parsed.note or f"{self.name} by {model} (no note given)",
+                                operator=self.name, parents=tuple(p.id for p in ctx.parents[: self.arity]),
+                                meta=dict(tally, attempts=attempt + 1))
+            tally["problems"].append(problems)
+            messages = messages + [
+                {"role": "assistant", "content": reply.text},
+                {"role": "user", "content": prompts.fix_message(problems, code, lines,
+                                                                full_rewrite=self.full_rewrite)},
+            ]
+        raise LLMOperatorError(f"{self.name}: no valid child after {self.max_fix_attempts + 1} answers from "
+                               f"{model}; last problems: {'; '.join(problems[:3])}", tally)

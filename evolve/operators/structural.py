@@ -1,0 +1,65 @@
+"""Structural edits with libcst and no LLM: mutate a program's knobs.
+
+Integers move by a multiplicative step (never below 1 when they start positive), floats by
+a log-normal factor (probabilities stay in [0, 1]), booleans flip. String knobs are left
+alone: their meaning is the program's own.
+"""
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from design_space.validate import validate_source
+from evolve.operators.base import OperatorContext, OperatorError, Proposal
+from evolve.operators.knobs import Knob, read_knobs, write_knobs
+
+
+def _mutate(knob: Knob, rng: random.Random) -> Any:
+    v = knob.value
+    if isinstance(v, bool):
+        return not v
+    if isinstance(v, int):
+        if v == 0:
+            return 1
+        step = rng.choice([0.5, 0.67, 0.8, 1.25, 1.5, 2.0])
+        new = int(round(v * step))
+        if new == v:
+            new = v + (1 if step > 1 else -1)
+        return max(1, new) if v > 0 else new
+    if isinstance(v, float):
+        if v == 0.0:
+            return round(rng.uniform(0.0, 0.2), 4)
+        new = v * math.exp(rng.gauss(0.0, 0.35))
+        if 0.0 < v <= 1.0:
+            new = min(1.0, new)
+        return round(new, 4)
+    return v
+
+
+class KnobMutation:
+    name = "structural"
+    arity = 1
+
+    def __init__(self, max_knobs: int = 2) -> None:
+        self.max_knobs = max_knobs
+
+    def propose(self, ctx: OperatorContext) -> Proposal:
+        parent = ctx.parents[0]
+        knobs = read_knobs(parent.code)
+        tunable = [k for k in knobs if not isinstance(k.value, str)]
+        if not tunable:
+            raise OperatorError(f"{parent.id} has no knobs to mutate")
+        rng = ctx.rng
+        picked = rng.sample(tunable, min(len(tunable), rng.randint(1, self.max_knobs)))
+        changes = {k.name: _mutate(k, rng) for k in picked}
+        changes = {n: v for n, v in changes.items() if v != next(k.value for k in picked if k.name == n)}
+        if not changes:
+            raise OperatorError(f"mutation left {parent.id} unchanged")
+        code = write_knobs(parent.code, changes)
+        problems = validate_source(code)
+        if problems:
+            raise OperatorError(f"knob mutation made an invalid program: {problems[0].render()}")
+        old = {k.name: k.value for k in picked}
+        note = ", ".join(f"{n} {old[n]!r} → {v!r}" for n, v in sorted(changes.items()))
+        return Proposal(code=code, note=note, operator=self.name, parents=(parent.id,))

@@ -1,0 +1,50 @@
+"""Parent selection: Pareto-aware sampling over the archive of evaluated candidates."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from evolve.pareto import Point, crowding, non_dominated_sort
+
+
+@dataclass(frozen=True)
+class Ranked:
+    id: str
+    point: Point
+    rank: int  # 0 = non-dominated
+    crowd: float
+
+
+def rank_all(ids: Sequence[str], points: Sequence[Point]) -> list[Ranked]:
+    out: list[Ranked] = []
+    for r, front in enumerate(non_dominated_sort(points)):
+        crowd = crowding(points, front)
+        out.extend(Ranked(ids[i], points[i], r, crowd[i]) for i in front)
+    return out
+
+
+class ParentSelector(Protocol):
+    def pick(self, ranked: list[Ranked], k: int, rng: random.Random) -> list[str]: ...
+
+
+class ParetoTournament:
+    """Binary tournaments on (rank, -crowding): non-dominated and isolated candidates win.
+
+    With probability `explore` a tournament entrant comes from anywhere in the archive, so
+    dominated but different programs still get children now and then."""
+
+    def __init__(self, explore: float = 0.1) -> None:
+        self.explore = explore
+
+    def pick(self, ranked: list[Ranked], k: int, rng: random.Random) -> list[str]:
+        if not ranked:
+            return []
+        front = [r for r in ranked if r.rank == 0]
+        chosen: list[str] = []
+        for _ in range(k):
+            pool = ranked if rng.random() < self.explore else front
+            a, b = rng.choice(pool), rng.choice(pool)
+            win = min((a, b), key=lambda r: (r.rank, -r.crowd, r.id))
+            chosen.append(win.id)
+        return chosen

@@ -1,0 +1,178 @@
+"""The OS fences the process and fork-server backends put around a candidate.
+
+Everything here runs in a freshly forked child before the harness starts:
+
+- rlimits: address space, CPU seconds, open files, file size, no core dumps, processes;
+- ``no_new_privs`` so no setuid binary on the host can hand privileges back;
+- as root, where the kernel allows it: a private network namespace (no interface but a
+  downed loopback) and a private mount namespace in which the whole filesystem is
+  read-only, the caller's home directory and the temp dir are replaced by empty tmpfs
+  mounts, and only the job's workdir (plus the interpreter and the code it needs, read-only)
+  is re-bound into that view;
+- a job-specific unprivileged uid (so RLIMIT_NPROC counts this job alone and the program
+  cannot signal or read other processes), applied by the launcher after the mounts.
+
+`probe()` answers, once per process, which of these the machine allows.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import secrets
+import site
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from sandboxes.job import Limits
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+SYS_MOUNT_SETATTR = 442  # x86_64 and aarch64 share the number
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+
+ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+UID_BASE, UID_SPAN = 200_000, 50_000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def clean_env(workdir: str) -> dict[str, str]:
+    """Only locale and library tuning survive; HOME points at the job's own dir. No keys, ever."""
+    env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
+    env.update({"HOME": workdir, "TMPDIR": workdir, "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                "OPENBLAS_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    return env
+
+
+def job_uid() -> int:
+    """A uid no one else uses, so RLIMIT_NPROC and kill() permissions are per job."""
+    return UID_BASE + secrets.randbelow(UID_SPAN)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def prctl(option: int, value: int) -> None:
+    _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), "prctl")
+
+
+def _mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(_libc.mount(src and src.encode(), dst.encode(), fstype and fstype.encode(), flags,
+                       data and data.encode()), f"mount {dst}")
+
+
+def _set_readonly(path: str, readonly: bool, recursive: bool) -> None:
+    attr = _MountAttr(MOUNT_ATTR_RDONLY if readonly else 0, 0 if readonly else MOUNT_ATTR_RDONLY, 0, 0)
+    _check(_libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, path.encode(), AT_RECURSIVE if recursive else 0,
+                         ctypes.byref(attr), ctypes.sizeof(attr)), f"mount_setattr {path}")
+
+
+def set_rlimits(limits: Limits) -> None:
+    mb = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_mb * mb, limits.max_file_mb * mb))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Counted per real uid; a no-op for root, which is why root jobs also get their own uid.
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+
+
+def hidden_dirs() -> list[str]:
+    """Directories replaced by empty tmpfs inside the sandbox: the caller's home and temp dir."""
+    dirs = {os.path.realpath(tempfile.gettempdir()), os.path.realpath(os.path.expanduser("~"))}
+    return sorted(d for d in dirs if d not in ("/", "/usr", "/etc"))
+
+
+def code_paths() -> list[str]:
+    """What the interpreter needs to see: its prefix, site-packages and this checkout."""
+    repo = str(Path(__file__).resolve().parents[2])
+    paths = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, repo, *site.getsitepackages())}
+    return sorted(p for p in paths if os.path.isdir(p))
+
+
+def isolate_filesystem(workdir: str, keep: list[str], tmp_mb: int) -> None:
+    """In a new mount namespace: everything read-only, home and temp hidden, workdir writable."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    hidden = hidden_dirs()
+    rebind = [p for p in [*keep, workdir] if any(p == h or p.startswith(h + "/") for h in hidden)]
+    # O_PATH descriptors keep the originals reachable after the tmpfs mounts cover them.
+    fds = {p: os.open(p, os.O_PATH) for p in rebind}
+    try:
+        for h in hidden:
+            _mount("tmpfs", h, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={max(1, tmp_mb)}m")
+        for p, fd in fds.items():
+            os.makedirs(p, mode=0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    _set_readonly("/", True, recursive=True)
+    _set_readonly(workdir, False, recursive=False)
+    os.chdir(workdir)  # the old cwd handle points below the read-only view
+
+
+def enter(workdir: str, limits: Limits, isolate: bool, extra_ns: int = 0) -> None:
+    """Apply every fence this process can apply to itself (run in the forked child)."""
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if isolate:
+        unshare(CLONE_NEWNET | CLONE_NEWNS | extra_ns)
+        isolate_filesystem(workdir, code_paths(), tmp_mb=16)
+    set_rlimits(limits)
+
+
+def drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+@lru_cache(maxsize=1)
+def probe() -> dict[str, bool]:
+    """Which fences work here: tried once in a throwaway child, never in this process."""
+    root = os.geteuid() == 0
+    isolate = False
+    if root and sys.platform == "linux":
+        workdir = tempfile.mkdtemp(prefix="memarch-probe-")
+        try:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID)
+                    isolate_filesystem(workdir, code_paths(), tmp_mb=1)
+                    code = 0
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            isolate = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        finally:
+            os.rmdir(workdir)
+    return {"root": root, "namespaces": isolate, "uid_drop": root,
+            "unshare_binary": bool(_which("unshare")), "bwrap": bool(_which("bwrap")),
+            "setpriv": bool(_which("setpriv"))}
+
+
+def _which(name: str) -> str | None:
+    from shutil import which
+    return which(name)
