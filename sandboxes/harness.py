@@ -111,7 +111,17 @@ def replay(job: Job, stream_path: str, workdir: str, kit_factory=Kit) -> dict[st
         "ops": ops,
         "footprint": {"records": records, "bytes": footprint},
         "llm": {"calls": sum(k.llm_calls for k in kits), "tokens": sum(k.llm_tokens for k in kits)},
+        # The answerer on the trusted side reads the recall the way the program asks it to.
+        "instructions": str(getattr(cls, "INSTRUCTIONS", ""))[:MAX_ERROR],
     }
+
+
+def _kit_factory(job: Job):
+    """Kits share one embedder per process, so a cache is read and a model loaded once."""
+    from sandboxes.embed_cache import embedder_for_job
+
+    shared = embedder_for_job(job.embedder, job.embed_cache)
+    return Kit if shared is None else (lambda: Kit(embedder=shared))
 
 
 def main(argv: list[str]) -> None:
@@ -120,7 +130,7 @@ def main(argv: list[str]) -> None:
     try:
         with open(job_path, encoding="utf-8") as fh:
             job = Job.from_json(fh.read())
-        transcript = replay(job, stream_path, workdir)
+        transcript = replay(job, stream_path, workdir, _kit_factory(job))
     except MemoryError:
         transcript = {"status": "oom", "error": "MemoryError: the program exceeded its memory limit"}
     except RecursionError as exc:

@@ -20,6 +20,7 @@ class Limits:
     max_open_files: int = 256
     max_file_mb: int = 64
     max_output_bytes: int = 64 * 1024
+    gpu: bool = False  # the job needs a GPU: placement sends it to a GPU node, docker requests one
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class Job:
     seed: int = 0
     job_id: str = ""
     version: int = JOB_VERSION
+    # Embeddings: the embedder the Kit uses ("" = the Kit's default) and a directory of
+    # precomputed vectors (sandboxes/embed_cache.py) the sandbox reads; "" = compute all.
+    embedder: str = ""
+    embed_cache: str = ""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -1,9 +1,13 @@
 """Scoring a transcript against gold, on the trusted side: no LLM needed.
 
-Per query: evidence recall within the token budget (turn and session level, any / all),
-nDCG and MRR over the ranked source ids, tokens returned. Abstention queries score whether
-the recall came back empty. Aggregates are means overall and per category, plus latency
-percentiles per operation, footprint and health.
+Per query: evidence recall within the token budget at turn level (mean share of gold turns
+found, ``recall_any`` at least one, ``recall_all`` every one) and session level
+(``session_recall``, ``session_recall_all``), nDCG and MRR over the ranked source ids,
+tokens returned. Abstention queries score whether the recall came back empty
+(``abstain_empty``); questions with no usable gold are counted but not scored. When an
+answerer ran (sandboxes/answer.py) its per-query ``f1``, ``em`` and ``judge`` join the rows.
+Aggregates are means overall and per category, plus latency percentiles per operation,
+LLM use of the program, footprint and health.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import numpy as np
 from sandboxes.tasks.base import Gold, Stream
 
 FAILURE_SAMPLE = 8
+ANSWER_KEYS = ("f1", "em", "judge")
 
 
 def _ranked_ids(items: list[list[Any]]) -> list[str]:
@@ -26,20 +31,26 @@ def _ranked_ids(items: list[list[Any]]) -> list[str]:
     return list(seen)
 
 
-def score_query(gold: Gold, entry: dict[str, Any], event_session: dict[str, str]) -> dict[str, float]:
+def score_query(gold: Gold, entry: dict[str, Any], event_session: Any) -> dict[str, float]:
     items = entry["items"]
     out = {"tokens": float(entry["tokens"]), "empty": float(not items)}
-    if gold.abstain or not gold.evidence:
+    if gold.abstain:
         out["abstain_empty"] = float(not items)
         return out
     ranked = _ranked_ids(items)
+    gold_sessions = set(gold.evidence_sessions) or {event_session.get(e, "") for e in gold.evidence}
+    if gold_sessions:
+        got_sessions = {event_session.get(i, "") for i in ranked}
+        hit = gold_sessions & got_sessions
+        out["session_recall"] = len(hit) / len(gold_sessions)
+        out["session_recall_all"] = float(hit == gold_sessions)
+    if not gold.evidence:  # session-level gold only (e.g. LongMemEval without has_answer turns)
+        return out
     gold_ids = set(gold.evidence)
     found = gold_ids.intersection(ranked)
     out["recall"] = len(found) / len(gold_ids)
+    out["recall_any"] = float(bool(found))
     out["recall_all"] = float(found == gold_ids)
-    gold_sessions = set(gold.evidence_sessions) or {event_session.get(e, "") for e in gold_ids}
-    got_sessions = {event_session.get(i, "") for i in ranked}
-    out["session_recall"] = len(gold_sessions & got_sessions) / len(gold_sessions)
     dcg = sum(1.0 / math.log2(r + 2) for r, i in enumerate(ranked) if i in gold_ids)
     idcg = sum(1.0 / math.log2(r + 2) for r in range(len(gold_ids)))
     out["ndcg"] = dcg / idcg
@@ -54,15 +65,20 @@ def score_query(gold: Gold, entry: dict[str, Any], event_session: dict[str, str]
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     keys = sorted({k for r in rows for k in r})
-    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
+    out = {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
+    out["n"] = float(len(rows))
+    return out
 
 
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
 
 
-def score_transcript(stream: Stream, transcript: dict[str, Any]) -> dict[str, Any]:
-    """Return metrics, per_category, per_item and a failure sample."""
+def score_transcript(stream: Stream, transcript: dict[str, Any],
+                     answers: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Return metrics, per_category, per_item and a failure sample.
+
+    `answers` (query id -> {"answer", "f1", "em", "judge"?}) comes from sandboxes.answer."""
     answered = transcript["queries"]
     rows: dict[str, dict[str, float]] = {}
     by_cat: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -72,18 +88,30 @@ def score_transcript(stream: Stream, transcript: dict[str, Any]) -> dict[str, An
         raise ValueError(f"transcript lacks {len(missing)} queries (first: {missing[0]})")
     for qid, gold in stream.gold.items():
         row = score_query(gold, answered[qid], stream.event_session)
+        ans = (answers or {}).get(qid)
+        if ans:
+            row.update({k: float(ans[k]) for k in ANSWER_KEYS if ans.get(k) is not None})
         rows[qid] = row
         by_cat[gold.category].append(row)
         if row.get("recall", 1.0) < 1.0 and len(failures) < FAILURE_SAMPLE:
             failures.append({
                 "query_id": qid,
+                "question": stream.query_text.get(qid, ""),
                 "category": gold.category,
                 "gold_evidence": {e: stream.event_text.get(e, "") for e in gold.evidence},
                 "answer": gold.answer,
                 "returned": [{"text": t[:300], "source_ids": ids} for t, ids, _ in answered[qid]["items"][:5]],
+                **({"predicted": str(ans.get("answer", ""))[:300]} if ans else {}),
             })
     scored = [r for r in rows.values() if "recall" in r]
     metrics = _mean(scored) if scored else {}
+    metrics.pop("n", None)
+    for key in ("session_recall", "session_recall_all", "abstain_empty") + ANSWER_KEYS:
+        values = [r[key] for r in rows.values() if key in r]
+        if values:
+            metrics[key] = float(np.mean(values))
+    metrics["queries"] = float(len(rows))
+    metrics["scored_queries"] = float(len(scored))
     metrics["tokens"] = float(np.mean([r["tokens"] for r in rows.values()])) if rows else 0.0
     metrics["empty_rate"] = float(np.mean([r["empty"] for r in rows.values()])) if rows else 0.0
     metrics.pop("empty", None)
@@ -99,7 +127,9 @@ def score_transcript(stream: Stream, transcript: dict[str, Any]) -> dict[str, An
     metrics["llm_tokens"] = float(transcript.get("llm", {}).get("tokens", 0))
     metrics["over_budget_rate"] = float(np.mean([e["over_budget"] for e in answered.values()])) if answered else 0.0
     per_category = {cat: _mean(rs) for cat, rs in sorted(by_cat.items())}
-    per_item = {qid: r.get("recall", r.get("abstain_empty", 0.0)) for qid, r in rows.items()}
+    for cat in per_category:
+        per_category[cat]["empty_rate"] = per_category[cat].pop("empty", 0.0)
+    per_item = {qid: r.get("recall", r.get("session_recall", r.get("abstain_empty", 0.0))) for qid, r in rows.items()}
     return {"metrics": metrics, "per_category": per_category, "per_item": per_item, "failures": failures}
 
 

@@ -53,7 +53,8 @@ class OpenAIServer:
     def start(self) -> "OpenAIServer":
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-server", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="openai-server", daemon=True)
         self._thread.start()
         return self
 

@@ -219,7 +219,7 @@ class LLMClient:
             return
         self.on_call({
             "time": time.time(), "model": spec.key, "purpose": purpose, "prompt_hash": phash,
-            "messages": messages, "response": reply.text if reply else None,
+            "request": messages, "response": reply.text if reply else None,
             "prompt_tokens": reply.prompt_tokens if reply else 0,
             "completion_tokens": reply.completion_tokens if reply else 0,
             "cost_usd": reply.cost_usd if reply else 0.0, "cost_known": reply.cost_known if reply else True,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pwd
 import resource
 import secrets
 import site
@@ -48,10 +49,17 @@ class _MountAttr(ctypes.Structure):
                 ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
 
 
+def model_cache() -> str:
+    """The host's model cache (distilled embedders), shown read-only to the sandbox."""
+    root = os.environ.get("MEMARCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "memarch")
+    return os.path.realpath(root)
+
+
 def clean_env(workdir: str) -> dict[str, str]:
     """Only locale and library tuning survive; HOME points at the job's own dir. No keys, ever."""
     env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
-    env.update({"HOME": workdir, "TMPDIR": workdir, "PYTHONDONTWRITEBYTECODE": "1",
+    env.update({"MEMARCH_CACHE": model_cache(), "HOME": workdir, "TMPDIR": workdir, "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                 "OPENBLAS_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     return env
@@ -100,8 +108,14 @@ def set_rlimits(limits: Limits) -> None:
 
 def hidden_dirs() -> list[str]:
     """Directories replaced by empty tmpfs inside the sandbox: the caller's home and temp dir."""
-    dirs = {os.path.realpath(tempfile.gettempdir()), os.path.realpath(os.path.expanduser("~"))}
-    return sorted(d for d in dirs if d not in ("/", "/usr", "/etc"))
+    homes = {os.path.expanduser("~")}
+    try:
+        homes.add(pwd.getpwuid(os.geteuid()).pw_dir)
+    except KeyError:
+        pass
+    dirs = {os.path.realpath(d) for d in (tempfile.gettempdir(), *homes)}
+    dirs = {d for d in dirs if d not in ("/", "/usr", "/etc")}
+    return sorted(d for d in dirs if not any(d.startswith(o + "/") for o in dirs))
 
 
 def code_paths() -> list[str]:
@@ -111,10 +125,16 @@ def code_paths() -> list[str]:
     return sorted(p for p in paths if os.path.isdir(p))
 
 
-def isolate_filesystem(workdir: str, keep: list[str], tmp_mb: int) -> None:
-    """In a new mount namespace: everything read-only, home and temp hidden, workdir writable."""
+def readable_paths(job: object | None = None) -> list[str]:
+    """Code paths plus the model cache and the job's embedding cache, when they exist."""
+    extra = [model_cache(), getattr(job, "embed_cache", "") or ""]
+    paths = set(code_paths()) | {os.path.realpath(p) for p in extra if p and os.path.isdir(p)}
+    return sorted(paths)
+
+
+def isolate_filesystem(workdir: str, keep: list[str], hidden: list[str], tmp_mb: int) -> None:
+    """In a new mount namespace: everything read-only, `hidden` emptied, workdir writable."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    hidden = hidden_dirs()
     rebind = [p for p in [*keep, workdir] if any(p == h or p.startswith(h + "/") for h in hidden)]
     # O_PATH descriptors keep the originals reachable after the tmpfs mounts cover them.
     fds = {p: os.open(p, os.O_PATH) for p in rebind}
@@ -132,12 +152,17 @@ def isolate_filesystem(workdir: str, keep: list[str], tmp_mb: int) -> None:
     os.chdir(workdir)  # the old cwd handle points below the read-only view
 
 
-def enter(workdir: str, limits: Limits, isolate: bool, extra_ns: int = 0) -> None:
-    """Apply every fence this process can apply to itself (run in the forked child)."""
+def enter(workdir: str, limits: Limits, isolate: bool, keep: list[str], hidden: list[str],
+          extra_ns: int = 0) -> None:
+    """Apply every fence this process can apply to itself (run in the forked child).
+
+    `keep` and `hidden` come from `readable_paths` and `hidden_dirs` evaluated by the
+    launcher, whose home is the one to hide.
+    """
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     if isolate:
         unshare(CLONE_NEWNET | CLONE_NEWNS | extra_ns)
-        isolate_filesystem(workdir, code_paths(), tmp_mb=16)
+        isolate_filesystem(workdir, keep, hidden, tmp_mb=1)
     set_rlimits(limits)
 
 
@@ -160,7 +185,7 @@ def probe() -> dict[str, bool]:
                 code = 1
                 try:
                     unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID)
-                    isolate_filesystem(workdir, code_paths(), tmp_mb=1)
+                    isolate_filesystem(workdir, code_paths(), hidden_dirs(), tmp_mb=1)
                     code = 0
                 finally:
                     os._exit(code)

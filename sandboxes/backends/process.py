@@ -1,60 +1,33 @@
 """The embedded default sandbox: the harness in a child process, fenced in by the OS.
 
-Fences: a new session (its process group is killed whole on timeout), rlimits on address
-space, CPU seconds, open files, file size and (for non-root) processes, a private network
-namespace where the OS allows it (as root: unshare(CLONE_NEWNET), so no socket reaches
-anything, loopback included), an allow-listed environment with no secrets, and a fresh
-temp dir as cwd.
+Fences (see `fences`): a new session whose process group is killed whole on timeout;
+rlimits on address space, CPU seconds, open files, file size and processes; an allow-listed
+environment with no secrets; a fresh temp dir as cwd. As root, where the kernel allows it,
+also: a private network namespace (no socket reaches anything, loopback included), a
+read-only view of the filesystem with the caller's home and temp dir hidden, a PID
+namespace whose death takes every process the program started with it (detached
+grandchildren included), and a job-specific unprivileged uid.
+
+With ``bwrap=True`` the namespaces and the read-only view come from bubblewrap instead,
+which also works for non-root users on kernels that allow unprivileged user namespaces.
 """
 from __future__ import annotations
 
-import ctypes
 import os
-import resource
 import signal
 import subprocess
 import sys
 import time
 
+from sandboxes.backends import fences
 from sandboxes.backends.base import Launch, run_job
 from sandboxes.job import Job, Limits, Result
 
-CLONE_NEWNET = 0x40000000
-ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+clean_env = fences.clean_env  # kept importable from here: other modules use it
+HARNESS = ["-I", "-m", "sandboxes.harness", "job.json", "stream.jsonl", "transcript.json"]
 
 
-def clean_env(workdir: str) -> dict[str, str]:
-    """Only locale and library tuning survive; HOME points at the job's own dir."""
-    env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
-    env.update({"HOME": workdir, "TMPDIR": workdir, "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                "OPENBLAS_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-    return env
-
-
-def _unshare_net() -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.unshare(CLONE_NEWNET) == 0
-    except OSError:
-        return False
-
-
-def _fence(limits: Limits) -> None:
-    """Runs in the child between fork and exec: only async-signal-safe-ish, no locks held."""
-    mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_mb * mb, limits.max_file_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.geteuid() != 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
-    else:
-        _unshare_net()
-
-
-def _tail(path: str, n: int) -> str:
+def tail_of(path: str, n: int) -> str:
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -64,42 +37,107 @@ def _tail(path: str, n: int) -> str:
         return ""
 
 
+def bwrap_command(workdir: str, uid: int | None, keep: list[str]) -> list[str]:
+    """bubblewrap: read-only /, hidden home and temp dir, private net/pid/ipc, workdir writable."""
+    cmd = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+           "--ro-bind", "/", "/"]
+    for hidden in fences.hidden_dirs():
+        cmd += ["--tmpfs", hidden]
+    made: set[str] = set()
+    for path in keep:
+        top = next((h for h in fences.hidden_dirs() if path == h or path.startswith(h + "/")), None)
+        if top is None:
+            continue
+        # bwrap creates missing parents 0700, which a dropped uid cannot traverse.
+        parent = os.path.dirname(path)
+        parents = []
+        while parent != top and parent not in made:
+            parents.append(parent)
+            parent = os.path.dirname(parent)
+        for d in reversed(parents):
+            cmd += ["--perms", "0755", "--dir", d]
+            made.add(d)
+        cmd += ["--ro-bind", path, path]
+    cmd += ["--bind", workdir, workdir, "--dev", "/dev", "--proc", "/proc", "--chdir", workdir]
+    if uid is None:  # unprivileged: bubblewrap maps us into a user namespace of our own
+        return cmd + ["--unshare-user", "--"]
+    # As root a user namespace would map the sandbox to uid 0 outside; drop to a real uid instead.
+    return cmd + ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", "setpriv", f"--reuid={uid}", f"--regid={uid}",
+                  "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
+
+
+def decode_status(status: int, limits: Limits, wrapped: bool, tail: str) -> Launch:
+    """Turn a wait status into a Launch; wrappers report a child's death by signal as 128+N."""
+    sig = 0
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+    elif wrapped and os.WEXITSTATUS(status) > 128:
+        sig = os.WEXITSTATUS(status) - 128
+    if sig == signal.SIGXCPU:
+        return Launch("timeout", f"CPU limit of {limits.cpu_seconds} s exceeded")
+    if sig:
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return Launch("crashed", f"killed by signal {name}. {tail[-500:]}".strip())
+    code = os.WEXITSTATUS(status)
+    return Launch("crashed", f"harness exited with code {code} and no transcript. {tail[-500:]}".strip())
+
+
 class ProcessSandbox:
+    """`bwrap`: None = use bubblewrap only where the built-in namespaces are unavailable."""
+
     name = "process"
 
-    def run(self, job: Job) -> Result:
-        return run_job(job, self)
+    def __init__(self, bwrap: bool | None = None) -> None:
+        caps = fences.probe()
+        if bwrap and not caps["bwrap"]:
+            raise RuntimeError("sandbox.bwrap is set but bwrap is not installed (apt-get install bubblewrap)")
+        self.isolate = caps["namespaces"] and caps["unshare_binary"] and not bwrap
+        self.bwrap = bool(bwrap) or (bwrap is None and not self.isolate and caps["bwrap"])
+        if self.bwrap and caps["root"] and not caps["setpriv"]:
+            raise RuntimeError("sandbox.bwrap as root needs setpriv (util-linux) to drop to a sandbox uid")
+        self.root = caps["root"]
+
+    def run(self, job: Job, *, validate: bool = True) -> Result:
+        return run_job(job, self, validate=validate)
+
+    def command(self, workdir: str, uid: int | None, keep: list[str]) -> list[str]:
+        python = [sys.executable, *HARNESS]
+        if self.bwrap:
+            return bwrap_command(workdir, uid, keep) + python
+        if self.isolate:
+            # unshare --fork makes the harness PID 1 of a new namespace: when it exits, the
+            # kernel kills everything it left behind, setsid()-detached grandchildren included.
+            return ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
+                    f"--setuid={uid}", f"--setgid={uid}", *python]
+        return python
 
     def launch(self, job: Job, workdir: str) -> Launch:
         limits = job.limits
-        cmd = [sys.executable, "-I", "-m", "sandboxes.harness", "job.json", "stream.jsonl", "transcript.json"]
+        uid = fences.job_uid() if self.root else None
+        isolate = self.isolate
+        keep, hidden = fences.readable_paths(job), fences.hidden_dirs()
         out = open(os.path.join(workdir, "output.log"), "wb")
         t0 = time.perf_counter()
         try:
-            proc = subprocess.Popen(cmd, cwd=workdir, env=clean_env(workdir), stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=lambda: _fence(limits), close_fds=True)
+            proc = subprocess.Popen(self.command(workdir, uid, keep), cwd=workdir, env=clean_env(workdir),
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True,
+                                    preexec_fn=lambda: fences.enter(workdir, limits, isolate, keep, hidden))
         finally:
             out.close()
         status, rusage = self._wait(proc, limits.wall_seconds)
         wall = time.perf_counter() - t0
         cpu = (rusage.ru_utime + rusage.ru_stime) if rusage else 0.0
         rss = (rusage.ru_maxrss / 1024) if rusage else 0.0
-        tail = _tail(os.path.join(workdir, "output.log"), limits.max_output_bytes // 16)
         if status is None:
             return Launch("timeout", f"no result after {limits.wall_seconds:g} s wall clock; process group killed",
                           wall, cpu, rss)
         if status == 0 and os.path.exists(os.path.join(workdir, "transcript.json")):
             return Launch("ok", "", wall, cpu, rss)
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            if sig == signal.SIGXCPU:
-                return Launch("timeout", f"CPU limit of {limits.cpu_seconds} s exceeded", wall, cpu, rss)
-            return Launch("crashed", f"killed by signal {signal.Signals(sig).name}. {tail[-500:]}".strip(),
-                          wall, cpu, rss)
-        code = os.WEXITSTATUS(status)
-        return Launch("crashed", f"harness exited with code {code} and no transcript. {tail[-500:]}".strip(),
-                      wall, cpu, rss)
+        tail = tail_of(os.path.join(workdir, "output.log"), limits.max_output_bytes // 16)
+        launch = decode_status(status, limits, self.bwrap or self.isolate, tail)
+        launch.wall_s, launch.cpu_s, launch.max_rss_mb = wall, cpu, rss
+        return launch
 
     @staticmethod
     def _wait(proc: subprocess.Popen, timeout: float):
@@ -110,19 +148,21 @@ class ProcessSandbox:
             pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
             if pid == proc.pid:
                 proc.returncode = status
-                ProcessSandbox._kill_group(proc.pid)  # reap what the program left behind
+                kill_group(proc.pid)  # reap what the program left behind
                 return status, rusage
             if time.monotonic() >= deadline:
-                ProcessSandbox._kill_group(proc.pid)
+                kill_group(proc.pid)
                 _pid, _status, rusage = os.wait4(proc.pid, 0)
                 proc.returncode = -9
                 return None, rusage
             time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, 0.02)
 
-    @staticmethod
-    def _kill_group(pgid: int) -> None:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    _kill_group = staticmethod(lambda pgid: kill_group(pgid))
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

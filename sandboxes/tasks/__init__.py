@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from sandboxes.tasks.base import Episode, Gold, Stream, Task, TaskError
+from sandboxes.tasks.babi import Babi
+from sandboxes.tasks.locomo import LoCoMo
+from sandboxes.tasks.longmemeval import LongMemEval
 from sandboxes.tasks.synthetic import SyntheticConversations
 
-TASKS: dict[str, type] = {"synthetic": SyntheticConversations}
+TASKS: dict[str, type] = {"synthetic": SyntheticConversations, "locomo": LoCoMo, "longmemeval": LongMemEval,
+                          "babi": Babi}
 
 
 def get_task(name: str) -> Task:

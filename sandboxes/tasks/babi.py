@@ -142,6 +142,7 @@ class Babi:
             qid = f"{key}?"
             stream.gold[qid] = Gold(evidence=tuple(f"{story.key}:{s}" for s in support), answer=answer,
                                     category=story.task, evidence_sessions=(story.key,))
+            stream.query_text[qid] = text
             query = Query(id=qid, text=text, time=t, budget_tokens=p.budget_tokens)
             (episode.steps if p.protocol == "streaming" else later).append(query)
         for q in later:

@@ -40,6 +40,7 @@ class Stream:
     gold: dict[str, Gold]  # by query id; never sent into a sandbox
     event_text: dict[str, str] = field(default_factory=dict)  # for failure samples
     event_session: dict[str, str] = field(default_factory=dict)  # for session-level recall
+    query_text: dict[str, str] = field(default_factory=dict)  # by query id: for answerers and failure samples
 
 
 class Task(Protocol):

@@ -157,6 +157,7 @@ class LoCoMo:
             answer = qa.get("answer", qa.get("adversarial_answer", ""))
             stream.gold[qid] = Gold(evidence=tuple(evidence), answer=str(answer), category=CATEGORIES[cat],
                                     abstain=cat == 5, evidence_sessions=tuple(sessions))
+            stream.query_text[qid] = qa["question"]
             ask_after[at].append(Query(id=qid, text=qa["question"], time=session_end[at] + 60.0,
                                        budget_tokens=p.budget_tokens))
         for n, events in turns.items():

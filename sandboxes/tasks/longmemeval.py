@@ -120,6 +120,7 @@ class LongMemEval:
                 evidence_sessions.append(session)
         # Frozen and streaming coincide here: each question follows its whole haystack.
         at = max(parse_date(q["question_date"]), end + 1.0)
+        stream.query_text[qid] = q["question"]
         episode.steps.append(Query(id=qid, text=q["question"], time=at, budget_tokens=p.budget_tokens))
         episode.steps.append(Signal(kind="task_end", time=at + 60.0))
         stream.gold[qid] = Gold(evidence=tuple(evidence), answer=str(q["answer"]), category=category(q),

@@ -50,7 +50,19 @@ class Fact:
         return (self.subject.lower(), self.attribute)
 
     def render(self) -> str:
-        return f"{self.subject} {self.attribute.replace('_', ' ')}: {self.value}"
+        """The fact as a plain sentence ("Anna lives in Oslo.")."""
+        verb = _VERB_PHRASES.get(self.attribute)
+        if verb:
+            return f"{self.subject} {verb} {self.value}."
+        if self.attribute.startswith("relation_to_"):
+            return f"{self.subject} is {self.attribute[len('relation_to_'):]}'s {self.value}."
+        if self.attribute.startswith("favourite_"):
+            return f"{self.subject}'s favourite {self.attribute[len('favourite_'):]} is {self.value}."
+        return f"{self.subject}'s {self.attribute.replace('_', ' ')} is {self.value}."
+
+
+_VERB_PHRASES = {"location": "lives in", "job": "works as a", "pet": "has a", "likes": "likes",
+                 "hobby": "does", "name": "is called"}
 
 
 def sentences(text: str) -> list[str]:

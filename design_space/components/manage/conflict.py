@@ -40,6 +40,8 @@ def decide(new_text: str, new_key: tuple | None, new_single: bool,
         if new_key is not None and key == new_key and new_single:
             return Decision(UPDATE, idx)  # same subject and single-valued attribute: newer supersedes
     for idx, text, key in existing:
+        if new_key is not None and key is not None and key != new_key:
+            continue  # facts about different subjects or attributes never merge, however alike
         words = _words(text)
         overlap = len(words & new_words) / max(1, min(len(words), len(new_words)))
         if overlap >= similar_threshold:

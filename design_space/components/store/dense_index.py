@@ -31,6 +31,7 @@ class DenseIndex:
         self.alive: list[bool] = []
         self._matrix: np.ndarray | None = None
         self._pending = 0
+        self._stale: set[int] = set()
         self._matmul = _gpu_matmul() if use_gpu else None
 
     def __len__(self) -> int:
@@ -45,12 +46,21 @@ class DenseIndex:
     def remove(self, doc: int) -> None:
         self.alive[doc] = False
 
+    def update(self, doc: int, text: str) -> None:
+        """Replace a document's text; it is re-embedded at the next search."""
+        self.texts[doc] = text
+        self._stale.add(doc)
+
     def vectors(self) -> np.ndarray:
         """All document vectors (n, d), embedding whatever is still queued."""
         if self._pending:
             new = np.asarray(self.embed(self.texts[len(self.texts) - self._pending:]), dtype=np.float32)
             self._matrix = new if self._matrix is None else np.vstack([self._matrix, new])
             self._pending = 0
+        if self._stale and self._matrix is not None:
+            rows = sorted(self._stale)
+            self._matrix[rows] = np.asarray(self.embed([self.texts[i] for i in rows]), dtype=np.float32)
+            self._stale.clear()
         if self._matrix is None:
             return np.zeros((0, 0), dtype=np.float32)
         return self._matrix

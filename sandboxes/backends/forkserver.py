@@ -1,0 +1,208 @@
+"""A warm fork server: the process sandbox's fences without paying for interpreter start-up.
+
+The server is a long-lived child started with a clean environment (so nothing secret is
+in its memory to inherit). It imports numpy, ``design_space``, the embedders and the
+harness once (torch too when asked), then forks one child per job. Each child applies the
+same fences as the process backend — new session, rlimits, no_new_privs, and as root a
+private network, mount and PID namespace, the read-only view and a job-specific uid — and
+runs the harness replay. A crashing child is just a wait status; the server carries on.
+
+Wire: the launcher writes one JSON request per line on the server's stdin and reads one
+JSON reply per line from its stdout. Run ``python -I -m sandboxes.backends.forkserver
+[MODULE ...]`` to start a server that preloads MODULEs.
+"""
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import importlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from sandboxes.backends import fences
+from sandboxes.backends.base import Launch, run_job
+from sandboxes.backends.process import decode_status, kill_group, tail_of
+from sandboxes.job import Job, Limits, Result
+
+PRELOAD = ("numpy", "design_space", "design_space.embedders", "sandboxes.harness")
+MS_PROC = fences.MS_NOSUID | fences.MS_NODEV | fences.MS_NOEXEC
+READY_TIMEOUT = 120.0
+GRACE = 15.0  # the server enforces the job's wall clock; this only catches a wedged server
+
+
+# ---- server side -------------------------------------------------------------------------
+
+def _child(req: dict, out_fd: int) -> None:
+    """In the forked child: fence in, then (as PID 1 of a new namespace) run the harness."""
+    code = 1
+    try:
+        os.setsid()
+        fences.prctl(fences.PR_SET_PDEATHSIG, signal.SIGKILL)  # the server's death ends the job
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.closerange(3, 65536)
+        limits = Limits(**req["limits"])
+        isolate = req["isolate"]
+        fences.enter(req["workdir"], limits, isolate, req["keep"], req["hidden"], extra_ns=fences.CLONE_NEWPID if isolate else 0)
+        if isolate:
+            pid = os.fork()
+            if pid:  # mirror the harness's fate as 128+signal or its exit code, like a wrapper
+                _, status = os.waitpid(pid, 0)
+                os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+            fences.prctl(fences.PR_SET_PDEATHSIG, signal.SIGKILL)
+            fences._mount("proc", "/proc", "proc", MS_PROC)
+        if req["uid"] is not None:
+            fences.drop_privileges(req["uid"])
+        os.environ.clear()
+        os.environ.update(req["env"])
+        os.chdir(req["workdir"])
+        from sandboxes import harness
+        harness.main(["job.json", "stream.jsonl", "transcript.json"])  # ends with os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - report, never return into the server loop
+        try:
+            os.write(2, f"fork server child: {exc.__class__.__name__}: {exc}\n".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _wait(pid: int, timeout: float) -> tuple[int | None, object]:
+    pidfd = os.pidfd_open(pid)
+    try:
+        ready, _, _ = select.select([pidfd], [], [], max(0.0, timeout))
+        if not ready:
+            kill_group(pid)
+        _, status, rusage = os.wait4(pid, 0)
+        kill_group(pid)  # whatever the job left in its session
+        return (status if ready else None), rusage
+    finally:
+        os.close(pidfd)
+
+
+def run_one(req: dict) -> dict:
+    out_fd = os.open(os.path.join(req["workdir"], "output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    t0 = time.perf_counter()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _child(req, out_fd)
+    finally:
+        os.close(out_fd)
+    status, rusage = _wait(pid, req["limits"]["wall_seconds"])
+    return {"status": status, "wall": time.perf_counter() - t0,
+            "cpu": rusage.ru_utime + rusage.ru_stime, "rss_mb": rusage.ru_maxrss / 1024}
+
+
+def serve(preload: list[str]) -> None:
+    for name in preload:
+        importlib.import_module(name)
+    out = sys.stdout.fileno()
+    os.write(out, b"ready\n")
+    for line in sys.stdin.buffer:
+        try:
+            reply = run_one(json.loads(line))
+        except Exception as exc:  # noqa: BLE001 - a bad request must not end the server
+            reply = {"error": f"{exc.__class__.__name__}: {exc}"}
+        os.write(out, json.dumps(reply).encode() + b"\n")
+
+
+# ---- launcher side -----------------------------------------------------------------------
+
+class ForkserverSandbox:
+    """One warm server per sandbox object; jobs run one at a time through it."""
+
+    name = "forkserver"
+
+    def __init__(self, preload_torch: bool = False) -> None:
+        caps = fences.probe()
+        self.isolate = caps["namespaces"]
+        self.root = caps["root"]
+        self.preload = list(PRELOAD) + (["torch"] if preload_torch else [])
+        self._proc: subprocess.Popen | None = None
+        self._home = ""
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def run(self, job: Job, *, validate: bool = True) -> Result:
+        return run_job(job, self, validate=validate)
+
+    def _start(self) -> subprocess.Popen:
+        self._home = tempfile.mkdtemp(prefix="memarch-forkserver-")
+        proc = subprocess.Popen([sys.executable, "-I", "-m", "sandboxes.backends.forkserver", *self.preload],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                cwd=self._home, env=fences.clean_env(self._home), start_new_session=True,
+                                preexec_fn=lambda: fences.prctl(fences.PR_SET_PDEATHSIG, signal.SIGKILL))
+        if self._readline(proc, READY_TIMEOUT) != b"ready\n":
+            self._stop(proc)
+            raise RuntimeError("the fork server did not start (try the process backend)")
+        return proc
+
+    @staticmethod
+    def _readline(proc: subprocess.Popen, timeout: float) -> bytes:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        return proc.stdout.readline() if ready else b""
+
+    def _stop(self, proc: subprocess.Popen) -> None:
+        kill_group(proc.pid)
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe:
+                pipe.close()
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None:
+                self._stop(self._proc)
+                self._proc = None
+
+    def launch(self, job: Job, workdir: str) -> Launch:
+        limits = job.limits
+        req = {"workdir": workdir, "limits": dataclasses.asdict(limits), "isolate": self.isolate,
+               "uid": fences.job_uid() if self.root else None, "keep": fences.readable_paths(job), "hidden": fences.hidden_dirs(),
+               "env": fences.clean_env(workdir)}
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._proc = self._start()
+            proc = self._proc
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(json.dumps(req).encode() + b"\n")
+                proc.stdin.flush()
+                line = self._readline(proc, limits.wall_seconds + GRACE)
+            except OSError:
+                line = b""
+            if not line:
+                self._stop(proc)
+                self._proc = None
+                return Launch("crashed", "the fork server stopped answering; it was restarted")
+        reply = json.loads(line)
+        if "error" in reply:
+            return Launch("crashed", f"fork server: {reply['error']}")
+        wall, cpu, rss = reply["wall"], reply["cpu"], reply["rss_mb"]
+        status = reply["status"]
+        if status is None:
+            return Launch("timeout", f"no result after {limits.wall_seconds:g} s wall clock; job killed",
+                          wall, cpu, rss)
+        if status == 0 and os.path.exists(os.path.join(workdir, "transcript.json")):
+            return Launch("ok", "", wall, cpu, rss)
+        tail = tail_of(os.path.join(workdir, "output.log"), limits.max_output_bytes // 16)
+        launch = decode_status(status, limits, self.isolate, tail)
+        launch.wall_s, launch.cpu_s, launch.max_rss_mb = wall, cpu, rss
+        return launch
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])

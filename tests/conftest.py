@@ -1,0 +1,27 @@
+"""Shared pytest fixtures."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from openai_server import OpenAIServer, Script  # noqa: E402 - needs the path above
+
+
+@pytest.fixture
+def openai_server() -> Iterator[Callable[[Script], OpenAIServer]]:
+    """Start scripted OpenAI-compatible servers on 127.0.0.1: `server = openai_server([...])`."""
+    started: list[OpenAIServer] = []
+
+    def start(script: Script) -> OpenAIServer:
+        server = OpenAIServer(script).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

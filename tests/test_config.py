@@ -1,0 +1,60 @@
+"""Config errors name the key; the CLI turns them into one line and exit code 2."""
+import subprocess
+import sys
+
+import pytest
+
+from evolve.config import ConfigError, load_config, parse_config
+
+
+@pytest.mark.parametrize("data,expected", [
+    ({"name": "x", "budgett": {}}, "unknown key 'budgett'"),
+    ({"name": "x", "budget": {"evaluatons": 3}}, "unknown key 'budget.evaluatons'"),
+    ({"name": "x", "parallel": 0}, "bad value for 'parallel'"),
+    ({"name": "x", "objectives": [{"metric": "recall", "direction": "upwards"}]}, "'objectives.0.direction'"),
+    ({"name": "x", "task": {"cascade": ["full", "smoke"]}}, "'task.cascade'"),
+    ({"name": "bad name!"}, "'name'"),
+    ({}, "missing key 'name'"),
+])
+def test_bad_configs_name_the_key(data, expected):
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        parse_config(data)
+
+
+def test_yaml_errors(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(p)
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_quickstart_config_loads():
+    cfg = load_config("examples/quickstart.yaml")
+    assert cfg.name == "quickstart" and cfg.budget.evaluations >= 10
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "evolve.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_bad_config_is_one_line_exit_2(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\nseeds: [bm25_rag]\nbudget: {evaluations: 2, walltime: 3}\n")
+    r = run_cli("run", str(p), "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "unknown key 'budget.walltime'" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    assert not (tmp_path / "runs" / "x").exists()
+
+
+def test_cli_unknown_seed_and_task_param(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\nseeds: [no_such_seed]\n")
+    r = run_cli("run", str(p), "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert r.returncode == 2 and "no_such_seed" in r.stderr
+    p.write_text("name: x\ntask: {name: synthetic, params: {conversationz: 3}}\n")
+    r = run_cli("run", str(p), "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert r.returncode == 2 and "conversationz" in r.stderr

@@ -1,0 +1,121 @@
+"""The litellm client against a real OpenAI-compatible server on 127.0.0.1."""
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import pytest
+
+from evolve.llm import LLMBudgetExceeded, LLMClient, LLMError, ModelSpec, prompt_hash
+
+MESSAGES = [{"role": "system", "content": "You improve memory programs."},
+            {"role": "user", "content": "Make TOP_K larger."}]
+
+
+def spec(server, name="test-model", **kw) -> ModelSpec:
+    return ModelSpec(model=f"openai/{name}", api_base=server.base_url, num_retries=0, **kw)
+
+
+def test_call_through_litellm_with_config_prices_and_recorded_call(openai_server):
+    server = openai_server([{"content": "NOTE: ok", "prompt_tokens": 1200, "completion_tokens": 300}])
+    calls = []
+    client = LLMClient([spec(server, temperature=0.2, max_tokens=777, price_in=3.0, price_out=15.0)],
+                       on_call=calls.append)
+    reply = client.complete(MESSAGES, purpose="llm_edit")
+    assert reply.text == "NOTE: ok"
+    assert (reply.prompt_tokens, reply.completion_tokens) == (1200, 300)
+    assert reply.cost_usd == pytest.approx((1200 * 3.0 + 300 * 15.0) / 1e6)
+    assert reply.cost_known and not reply.replayed
+    assert reply.prompt_hash == prompt_hash(MESSAGES)
+    # the server saw what production sends
+    (request,) = server.requests
+    assert request["model"] == "test-model"
+    assert request["messages"] == MESSAGES
+    assert request["temperature"] == 0.2 and request["max_tokens"] == 777
+    # the call was handed to the recorder with everything the store keeps
+    (record,) = calls
+    assert record["model"] == "openai/test-model" and record["purpose"] == "llm_edit"
+    assert record["request"] == MESSAGES and record["response"] == "NOTE: ok"
+    assert record["prompt_tokens"] == 1200 and record["cost_usd"] == pytest.approx(reply.cost_usd)
+    assert record["error"] is None and record["latency_s"] > 0
+    assert client.spent_usd == pytest.approx(reply.cost_usd) and client.calls == 1
+
+
+def test_litellm_price_table_when_it_knows_the_model(openai_server):
+    server = openai_server([{"content": "hi", "prompt_tokens": 1_000_000, "completion_tokens": 0}])
+    reply = LLMClient([spec(server, name="gpt-4o-mini")]).complete(MESSAGES, purpose="t")
+    # gpt-4o-mini input is priced in litellm's bundled table (well under $1 per 1M tokens)
+    assert reply.cost_known and 0.01 < reply.cost_usd < 1.0
+
+
+def test_unknown_model_without_prices_costs_zero_and_says_so(openai_server):
+    server = openai_server(["hi"])
+    reply = LLMClient([spec(server, name="my-local-llama")]).complete(MESSAGES, purpose="t")
+    assert reply.cost_usd == 0.0 and not reply.cost_known
+
+
+def test_provider_error_is_recorded_and_raised(openai_server):
+    server = openai_server([{"status": 500, "content": "model overloaded"}])
+    calls = []
+    client = LLMClient([spec(server)], on_call=calls.append)
+    with pytest.raises(LLMError, match="model overloaded"):
+        client.complete(MESSAGES, purpose="llm_edit")
+    assert len(calls) == 1 and "model overloaded" in calls[0]["error"] and calls[0]["response"] is None
+
+
+def test_async_calls_run_concurrently(openai_server):
+    server = openai_server([{"content": "done", "delay_s": 0.4}])
+    client = LLMClient([spec(server)])
+
+    async def many():
+        return await asyncio.gather(*(client.acomplete([{"role": "user", "content": f"q{i}"}], purpose="t")
+                                      for i in range(4)))
+
+    client.complete(MESSAGES, purpose="warm-up")  # litellm's first call pays its own set-up
+    start = time.perf_counter()
+    replies = asyncio.run(many())
+    elapsed = time.perf_counter() - start
+    assert [r.text for r in replies] == ["done"] * 4
+    assert elapsed < 1.2, f"4 calls of 0.4 s took {elapsed:.2f} s: not concurrent"
+
+
+def test_dollar_budget_stops_further_calls(openai_server):
+    server = openai_server([{"content": "x", "prompt_tokens": 1000, "completion_tokens": 1000}])
+    client = LLMClient([spec(server, price_in=1.0, price_out=1.0)], max_usd=0.001)
+    client.complete(MESSAGES, purpose="t")  # $0.002: over budget after this one
+    with pytest.raises(LLMBudgetExceeded, match="budget"):
+        client.complete(MESSAGES, purpose="t")
+    assert len(server.requests) == 1
+
+
+def test_missing_key_env_names_the_variable(openai_server, monkeypatch):
+    server = openai_server(["x"])
+    monkeypatch.delenv("MEMARCH_TEST_KEY", raising=False)
+    client = LLMClient([spec(server, api_key_env="MEMARCH_TEST_KEY")])
+    with pytest.raises(LLMError, match="MEMARCH_TEST_KEY"):
+        client.complete(MESSAGES, purpose="t")
+    monkeypatch.setenv("MEMARCH_TEST_KEY", "sk-local")
+    assert client.complete(MESSAGES, purpose="t").text == "x"
+
+
+def test_weighted_pick_is_seeded_and_respects_zero_weight():
+    client = LLMClient([ModelSpec("openai/a", weight=3.0), ModelSpec("openai/b", weight=1.0),
+                        ModelSpec("openai/c", weight=0.0)])
+    picks = [client.pick(random.Random(7)) for _ in range(3)]
+    assert len(set(picks)) == 1  # same seed, same pick
+    rng = random.Random(1)
+    counts = {m: 0 for m in client.models}
+    for _ in range(2000):
+        counts[client.pick(rng)] += 1
+    assert counts["openai/c"] == 0
+    assert 2.5 < counts["openai/a"] / counts["openai/b"] < 3.6
+
+
+def test_config_errors_are_one_line():
+    with pytest.raises(ValueError, match="at least one"):
+        LLMClient([])
+    with pytest.raises(ValueError, match="unique"):
+        LLMClient([ModelSpec("openai/a"), ModelSpec("openai/a")])
+    with pytest.raises(ValueError, match="no LLM model named 'x'"):
+        LLMClient([ModelSpec("openai/a")]).spec("x")
