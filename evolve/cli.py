@@ -127,6 +127,11 @@ def export(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
     console.print(f"wrote {path}")
 
 
+# Command modules register themselves on `app` when imported (one line each, keep sorted).
+# --- command modules ---
+# --- end command modules ---
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -1,7 +1,8 @@
 """Personalised PageRank by power iteration over a networkx graph (HippoRAG's retrieval step).
 
-The graph is converted once to index arrays and cached by its size, so many queries over
-a graph that has stopped growing cost a few numpy passes each.
+The graph is converted once to index arrays, cached on the graph itself and rebuilt when its
+size or its ``graph.graph["version"]`` counter changes (bump it when editing edge weights),
+so many queries over a graph that has stopped growing cost a few numpy passes each.
 """
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ from typing import Hashable, Mapping
 import networkx as nx
 import numpy as np
 
-_CACHE: dict[int, tuple] = {}
-
 
 def _arrays(graph: nx.Graph):
-    key = id(graph)
-    sig = (graph.number_of_nodes(), graph.number_of_edges())
-    cached = _CACHE.get(key)
+    sig = (graph.number_of_nodes(), graph.number_of_edges(), graph.graph.get("version", 0))
+    cached = graph.graph.get("_ppr_arrays")
     if cached and cached[0] == sig:
         return cached[1:]
     nodes = list(graph.nodes)
@@ -29,7 +27,7 @@ def _arrays(graph: nx.Graph):
         w += [weight, weight]
     src_a, dst_a, w_a = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64), np.asarray(w)
     out_w = np.bincount(src_a, weights=w_a, minlength=len(nodes)) if len(src) else np.zeros(len(nodes))
-    _CACHE[key] = (sig, nodes, index, src_a, dst_a, w_a, out_w)
+    graph.graph["_ppr_arrays"] = (sig, nodes, index, src_a, dst_a, w_a, out_w)
     return nodes, index, src_a, dst_a, w_a, out_w
 
 

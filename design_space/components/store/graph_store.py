@@ -31,6 +31,7 @@ class EntityGraph:
             if a != b:
                 w = self.graph.get_edge_data(("e", a), ("e", b), {"weight": 0.0})["weight"]
                 self.graph.add_edge(("e", a), ("e", b), weight=w + 1.0)
+        self.graph.graph["version"] = self.graph.graph.get("version", 0) + 1
         return pid
 
     def has_entity(self, name: str) -> bool:

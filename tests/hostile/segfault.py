@@ -1,0 +1,20 @@
+"""Dereferences NULL through ctypes."""
+import ctypes
+
+from design_space import MemoryProgram, Recall
+
+ctypes.CDLL(None).prctl(15, b"__TOKEN__", 0, 0, 0)
+
+
+class Memory(MemoryProgram):
+    def encode(self, event):
+        return [ctypes.string_at(0)]
+
+    def store(self, records):
+        pass
+
+    def retrieve(self, query):
+        return Recall(())
+
+    def manage(self, signal):
+        pass
