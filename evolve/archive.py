@@ -13,20 +13,27 @@ from evolve.store import Store
 class Archive:
     objectives: list[tuple[str, str]]  # (metric, "max" | "min")
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_item: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, store: Store, objectives: Sequence[tuple[str, str]], fidelity: str) -> "Archive":
         arch = cls(list(objectives))
         for ev in store.evaluations(fidelity):
             if ev.status == "ok":
-                arch.add(ev.candidate_id, ev.metrics)
+                arch.add(ev.candidate_id, ev.metrics, ev.per_item)
         return arch
 
-    def add(self, cid: str, metrics: dict[str, float]) -> None:
+    def add(self, cid: str, metrics: dict[str, float], per_item: dict[str, float] | None = None) -> None:
         missing = [m for m, _ in self.objectives if m not in metrics]
         if missing:
             return  # cannot be placed on the front (e.g. a task that does not report this metric)
         self.metrics[cid] = metrics
+        self.per_item[cid] = dict(per_item or {})
+
+    def subset(self, ids: set[str]) -> "Archive":
+        """The same archive restricted to `ids` (an island's view)."""
+        return Archive(self.objectives, {c: m for c, m in self.metrics.items() if c in ids},
+                       {c: p for c, p in self.per_item.items() if c in ids})
 
     def __len__(self) -> int:
         return len(self.metrics)

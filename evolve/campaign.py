@@ -1,17 +1,25 @@
 """The campaign loop: asynchronous steady state on Ray.
 
-Keep `parallel` evaluations in flight; whenever one finishes, record it, move the candidate
-through the cascade (or stop it), update the archive, and refill the pipe with children
-made by operators from Pareto-selected parents. Every decision lands in the store, so a
-campaign killed at any moment resumes where it was.
+Keep `parallel` units of work in flight (evaluations on Ray, proposals — which may wait on
+an LLM — on a thread pool). Whenever an evaluation finishes: record it, move the candidate
+through the cascade (or stop it), update the archive and tell the operator that made it.
+Whenever a proposal finishes: dedupe it, record it, submit it. Every decision lands in the
+store, so a campaign killed at any moment resumes where it was.
+
+With `parallel: 1` the sequence of decisions does not depend on timing, so a campaign with a
+fixed seed and recorded LLM responses replays to the same candidates.
 """
 from __future__ import annotations
 
+import queue
 import random
+import signal
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from design_space.seeds import seed_names, seed_source
 from design_space.validate import validate_source
@@ -20,11 +28,13 @@ from evolve.cascade import GATES
 from evolve.config import CampaignConfig, ConfigError, dump_config
 from evolve.evaluate import RayEvaluator, init_ray
 from evolve.novelty import program_hash
-from evolve.operators import build_operators
-from evolve.operators.base import CandidateView, OperatorContext, OperatorError
-from evolve.select import ParetoTournament
+from evolve.operators import OperatorDeps, build_operators
+from evolve.operators.base import CandidateView, Operator, OperatorContext, OperatorError, Proposal
+from evolve.select import InstanceCoverage, ParetoTournament
+from evolve.stop import (AnyOf, CampaignState, FailedProposals, MaxEvaluations, MaxLLMDollars, MaxWallSeconds,
+                         NoImprovement, StopCondition, StopFile)
 from evolve.store import Store
-from sandboxes.job import Job, Limits
+from sandboxes.job import Job, Limits, Result
 from sandboxes.tasks import TaskError, get_task
 
 MAX_FAILED_PROPOSALS = 200  # consecutive operator failures before the campaign gives up making children
@@ -48,30 +58,50 @@ def load_seed(ref: str, base: Path) -> tuple[str, str]:
     raise ConfigError(f"seeds: {ref!r} is neither a seed name ({', '.join(seed_names())}) nor a .py file")
 
 
+def _absolute_cassette(config: CampaignConfig, base: Path) -> CampaignConfig:
+    if config.llm is None or not config.llm.cassette:
+        return config
+    path = Path(config.llm.cassette)
+    path = path if path.is_absolute() else (base / path).resolve()
+    return config.model_copy(update={"llm": config.llm.model_copy(update={"cassette": str(path)})})
+
+
 class Campaign:
-    def __init__(self, config: CampaignConfig, run_dir: Path, store: Store, progress: Progress | None = None,
-                 config_dir: Path | None = None) -> None:
+    def __init__(self, config: CampaignConfig, run_dir: Path, store: Store, progress: Progress | None = None) -> None:
         self.config = config
         self.run_dir = run_dir
         self.store = store
         self.progress = progress or Progress()
-        self.config_dir = config_dir or Path.cwd()
         self.objectives = [(o.metric, o.direction) for o in config.objectives]
         self.stages = list(config.task.cascade)
         self.final = self.stages[-1]
-        self.rng = random.Random(config.seed)
-        self.operators = build_operators(config.operators)
-        self.selector = ParetoTournament()
+        self.rng = random.Random(f"{config.seed}:{store.count_candidates()}")
+        self._llm_records: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.client, self.bandit = self._llm()
+        deps = OperatorDeps(seed=config.seed, objectives=self.objectives, client=self.client, bandit=self.bandit,
+                            max_fix_attempts=config.llm.max_fix_attempts if config.llm else 2,
+                            full_rewrite=config.llm.full_rewrite if config.llm else False)
+        self.operators = build_operators(config.operators, deps)
+        self.by_name: dict[str, Operator] = {op.name: op for op, _w in self.operators}
+        self.tournament = ParetoTournament(config.selection.explore)
+        self.coverage = InstanceCoverage()
         self.archive = Archive.load(store, self.objectives, self.final)
-        self.evaluator: RayEvaluator | None = None
+        self.best_hv = self.archive.hypervolume() if len(self.archive) else 0.0
+        self.since_improvement = 0
         self.failed_proposals = 0
+        self.evaluator: RayEvaluator | None = None
+        self.proposals: dict[Future, tuple[Operator, list[str], int]] = {}
         self.stop_reason = ""
+        self._interrupts = 0
+        self._restore_operators()
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def create(cls, config: CampaignConfig, runs_dir: Path, config_dir: Path | None = None,
                progress: Progress | None = None) -> "Campaign":
-        seeds = [load_seed(s, config_dir or Path.cwd()) for s in config.seeds]
+        base = config_dir or Path.cwd()
+        config = _absolute_cassette(config, base)
+        seeds = [load_seed(s, base) for s in config.seeds]
         for name, code in seeds:
             problems = validate_source(code)
             if problems:
@@ -80,70 +110,156 @@ class Campaign:
             get_task(config.task.name).build(config.task.params, config.task.cascade[0], config.seed)
         except TaskError as exc:
             raise ConfigError(f"task: {exc}") from None
-        build_operators(config.operators)  # unknown operators fail before anything is written
+        if config.sandbox.backend not in _backends():
+            raise ConfigError(f"sandbox.backend: unknown backend {config.sandbox.backend!r} "
+                              f"(known: {', '.join(sorted(_backends()))})")
         store = Store.create(runs_dir / config.name, dump_config(config))
-        for name, code in seeds:
-            if store.add_candidate(code, program_hash(code), (), f"seed:{name}", f"seed {name}") is None:
-                store.log("duplicate_seed", seed=name)
-        return cls(config, runs_dir / config.name, store, progress, config_dir)
+        try:
+            for k, (name, code) in enumerate(seeds):
+                meta = {"island": list(range(config.selection.islands))}
+                if store.add_candidate(code, program_hash(code), (), f"seed:{name}", f"seed {name}",
+                                       meta=meta) is None:
+                    store.log("duplicate_seed", seed=name)
+            return cls(config, runs_dir / config.name, store, progress)
+        except Exception:
+            store.close()
+            raise
+
+    def _llm(self) -> tuple[Any, Any]:
+        if self.config.llm is None:
+            return None, None
+        from evolve.llm.bandit import ModelBandit
+        from evolve.llm.cassette import Cassette
+        from evolve.llm.client import LLMClient, ModelSpec
+
+        llm = self.config.llm
+        specs = [ModelSpec(**m.model_dump()) for m in llm.models]
+        cassette = None
+        if llm.cassette_mode != "off":
+            if not llm.cassette:
+                raise ConfigError("llm.cassette: a cassette path is needed when cassette_mode is not 'off'")
+            try:
+                cassette = Cassette(llm.cassette, llm.cassette_mode)
+            except ValueError as exc:
+                raise ConfigError(f"llm.cassette: {exc}") from None
+        client = LLMClient(specs, cassette=cassette, on_call=self._llm_records.put,
+                           max_usd=self.config.budget.llm_dollars)
+        client.spent_usd = self.store.llm_spend()
+        bandit = ModelBandit(self.config.seed, weights={s.key: s.weight for s in specs}) if llm.bandit else None
+        return client, bandit
+
+    def _restore_operators(self) -> None:
+        """Give stateful operators (tune's studies, the bandit) what earlier sessions learnt."""
+        history: dict[str, list[tuple[dict[str, Any], dict[str, float] | None]]] = {}
+        front = set(self.archive.front())
+        for cand in self.store.candidates():
+            ev = self.store.evaluation(cand.id, self.final)
+            metrics = ev.metrics if ev is not None and ev.status == "ok" else None
+            history.setdefault(cand.operator, []).append((cand.meta, metrics))
+            if self.bandit is not None and cand.meta.get("arm"):
+                self.bandit.update(cand.meta["arm"], float(cand.id in front), float(cand.meta.get("cost_usd", 0.0)))
+        for name, op in self.by_name.items():
+            restore = getattr(op, "restore", None)
+            if restore is not None and history.get(name):
+                restore(history[name])
 
     # ---- the loop -----------------------------------------------------------------------
     def run(self) -> str:
         init_ray(self.config.ray.address, self.config.ray.num_cpus)
         self.evaluator = RayEvaluator(self.config.sandbox.backend)
+        stop_file = self.run_dir / "STOP"
+        stop_file.unlink(missing_ok=True)
+        stop = self._stop_conditions(stop_file)
         started = time.monotonic()
         spent_before = float(self.store.meta("elapsed_s") or 0.0)
+        pool = ThreadPoolExecutor(max_workers=self.config.parallel, thread_name_prefix="memarch-propose")
+        old_handler = self._install_sigint()
         self.store.log("session_start", pending=len(self._pending()))
         try:
             for cid, stage in self._pending():
                 self._submit(cid, stage)
             while True:
-                elapsed = spent_before + time.monotonic() - started
+                self._drain_llm_records()
+                self._harvest_proposals()
+                state = self._state(spent_before + time.monotonic() - started)
                 if not self.stop_reason:
-                    self.stop_reason = self._budget_exhausted(elapsed)
+                    self.stop_reason = stop.reason(state)
+                if self._interrupts and not self.stop_reason:
+                    self.stop_reason = "interrupted"
                 if not self.stop_reason:
-                    self._fill(elapsed)
-                if len(self.evaluator) == 0:
+                    self._fill(pool)
+                if len(self.evaluator) == 0 and not self.proposals:
                     break
-                if self.stop_reason.startswith("wall"):
+                if self.stop_reason.startswith("wall") or self._interrupts > 1:
                     self.evaluator.cancel_all()  # unfinished work reruns on resume
                     break
-                for (cid, stage), result in self.evaluator.wait(timeout=1.0):
+                for (cid, stage), result in self.evaluator.wait(timeout=0.05 if self.proposals else 0.5):
                     self._record(cid, stage, result)
-        except KeyboardInterrupt:
-            if self.evaluator:
-                self.evaluator.cancel_all()
-            self.stop_reason = "interrupted (resume with `memarch resume`)"
-            raise
         finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+            self._drain_llm_records()
             self.store.set_meta("elapsed_s", str(spent_before + time.monotonic() - started))
             self.store.log("session_end", reason=self.stop_reason or "budget spent")
+        if self._interrupts:
+            raise KeyboardInterrupt
         return self.stop_reason or "budget spent"
 
-    def _budget_exhausted(self, elapsed: float) -> str:
-        budget = self.config.budget
-        if budget.wall_seconds is not None and elapsed >= budget.wall_seconds:
-            return f"wall-clock budget of {budget.wall_seconds:g} s spent"
-        if budget.llm_dollars is not None and self.store.llm_spend() >= budget.llm_dollars:
-            return f"LLM budget of ${budget.llm_dollars:g} spent"
-        if self.store.count_candidates() >= budget.evaluations:
-            return "evaluation budget spent"
-        if self.failed_proposals >= MAX_FAILED_PROPOSALS:
-            return f"operators failed {MAX_FAILED_PROPOSALS} times in a row to make a new program"
-        return ""
+    def _install_sigint(self) -> Any:
+        """First Ctrl-C: stop making children and let running evaluations finish. Second: stop now."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
 
-    def _fill(self, elapsed: float) -> None:
+        def handler(signum: int, frame: Any) -> None:
+            self._interrupts += 1
+            self.progress.on_log("stopping after running evaluations finish (Ctrl-C again to stop now)"
+                                 if self._interrupts == 1 else "stopping now")
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def _stop_conditions(self, stop_file: Path) -> StopCondition:
+        b = self.config.budget
+        conds: list[StopCondition] = [MaxEvaluations(b.evaluations), FailedProposals(MAX_FAILED_PROPOSALS),
+                                      StopFile(stop_file)]
+        if b.wall_seconds is not None:
+            conds.append(MaxWallSeconds(b.wall_seconds))
+        if b.llm_dollars is not None:
+            conds.append(MaxLLMDollars(b.llm_dollars))
+        if b.no_improvement is not None:
+            conds.append(NoImprovement(b.no_improvement))
+        return AnyOf(conds)
+
+    def _state(self, elapsed: float) -> CampaignState:
+        return CampaignState(candidates=self.store.count_candidates(), elapsed_s=elapsed,
+                             llm_usd=self.store.llm_spend(), since_improvement=self.since_improvement,
+                             failed_proposals=self.failed_proposals)
+
+    def _fill(self, pool: ThreadPoolExecutor) -> None:
         assert self.evaluator is not None
-        while len(self.evaluator) < self.config.parallel and not self._budget_exhausted(elapsed):
+        while (len(self.evaluator) + len(self.proposals) < self.config.parallel
+               and self.store.count_candidates() + len(self.proposals) < self.config.budget.evaluations):
             if not len(self.archive):
                 return  # nothing to breed from yet: seeds are still being evaluated
-            self._make_child()
+            op, ctx, island = self._context()
+            fut = pool.submit(op.propose, ctx)
+            self.proposals[fut] = (op, [p.id for p in ctx.parents], island)
+            if self.config.parallel == 1:
+                fut.exception()  # sequential mode: decisions never depend on timing
 
-    def _make_child(self) -> bool:
+    def _context(self) -> tuple[Operator, OperatorContext, int]:
         ops, weights = zip(*self.operators)
         op = self.rng.choices(ops, weights=weights)[0]
-        ranked = self.archive.ranked()
-        parent_ids = self.selector.pick(ranked, op.arity, self.rng)
+        island = self.store.count_candidates() % self.config.selection.islands
+        view = self.archive.subset(self._island_members(island)) if self.config.selection.islands > 1 else self.archive
+        if not len(view):
+            view = self.archive
+        ranked = view.ranked()
+        strategy = self.config.selection.strategy
+        use_coverage = strategy == "coverage" or (strategy == "mixed" and self.rng.random() < 0.3)
+        parent_ids = self.coverage.pick_from(view.per_item, op.arity, self.rng) if use_coverage else []
+        if len(parent_ids) < op.arity:
+            parent_ids = self.tournament.pick(ranked, op.arity, self.rng)
         front = [r.id for r in ranked if r.rank == 0 and r.id not in parent_ids]
         inspirations = self.rng.sample(front, min(2, len(front)))
         ctx = OperatorContext(parents=[self._view(p) for p in parent_ids],
@@ -151,24 +267,58 @@ class Campaign:
                               lineage=self._lineage_notes(parent_ids[0]),
                               rng=random.Random(self.rng.getrandbits(64)),
                               objectives=[m for m, _ in self.objectives], task=self.config.task.name)
-        try:
-            proposal = op.propose(ctx)
-        except OperatorError as exc:
-            self.failed_proposals += 1
-            self.store.log("operator_failed", operator=op.name, parents=parent_ids, error=str(exc)[:500])
-            return False
+        self.store.log("propose", operator=op.name, parents=parent_ids, island=island,
+                       selection="coverage" if use_coverage else "pareto")
+        return op, ctx, island
+
+    def _harvest_proposals(self) -> None:
+        for fut in [f for f in self.proposals if f.done()]:
+            op, parent_ids, island = self.proposals.pop(fut)
+            exc = fut.exception()
+            if exc is not None:
+                self.failed_proposals += 1
+                meta = getattr(exc, "meta", {}) or {}
+                self._observe(op, meta, None, False)
+                kind = "operator_failed" if isinstance(exc, OperatorError) else "operator_crashed"
+                self.store.log(kind, operator=op.name, parents=parent_ids, error=f"{type(exc).__name__}: {exc}"[:800])
+                continue
+            self._accept(op, fut.result(), island)
+
+    def _accept(self, op: Operator, proposal: Proposal, island: int) -> None:
+        meta = dict(proposal.meta, island=island)
         cand = self.store.add_candidate(proposal.code, program_hash(proposal.code), proposal.parents,
-                                        proposal.operator, proposal.note, proposal.meta.get("prompt_hash"),
-                                        proposal.meta)
+                                        proposal.operator, proposal.note, proposal.meta.get("prompt_hash") or None,
+                                        meta)
         if cand is None:
             self.failed_proposals += 1
-            self.store.log("duplicate", operator=op.name, parents=parent_ids)
-            return False
+            self._observe(op, proposal.meta, None, False)
+            self.store.log("duplicate", operator=op.name, parents=list(proposal.parents))
+            return
         self.failed_proposals = 0
+        hashes = proposal.meta.get("call_hashes") or []
+        if hashes:
+            self.store.attach_llm_calls(cand.id, hashes)
         self.store.log("child", candidate=cand.id, operator=op.name, parents=list(proposal.parents),
                        note=proposal.note)
         self._submit(cand.id, self.stages[0])
-        return True
+
+    def _observe(self, op: Operator | None, meta: dict[str, Any], metrics: dict[str, float] | None,
+                 on_front: bool) -> None:
+        if op is None:
+            return
+        observe = getattr(op, "observe", None)
+        if observe is not None:
+            observe(meta, metrics, on_front)
+        if self.bandit is not None and meta.get("arm"):
+            self.bandit.update(meta["arm"], float(on_front), float(meta.get("cost_usd", 0.0)))
+
+    def _drain_llm_records(self) -> None:
+        while True:
+            try:
+                record = self._llm_records.get_nowait()
+            except queue.Empty:
+                return
+            self.store.add_llm_call(record)
 
     def _job(self, cid: str, stage: str) -> Job:
         limits = Limits(**self.config.sandbox.limits.model_dump())
@@ -180,38 +330,52 @@ class Campaign:
         assert self.evaluator is not None
         self.evaluator.submit((cid, stage), self._job(cid, stage))
 
-    def _record(self, cid: str, stage: str, result) -> None:
+    def _record(self, cid: str, stage: str, result: Result) -> None:
         self.store.add_evaluation(cid, stage, result)
+        cand = self.store.candidate(cid)
+        op = self.by_name.get(cand.operator)
         if result.status != "ok":
-            self._done(cid, f"{result.status}: {result.error.splitlines()[-1][:160] if result.error else ''}")
+            self._observe(op, cand.meta, None, False)
+            self._done(cid, f"{result.status}: {result.error.strip().splitlines()[-1][:160] if result.error.strip() else ''}")
             return
         if stage == self.final:
             before = set(self.archive.front())
-            self.archive.add(cid, result.metrics)
+            self.archive.add(cid, result.metrics, result.per_item)
             on_front = cid in self.archive.front()
             if on_front and cid not in before:
                 vals = ", ".join(f"{m}={result.metrics.get(m, float('nan')):.4g}" for m, _ in self.objectives)
-                self.progress.on_log(f"{cid} joins the front ({vals})")
+                self.progress.on_log(f"{cid} ({cand.operator}) joins the front: {vals}")
+            hv = self.archive.hypervolume(self._hv_reference())
+            if hv > self.best_hv + 1e-12:
+                self.best_hv, self.since_improvement = hv, 0
+            else:
+                self.since_improvement += 1
+            self.store.log("front", candidate=cid, on_front=on_front, hypervolume=hv, front=self.archive.front())
+            self._observe(op, cand.meta, result.metrics, on_front)
             self._done(cid, "front" if on_front else "ok")
             return
-        parents = self.store.candidate(cid).parents
-        parent_results = [e for p in parents if (e := self.store.evaluation(p, stage)) is not None]
-        reason = GATES[stage].passes(result, [self._as_result(e) for e in parent_results], self.objectives)
+        parent_results = [e for p in cand.parents if (e := self.store.evaluation(p, stage)) is not None]
+        reason = GATES[stage].passes(result, [Result(status=e.status, metrics=e.metrics, error=e.error)
+                                              for e in parent_results], self.objectives)
         if reason:
             self.store.log("pruned", candidate=cid, stage=stage, reason=reason)
+            self._observe(op, cand.meta, None, False)
             self._done(cid, f"stopped at {stage}: {reason}")
             return
         self._submit(cid, self.stages[self.stages.index(stage) + 1])
 
+    def _hv_reference(self) -> tuple[float, ...]:
+        """A fixed reference per campaign (set from the seeds) so hypervolumes compare over time."""
+        stored = self.store.meta("hv_reference")
+        if stored:
+            return tuple(float(x) for x in stored.split(","))
+        ref = self.archive.reference()
+        self.store.set_meta("hv_reference", ",".join(repr(x) for x in ref))
+        return ref
+
     def _done(self, cid: str, outcome: str) -> None:
         self.store.log("done", candidate=cid, outcome=outcome)
         self.progress.on_done(cid, outcome)
-
-    @staticmethod
-    def _as_result(ev):
-        from sandboxes.job import Result
-
-        return Result(status=ev.status, metrics=ev.metrics, error=ev.error)
 
     # ---- state from the store -----------------------------------------------------------
     def _pending(self) -> list[tuple[str, str]]:
@@ -230,6 +394,21 @@ class Campaign:
                     break
         return out
 
+    def _island_members(self, island: int) -> set[str]:
+        """An island's candidates: its own, shared seeds, and front members migrated in from the previous island."""
+        n = self.config.selection.islands
+        members: dict[int, set[str]] = {k: set() for k in range(n)}
+        cands = self.store.candidates()
+        for k, cand in enumerate(cands):
+            home = cand.meta.get("island", 0)
+            for i in (home if isinstance(home, list) else [home]):
+                members[int(i) % n].add(cand.id)
+            if (k + 1) % self.config.selection.migration_interval == 0:
+                for src in range(n):  # ring migration of each island's current front members
+                    migrants = self.archive.subset(members[src]).front() if members[src] else []
+                    members[(src + 1) % n].update(migrants)
+        return members[island]
+
     def _view(self, cid: str) -> CandidateView:
         cand = self.store.candidate(cid)
         ev = self.store.evaluation(cid, self.final)
@@ -246,3 +425,9 @@ class Campaign:
             notes.append(f"{cid} ({cand.operator}): {cand.note}")
             cid = cand.parents[0] if cand.parents else ""
         return list(reversed(notes))
+
+
+def _backends() -> dict[str, Any]:
+    from sandboxes.backends import BACKENDS
+
+    return BACKENDS

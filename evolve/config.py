@@ -8,6 +8,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 FIDELITIES = ("smoke", "subset", "full")
+LLM_OPERATORS = ("llm_edit", "crossover")
 
 
 class ConfigError(ValueError):
@@ -64,6 +65,36 @@ class BudgetConfig(_Strict):
     evaluations: int = Field(30, ge=1)  # candidates evaluated, seeds included
     wall_seconds: float | None = Field(None, gt=0)
     llm_dollars: float | None = Field(None, ge=0)
+    no_improvement: int | None = Field(None, ge=1)  # stop after this many candidates without a better front
+
+
+class ModelConfig(_Strict):
+    model: str  # any litellm provider/model string, e.g. openai/gpt-4o-mini, ollama/qwen2.5-coder
+    name: str = ""
+    api_base: str | None = None  # e.g. http://127.0.0.1:8000/v1 for a local OpenAI-compatible server
+    api_key_env: str | None = None  # the NAME of the env var holding the key; keys never go in configs
+    weight: float = Field(1.0, ge=0)
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(4096, ge=64)
+    price_in: float | None = Field(None, ge=0)  # USD per 1M prompt tokens, for models litellm cannot price
+    price_out: float | None = Field(None, ge=0)
+    timeout_s: float = Field(120.0, gt=0)
+
+
+class LLMConfig(_Strict):
+    models: list[ModelConfig] = Field(min_length=1)
+    bandit: bool = True  # choose the model per call by a cost-aware bandit over front membership
+    cassette: str | None = None  # JSONL of recorded calls (relative to the config file)
+    cassette_mode: Literal["off", "record", "replay"] = "off"
+    max_fix_attempts: int = Field(2, ge=0, le=10)
+    full_rewrite: bool = False
+
+
+class SelectionConfig(_Strict):
+    strategy: Literal["pareto", "coverage", "mixed"] = "mixed"
+    explore: float = Field(0.1, ge=0, le=1)  # chance a tournament entrant comes from the whole archive
+    islands: int = Field(1, ge=1, le=64)
+    migration_interval: int = Field(10, ge=1)  # candidates between migrations of front members
 
 
 class RayConfig(_Strict):
@@ -84,19 +115,25 @@ class CampaignConfig(_Strict):
     parallel: int = Field(2, ge=1, le=1024)  # evaluations in flight
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
-    llm: dict[str, Any] | None = None
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    llm: LLMConfig | None = None
 
     @model_validator(mode="after")
     def _distinct_objectives(self) -> "CampaignConfig":
         names = [o.metric for o in self.objectives]
         if len(set(names)) != len(names):
             raise ValueError("objectives name the same metric twice")
+        needs_llm = [o.name for o in self.operators if o.name in LLM_OPERATORS]
+        if needs_llm and self.llm is None:
+            raise ValueError(f"operator '{needs_llm[0]}' needs an 'llm' section with at least one model")
         return self
 
 
 def _describe(err: ValidationError) -> str:
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    where = ".".join(str(p) for p in first["loc"])
+    if not where:
+        return str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         return f"unknown key '{where}'"
     if first["type"] == "missing":

@@ -48,3 +48,26 @@ class ParetoTournament:
             win = min((a, b), key=lambda r: (r.rank, -r.crowd, r.id))
             chosen.append(win.id)
         return chosen
+
+
+class InstanceCoverage:
+    """GEPA-style: sample among candidates that are best on at least one task instance,
+    weighted by how many instances they win; this keeps specialists a scalar mean would drop."""
+
+    def pick_from(self, per_item: dict[str, dict[str, float]], k: int, rng: random.Random) -> list[str]:
+        if not per_item:
+            return []
+        items: set[str] = set().union(*(p.keys() for p in per_item.values()))
+        wins: dict[str, int] = {}
+        for item in items:
+            scores = {cid: p[item] for cid, p in per_item.items() if item in p}
+            best = max(scores.values())
+            if best <= 0:
+                continue
+            for cid, s in scores.items():
+                if s == best:
+                    wins[cid] = wins.get(cid, 0) + 1
+        if not wins:
+            return []
+        ids = sorted(wins)
+        return rng.choices(ids, weights=[wins[i] for i in ids], k=k)

@@ -238,6 +238,12 @@ class Store:
         with self.conn:
             self.conn.execute(f"INSERT INTO llm_calls ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", values)
 
+    def attach_llm_calls(self, cid: str, prompt_hashes: list[str]) -> None:
+        """Link the LLM calls that made a candidate to it (calls happen before the candidate exists)."""
+        with self.conn:
+            self.conn.executemany("UPDATE llm_calls SET candidate_id = ? WHERE prompt_hash = ? AND candidate_id IS NULL",
+                                  [(cid, h) for h in prompt_hashes])
+
     def llm_spend(self) -> float:
         return float(self.conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls").fetchone()[0])
 

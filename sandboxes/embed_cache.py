@@ -89,7 +89,7 @@ class EmbedCache:
                 rows.append(i)
         if not keys:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
+        _readable_dirs(self.dir)
         if not self.dim:
             self.dim = int(vectors.shape[1])
             _atomic(self.dir / "meta.json", json.dumps({"embedder": self.embedder, "dim": self.dim}).encode())
@@ -101,9 +101,22 @@ class EmbedCache:
         self.reload()
 
 
+def _readable_dirs(directory: Path) -> None:
+    """Create the cache dirs readable by all: sandboxes read them under an unprivileged uid."""
+    missing = []
+    d = directory
+    while not d.exists():
+        missing.append(d)
+        d = d.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        os.chmod(d, 0o755)
+
+
 def _atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -111,6 +124,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         np.save(fh, array)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -169,18 +183,15 @@ class CachedEmbedder:
             out, missing = self.cache.get(texts)
         else:
             out, missing = np.zeros((len(texts), self.dim), dtype=np.float32), list(range(len(texts)))
-        todo = []
+        todo: dict[str, None] = {}
         for i in missing:
-            v = self._local.get(texts[i])
-            if v is None:
-                todo.append(i)
-            else:
-                out[i] = v
+            if texts[i] not in self._local:
+                todo.setdefault(texts[i], None)
         if todo:
-            vecs = np.asarray(self._inner().embed([texts[i] for i in todo]), dtype=np.float32)
-            for i, v in zip(todo, vecs):
-                out[i] = v
-                self._local[texts[i]] = v
+            vecs = np.asarray(self._inner().embed(list(todo)), dtype=np.float32)
+            self._local.update(zip(todo, vecs))
+        for i in missing:
+            out[i] = self._local[texts[i]]
         self.misses += len(todo)
         self.hits += len(texts) - len(missing)
         return out

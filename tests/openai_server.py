@@ -40,11 +40,12 @@ class OpenAIServer:
         self._served = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None, "server not started"
-        return self._httpd.server_address[1]
+        assert self._port, "server not started"
+        return self._port  # kept after stop(): a client built afterwards must find nothing there
 
     @property
     def base_url(self) -> str:
@@ -53,6 +54,7 @@ class OpenAIServer:
     def start(self) -> "OpenAIServer":
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
+        self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         name="openai-server", daemon=True)
         self._thread.start()

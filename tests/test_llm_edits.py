@@ -6,9 +6,10 @@ from pathlib import Path
 from design_space.validate import validate_source
 from evolve.operators.edits import apply_blocks, parse_reply
 
-SEEDS = Path(__file__).resolve().parents[1] / "design_space" / "seeds"
-BM25 = (SEEDS / "bm25_rag.py").read_text()
-RECENCY = (SEEDS / "recency_window.py").read_text()
+# The bm25_rag and recency_window seeds, frozen so that edits and recorded cassettes stay valid.
+PARENTS = Path(__file__).resolve().parent / "fixtures" / "llm" / "parents"
+BM25 = (PARENTS / "bm25_rag.py").read_text()
+RECENCY = (PARENTS / "recency_window.py").read_text()
 
 
 def test_fenced_blocks_with_prose_and_bold_note_apply():

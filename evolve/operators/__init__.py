@@ -1,22 +1,66 @@
 """Operators: each makes one child program from parents. `build_operators` reads the config."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from evolve.config import ConfigError, OperatorConfig
 from evolve.operators.base import Operator
-from evolve.operators.structural import KnobMutation
 
 
-def build_operators(configs: list[OperatorConfig], context: dict[str, Any] | None = None) -> list[tuple[Operator, float]]:
+@dataclass
+class OperatorDeps:
+    """What operators may need beyond their own params (an LLM client, the bandit, the seed)."""
+
+    seed: int = 0
+    objectives: list[tuple[str, str]] | None = None
+    client: Any = None
+    bandit: Any = None
+    max_fix_attempts: int = 2
+    full_rewrite: bool = False
+
+
+def _structural(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from evolve.operators.structural import StructuralEdit
+
+    return StructuralEdit(**params)
+
+
+def _tune(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from evolve.operators.tune import OptunaTune
+
+    return OptunaTune(seed=deps.seed, objectives=deps.objectives, **params)
+
+
+def _llm_edit(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from evolve.operators.llm_edit import LLMEdit
+
+    opts = {"full_rewrite": deps.full_rewrite, "max_fix_attempts": deps.max_fix_attempts, **params}
+    return LLMEdit(deps.client, bandit=deps.bandit, **opts)
+
+
+def _crossover(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from evolve.operators.crossover import Crossover
+
+    opts = {"max_fix_attempts": deps.max_fix_attempts, **params}
+    return Crossover(deps.client, bandit=deps.bandit, **opts)
+
+
+FACTORIES: dict[str, Callable[[dict[str, Any], OperatorDeps], Operator]] = {
+    "structural": _structural, "tune": _tune, "llm_edit": _llm_edit, "crossover": _crossover}
+
+
+def build_operators(configs: list[OperatorConfig], deps: OperatorDeps | None = None) -> list[tuple[Operator, float]]:
     """Instantiate the configured operators with their weights; unknown names fail loudly at start."""
-    factories = {"structural": lambda p: KnobMutation(**p)}
+    deps = deps or OperatorDeps()
     out = []
     for oc in configs:
-        if oc.name not in factories:
-            raise ConfigError(f"unknown operator '{oc.name}' in operators (known: {', '.join(sorted(factories))})")
+        if oc.name not in FACTORIES:
+            raise ConfigError(f"unknown operator '{oc.name}' in operators (known: {', '.join(sorted(FACTORIES))})")
+        if oc.name in ("llm_edit", "crossover") and deps.client is None:
+            raise ConfigError(f"operator '{oc.name}' needs an 'llm' section with at least one model")
         try:
-            out.append((factories[oc.name](oc.params), oc.weight))
-        except TypeError as exc:
+            out.append((FACTORIES[oc.name](dict(oc.params), deps), oc.weight))
+        except (TypeError, ValueError) as exc:
             raise ConfigError(f"operators.{oc.name}.params: {exc}") from None
     return out

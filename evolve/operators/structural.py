@@ -37,7 +37,7 @@ def _mutate(knob: Knob, rng: random.Random) -> Any:
     return v
 
 
-class KnobMutation:
+class StructuralEdit:
     name = "structural"
     arity = 1
 

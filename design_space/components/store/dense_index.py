@@ -37,6 +37,10 @@ class DenseIndex:
     def __len__(self) -> int:
         return sum(self.alive)
 
+    def __getstate__(self) -> dict:
+        # The embedder belongs to the toolkit, not to the memory: leave it out of footprints and copies.
+        return {k: v for k, v in self.__dict__.items() if k not in ("embed", "_matmul")}
+
     def add(self, text: str) -> int:
         self.texts.append(text)
         self.alive.append(True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import networkx as nx
 
-from design_space.components.retrieve.pagerank import personalised_pagerank
+import numpy as np
+
+from design_space.components.retrieve.pagerank import graph_arrays, ppr_vector
 
 
 class EntityGraph:
@@ -49,5 +51,18 @@ class EntityGraph:
         personal = {("e", k.lower()): v for k, v in seeds.items() if ("e", k.lower()) in self.graph and v > 0}
         if not personal:
             return {}
-        scores = personalised_pagerank(self.graph, personal, damping=damping, iters=iters)
-        return {node[1]: s for node, s in scores.items() if node[0] == "p" and s > 0}
+        r = ppr_vector(self.graph, personal, damping=damping, iters=iters)
+        rows, pids = self._passage_rows()
+        scores = r[rows]
+        keep = np.nonzero(scores > 0)[0]
+        return {int(pids[i]): float(scores[i]) for i in keep}
+
+    def _passage_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the PPR vector that are passages, and their passage ids (cached with the arrays)."""
+        nodes = graph_arrays(self.graph)[0]
+        cached = self.graph.graph.get("_passage_rows")
+        if cached is None or cached[0] is not nodes:
+            rows = [i for i, n in enumerate(nodes) if n[0] == "p"]
+            cached = (nodes, np.asarray(rows, dtype=np.int64), np.asarray([nodes[i][1] for i in rows]))
+            self.graph.graph["_passage_rows"] = cached
+        return cached[1], cached[2]

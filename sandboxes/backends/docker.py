@@ -1,0 +1,183 @@
+"""The docker backend: the harness in a throwaway container, through the docker SDK.
+
+Each job gets a container with no network, a read-only root, a small tmpfs /tmp owned by
+the sandbox user (65534), memory / CPU / pids limits, rlimits on files, file size and CPU
+seconds, every capability dropped and ``no-new-privileges``; a GPU through a device request
+when the job asks for one. The job's workdir is the only writable bind (``/job``). The
+container is always removed; each carries labels naming the campaign and its owning
+process, so containers left by a killed campaign are removed at the next start.
+
+Images: the offline image (``memarch sandbox build``; a skeleton rootfs made with
+``docker import``) has no interpreter of its own, so the host's ``/usr``, Python prefix,
+site-packages and this checkout are bind-mounted read-only at their own paths. Images
+built from ``sandboxes/images/Dockerfile`` carry their own Python and need no binds.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from sandboxes.backends import fences
+from sandboxes.backends.base import Launch, run_job
+from sandboxes.backends.process import decode_status, tail_of
+from sandboxes.job import Job, Result
+
+OFFLINE_IMAGE = "memarch-sandbox:offline"
+SANDBOX_USER = "65534:65534"
+LABEL = "memarch.sandbox"
+CAMPAIGN = "memarch.campaign"
+OWNER = "memarch.owner"
+OFFLINE_LABEL = "memarch.offline"
+JOB_DIR = "/job"
+HARNESS = "python -I -m sandboxes.harness job.json stream.jsonl transcript.json > output.log 2>&1"
+HOST_SYSTEM = ("/usr", "/etc/ld.so.cache", "/etc/localtime")
+
+
+class DockerUnavailable(RuntimeError):
+    """No engine, or no image: the message says which and what to run."""
+
+
+def client_from_env():
+    """A docker client that answers, or DockerUnavailable naming DOCKER_HOST."""
+    try:
+        import docker
+        client = docker.from_env(timeout=30)
+        client.ping()
+        return client
+    except Exception as exc:  # noqa: BLE001 - any failure means the same thing to the user
+        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        raise DockerUnavailable(f"no Docker engine answers at {where} (start dockerd or set DOCKER_HOST): "
+                                f"{exc.__class__.__name__}") from None
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_tag(pid: int | None = None) -> str:
+    pid = pid or os.getpid()
+    return f"{pid}:{_start_time(pid)}"
+
+
+def owner_alive(tag: str) -> bool:
+    pid, _, started = tag.partition(":")
+    return pid.isdigit() and bool(started) and _start_time(int(pid)) == started
+
+
+def cleanup_stale(client, campaign: str | None = None) -> int:
+    """Remove sandbox containers whose owner process is gone, or all of `campaign`'s. Returns the count."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        labels = container.labels or {}
+        if (campaign is not None and labels.get(CAMPAIGN) == campaign) or not owner_alive(labels.get(OWNER, "")):
+            container.remove(force=True)
+            removed += 1
+    return removed
+
+
+def host_binds(job: Job | None) -> dict[str, dict[str, str]]:
+    """What the offline image needs from the host, read-only at the same paths."""
+    paths = [p for p in HOST_SYSTEM if os.path.exists(p)] + fences.readable_paths(job)
+    return {p: {"bind": p, "mode": "ro"} for p in sorted(set(paths))}
+
+
+class DockerSandbox:
+    name = "docker"
+
+    def __init__(self, image: str = OFFLINE_IMAGE, campaign: str = "default", cpus: float = 1.0,
+                 client=None) -> None:
+        self.client = client or client_from_env()
+        try:
+            labels = self.client.images.get(image).labels or {}
+        except Exception:  # noqa: BLE001 - docker.errors.ImageNotFound and friends
+            raise DockerUnavailable(f"docker image {image!r} not found: run `memarch sandbox build`") from None
+        self.image = image
+        self.offline = labels.get(OFFLINE_LABEL) == "1"
+        self.campaign = campaign
+        self.cpus = cpus
+        self.stale_removed = cleanup_stale(self.client)
+
+    def run(self, job: Job, *, validate: bool = True) -> Result:
+        return run_job(job, self, validate=validate)
+
+    def container_spec(self, job: Job, workdir: str) -> dict[str, Any]:
+        """Keyword arguments for ``containers.run``: every fence in one place."""
+        from docker.types import DeviceRequest, Ulimit
+
+        limits = job.limits
+        mb = 1024 * 1024
+        volumes = {workdir: {"bind": JOB_DIR, "mode": "rw"}}
+        python = "python"
+        env = fences.clean_env(JOB_DIR)
+        if self.offline:
+            volumes.update(host_binds(job))
+            python = sys.executable
+            env["PATH"] = f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin"
+        spec: dict[str, Any] = {
+            "image": self.image,
+            "command": ["/bin/sh", "-c", "exec " + HARNESS.replace("python", python, 1)],
+            "user": SANDBOX_USER,
+            "working_dir": JOB_DIR,
+            "environment": env,
+            "volumes": volumes,
+            "network_mode": "none",
+            "read_only": True,
+            "tmpfs": {"/tmp": "rw,nosuid,nodev,size=64m,uid=65534,gid=65534"},
+            "mem_limit": f"{limits.memory_mb}m",
+            "memswap_limit": f"{limits.memory_mb}m",
+            "nano_cpus": int(self.cpus * 1e9),
+            "pids_limit": limits.max_processes,
+            "ulimits": [Ulimit(name="nofile", soft=limits.max_open_files, hard=limits.max_open_files),
+                        Ulimit(name="fsize", soft=limits.max_file_mb * mb, hard=limits.max_file_mb * mb),
+                        Ulimit(name="cpu", soft=limits.cpu_seconds, hard=limits.cpu_seconds + 5),
+                        Ulimit(name="core", soft=0, hard=0)],
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "ipc_mode": "private",
+            "log_config": {"type": "none", "config": {}},
+            "labels": {LABEL: "1", CAMPAIGN: self.campaign, OWNER: owner_tag(), "memarch.job": job.job_id},
+            "detach": True,
+        }
+        if limits.gpu:
+            spec["device_requests"] = [DeviceRequest(count=1, capabilities=[["gpu"]])]
+        return spec
+
+    def launch(self, job: Job, workdir: str) -> Launch:
+        limits = job.limits
+        t0 = time.perf_counter()
+        try:
+            container = self.client.containers.run(**self.container_spec(job, workdir))
+        except Exception as exc:  # noqa: BLE001 - the engine refused (bad image, no GPU runtime, ...)
+            return Launch("crashed", f"docker could not start the sandbox: {str(exc)[:500]}",
+                          time.perf_counter() - t0)
+        timed_out = False
+        try:
+            try:
+                status = int(container.wait(timeout=limits.wall_seconds)["StatusCode"])
+            except Exception:  # noqa: BLE001 - requests' ReadTimeout arrives wrapped in several ways
+                timed_out = True
+                container.kill()
+                status = -1
+            container.reload()
+            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        finally:
+            container.remove(force=True)
+        wall = time.perf_counter() - t0
+        if timed_out:
+            return Launch("timeout", f"no result after {limits.wall_seconds:g} s wall clock; container killed", wall)
+        if oom:
+            return Launch("oom", f"the container exceeded its {limits.memory_mb} MB memory limit", wall)
+        if status == 0 and os.path.exists(os.path.join(workdir, "transcript.json")):
+            return Launch("ok", "", wall)
+        tail = tail_of(os.path.join(workdir, "output.log"), limits.max_output_bytes // 16)
+        # The shell execs python, so a death by signal shows as 128+N, as from any wrapper.
+        launch = decode_status(status << 8 if 0 <= status < 256 else signal.SIGKILL, limits, True, tail)
+        launch.wall_s = wall
+        return launch

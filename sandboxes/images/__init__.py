@@ -1,0 +1,1 @@
+"""Sandbox images: Dockerfiles for nodes that can pull base images, and the offline builder."""

@@ -1,0 +1,69 @@
+"""Backends the sandbox tests can run on this machine, and the docker engine rule.
+
+In CI (env CI=true) a missing Docker engine fails the docker tests; elsewhere they are
+skipped with the reason. Tests reach the engine through DOCKER_HOST or /var/run/docker.sock.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sandboxes.backends import fences
+from sandboxes.job import Job, Limits
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = (REPO / "design_space" / "seeds" / "recency_window.py").read_text()
+BACKENDS = ["process", "process-bwrap", "forkserver", "docker"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def docker_client():
+    """A live client with the offline image built, or skip (fail in CI) naming the cause."""
+    from sandboxes.backends.docker import OFFLINE_IMAGE, DockerUnavailable, client_from_env
+    from sandboxes.images.offline import build_offline
+
+    try:
+        client = client_from_env()
+    except DockerUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"CI needs a Docker engine: {exc}")
+        pytest.skip(str(exc))
+    try:
+        client.images.get(OFFLINE_IMAGE)
+    except Exception:  # noqa: BLE001 - not built yet on this engine
+        build_offline(client)
+    return client
+
+
+def make_backend(name: str, campaign: str = "tests"):
+    """The sandbox for a backend id, or skip with the reason it cannot run here."""
+    from sandboxes.backends.forkserver import ForkserverSandbox
+    from sandboxes.backends.process import ProcessSandbox
+
+    if name == "process":
+        return ProcessSandbox(bwrap=False)
+    if name == "process-bwrap":
+        if not shutil.which("bwrap"):
+            pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
+        return ProcessSandbox(bwrap=True)
+    if name == "forkserver":
+        return ForkserverSandbox()
+    if name == "docker":
+        from sandboxes.backends.docker import DockerSandbox
+        return DockerSandbox(client=docker_client(), campaign=campaign)
+    raise ValueError(name)
+
+
+def fully_fenced(name: str) -> bool:
+    """Whether this backend has namespaces here (root, or bwrap, or docker)."""
+    return name in ("docker", "process-bwrap") or fences.probe()["namespaces"]
+
+
+def seed_job(**limits) -> Job:
+    return Job(program=SEED, task="synthetic", fidelity="smoke", limits=Limits(**{"wall_seconds": 30, **limits}))

@@ -1,0 +1,71 @@
+"""Scoring a transcript against gold: every metric on a hand-made case with known answers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sandboxes.scoring import health_problem, score_transcript
+from sandboxes.tasks.base import Gold, Stream
+
+
+def stream() -> Stream:
+    sessions = {"a1": "A", "a2": "A", "b1": "B", "c1": "C"}
+    return Stream(episodes=[], event_session=sessions, event_text={k: f"text {k}" for k in sessions},
+                  query_text={"q1": "two facts?", "q2": "nothing?", "q3": "session only?", "q4": "no gold?"},
+                  gold={"q1": Gold(evidence=("a1", "b1"), answer="x", category="multi"),
+                        "q2": Gold(category="abstention", abstain=True),
+                        "q3": Gold(evidence_sessions=("C",), category="single"),
+                        "q4": Gold(category="single")})
+
+
+def entry(items, tokens=10):
+    return {"items": items, "tokens": tokens, "over_budget": False, "latency_ms": 1.0}
+
+
+def transcript():
+    return {"queries": {
+        "q1": entry([["t", ["a2"], 1.0], ["t", ["b1", "a2"], 0.5], ["t", ["c1"], 0.1]], 30),
+        "q2": entry([], 0),
+        "q3": entry([["t", ["c1"], 1.0]], 5),
+        "q4": entry([["t", ["a1"], 1.0]], 5)},
+        "ops": {"ingest": [1.0, 2.0, 3.0, 4.0], "retrieve": [10.0, 20.0], "manage": []},
+        "footprint": {"records": 4, "bytes": 100}, "llm": {"calls": 2, "tokens": 50}}
+
+
+def test_turn_and_session_metrics():
+    out = score_transcript(stream(), transcript())
+    m = out["metrics"]
+    assert m["recall"] == 0.5 and m["recall_any"] == 1.0 and m["recall_all"] == 0.0
+    # q1 finds sessions A and B (gold A, B): 1.0; q3 finds C: 1.0; q4 has no gold and is not scored.
+    assert m["session_recall"] == 1.0 and m["session_recall_all"] == 1.0
+    # ranked ids: a2, b1, c1 -> b1 (gold) at rank 2; ideal two golds at ranks 1, 2.
+    assert m["ndcg"] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    assert m["mrr"] == 0.5
+    assert m["abstain_empty"] == 1.0 and m["queries"] == 4 and m["scored_queries"] == 1
+    assert m["tokens"] == pytest.approx((30 + 0 + 5 + 5) / 4) and m["empty_rate"] == 0.25
+    assert m["ingest_ms_p50"] == 2.5 and m["retrieve_ms_p95"] == pytest.approx(19.5)
+    assert m["latency_ms"] == 15.0 and m["records"] == 4 and m["llm_calls"] == 2 and m["llm_tokens"] == 50
+    assert out["per_category"]["multi"]["n"] == 1 and out["per_category"]["single"]["session_recall"] == 1.0
+    assert out["per_item"] == {"q1": 0.5, "q2": 1.0, "q3": 1.0, "q4": 0.0}
+    fail = out["failures"][0]
+    assert fail["query_id"] == "q1" and fail["question"] == "two facts?" and fail["gold_evidence"]["a1"] == "text a1"
+
+
+def test_answers_join_the_rows_and_the_means():
+    answers = {"q1": {"answer": "x", "f1": 1.0, "em": 1.0, "judge": 1.0},
+               "q2": {"answer": "no", "f1": 0.0, "em": 0.0, "judge": 0.0}}
+    out = score_transcript(stream(), transcript(), answers)
+    assert out["metrics"]["f1"] == 0.5 and out["metrics"]["judge"] == 0.5
+    assert out["per_category"]["multi"]["f1"] == 1.0 and out["per_category"]["abstention"]["em"] == 0.0
+    assert out["failures"][0]["predicted"] == "x"
+
+
+def test_missing_queries_and_health():
+    t = transcript()
+    del t["queries"]["q3"]
+    with pytest.raises(ValueError, match="lacks 1 queries"):
+        score_transcript(stream(), t)
+    assert health_problem({"records": 0, "empty_rate": 0.0}) == "program stored no records"
+    assert health_problem({"records": 3, "empty_rate": 1.0}) == "every recall came back empty"
+    assert health_problem({"records": 3, "empty_rate": 0.5}) == ""
