@@ -253,9 +253,10 @@ class _Rename(cst.CSTTransformer):
 class Inlined:
     """The result: the module text and which design_space modules went into it."""
 
-    def __init__(self, code: str, modules: list[str]) -> None:
+    def __init__(self, code: str, modules: list[str], names: dict[tuple[str, str], str]) -> None:
         self.code = code
         self.modules = modules
+        self.names = names  # (module, name) asked for in `extra` -> its name in the output
 
 
 def inline_program(program: str, extra: list[tuple[str, str]] = ()) -> Inlined:
@@ -268,8 +269,9 @@ def inline_program(program: str, extra: list[tuple[str, str]] = ()) -> Inlined:
             target = inl.resolve(PROGRAM, n)
             inl.deps.setdefault(PROGRAM, set()).add(target[0])
             inl.need(*target)
+    extra_targets = {}
     for module, name in extra:
-        target = inl.resolve(module, name)
+        target = extra_targets[(module, name)] = inl.resolve(module, name)
         inl.deps.setdefault(PROGRAM, set()).add(target[0])
         inl.need(*target)
     order = _order(inl.deps, PROGRAM)
@@ -323,7 +325,8 @@ def inline_program(program: str, extra: list[tuple[str, str]] = ()) -> Inlined:
         header = ("# ---- the program ----" if m == PROGRAM else
                   f"# ---- inlined from {m.replace('.', '/')}.py ----")
         parts.append(header + "\n" + "".join(text).strip("\n"))
-    return Inlined("\n\n\n".join(parts) + "\n", [m for m in order if m != PROGRAM])
+    names = {key: finals[t[0]].get(t[1], t[1]) for key, t in extra_targets.items()}
+    return Inlined("\n\n\n".join(parts) + "\n", [m for m in order if m != PROGRAM], names)
 
 
 def _identity(mod: _Module, name: str) -> tuple:

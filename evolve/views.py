@@ -121,3 +121,127 @@ def lineage_tree(store: Store, cid: str | None = None) -> Tree:
 def lineage_edges(store: Store) -> list[tuple[str, str, str]]:
     """(parent, child, operator) for every edge."""
     return [(p, c.id, c.operator) for c in store.candidates() for p in c.parents]
+
+
+def final_stage(config: CampaignConfig) -> str:
+    return config.task.cascade[-1]
+
+
+def ancestry(store: Store, cid: str) -> list:
+    """The first-parent chain of `cid`, root first."""
+    chain = []
+    seen: set[str] = set()
+    cur: str | None = store.candidate(cid).id
+    while cur and cur not in seen:
+        seen.add(cur)
+        cand = store.candidate(cur)
+        chain.append(cand)
+        cur = cand.parents[0] if cand.parents else None
+    return list(reversed(chain))
+
+
+def lineage_graph(store: Store, cid: str | None = None) -> dict[str, Any]:
+    """Plain data for lineage views: nodes (operator, note, state, objective values and deltas to the
+    first parent) and edges. With `cid`: only it and its ancestors through every parent."""
+    config = stored_config(store)
+    objectives = [(o.metric, o.direction) for o in config.objectives]
+    final = final_stage(config)
+    cands = {c.id: c for c in store.candidates()}
+    last: dict[str, Any] = {}
+    finals: dict[str, Any] = {}
+    for ev in store.evaluations():
+        last[ev.candidate_id] = ev
+        if ev.fidelity == final:
+            finals[ev.candidate_id] = ev
+    pruned = {d["candidate"]: d.get("reason", "") for _t, _k, d in store.events("pruned")}
+    front = set(Archive.load(store, objectives, final).front())
+    keep = set(cands)
+    if cid is not None:
+        keep, work = set(), [store.candidate(cid).id]
+        while work:
+            c = work.pop()
+            if c not in keep:
+                keep.add(c)
+                work.extend(cands[c].parents)
+    nodes = []
+    for c in cands.values():
+        if c.id not in keep:
+            continue
+        ev, lv = finals.get(c.id), last.get(c.id)
+        if ev is not None and ev.status == "ok":
+            state = "front" if c.id in front else "ok"
+        elif lv is None:
+            state = "pending"
+        elif lv.status != "ok":
+            state = lv.status
+        else:
+            state = "pruned" if c.id in pruned else "running"
+        values = {m: ev.metrics[m] for m, _ in objectives if ev is not None and ev.status == "ok" and m in ev.metrics}
+        pv = finals.get(c.parents[0]) if c.parents else None
+        deltas = {m: v - pv.metrics[m] for m, v in values.items()
+                  if pv is not None and pv.status == "ok" and m in pv.metrics}
+        nodes.append({"id": c.id, "operator": c.operator, "note": c.note, "parents": list(c.parents),
+                      "generation": c.generation, "state": state, "stage": lv.fidelity if lv else "",
+                      "error": (lv.error.strip().splitlines() or [""])[-1][:200] if lv and lv.status != "ok" else "",
+                      "pruned": pruned.get(c.id, ""), "metrics": values, "deltas": deltas,
+                      "created_at": c.created_at})
+    edges = [{"from": p, "to": n["id"], "operator": n["operator"]} for n in nodes for p in n["parents"] if p in keep]
+    return {"campaign": config.name, "objectives": [{"metric": m, "direction": d} for m, d in objectives],
+            "final_stage": final, "focus": cid, "nodes": nodes, "edges": edges}
+
+
+_DOT_COLOURS = {"front": "gold", "ok": "palegreen", "pruned": "lightgrey", "pending": "white", "running": "lightblue"}
+
+
+def lineage_dot(graph: dict[str, Any]) -> str:
+    """Graphviz source: one box per candidate (operator, values, deltas), edges parent -> child."""
+    def esc(s: str) -> str:
+        return s.replace("\\", "\\\\").replace('"', '\\"')
+
+    out = [f'digraph "{esc(graph["campaign"])}" {{', "  rankdir=TB;", '  node [shape=box, style=filled, fontsize=10];']
+    for n in graph["nodes"]:
+        vals = " ".join(f"{m}={v:.4g}" + (f" ({n['deltas'][m]:+.3g})" if m in n["deltas"] else "")
+                        for m, v in n["metrics"].items())
+        label = f"{n['id']} {n['operator']}\\n{esc(vals or n['state'])}"
+        if n["note"] and not n["operator"].startswith("seed:"):
+            label += "\\n" + esc(n["note"][:60])
+        out.append(f'  {n["id"]} [label="{label}", fillcolor="{_DOT_COLOURS.get(n["state"], "salmon")}"];')
+    for e in graph["edges"]:
+        out.append(f'  {e["from"]} -> {e["to"]} [label="{esc(e["operator"])}", fontsize=8];')
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def front_plot(store: Store, path: Path) -> Path:
+    """Scatter of every evaluated candidate on the first two objectives, the front joined as a step line."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise StoreError("--plot needs matplotlib: pip install matplotlib") from None
+    config, archive, rows = front_rows(store)
+    objectives = [(o.metric, o.direction) for o in config.objectives]
+    if len(objectives) < 2 or not rows:
+        raise StoreError(f"{config.name}: a front plot needs two objectives and at least one evaluated candidate")
+    (mx, dx), (my, dy) = objectives[:2]
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
+    rest = [r for r in rows if r["rank"] > 0]
+    front = sorted((r for r in rows if r["rank"] == 0), key=lambda r: r[mx])
+    ax.scatter([r[mx] for r in rest], [r[my] for r in rest], c="#9aa5b1", s=18, label="dominated")
+    ax.scatter([r[mx] for r in front], [r[my] for r in front], c="#d9480f", s=36, label="front", zorder=3)
+    ax.step([r[mx] for r in front], [r[my] for r in front], where="post", c="#d9480f", lw=1)
+    for r in front:
+        ax.annotate(r["id"], (r[mx], r[my]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel(f"{mx} ({'higher' if dx == 'max' else 'lower'} is better)")
+    ax.set_ylabel(f"{my} ({'higher' if dy == 'max' else 'lower'} is better)")
+    ax.set_title(f"{config.name}: {len(rows)} evaluated, {len(front)} on the front, "
+                 f"hypervolume {archive.hypervolume():.4g}", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

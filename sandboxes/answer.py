@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ class AnswerConfig:
     temperature: float = 0.0
     workers: int = 4
     timeout_s: float = 60.0
+    retries: int = 2
     memory_chars: int = 16000  # what the answerer reads of the recall, at most
 
 
@@ -100,12 +102,19 @@ class Answerer:
     def _complete(self, model: str, prompt: str) -> tuple[str, int, int]:
         kwargs: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}],
                                   "max_tokens": self.config.max_tokens, "temperature": self.config.temperature,
-                                  "timeout": self.config.timeout_s, "num_retries": 2}
+                                  "timeout": self.config.timeout_s, "max_retries": 0}  # retries are ours
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
         if self.config.api_key:
             kwargs["api_key"] = self.config.api_key
-        resp = self._llm.completion(**kwargs)
+        for attempt in range(self.config.retries + 1):
+            try:
+                resp = self._llm.completion(**kwargs)
+                break
+            except Exception:  # noqa: BLE001 - transient server errors: back off and retry
+                if attempt == self.config.retries:
+                    raise
+                time.sleep(0.5 * 2 ** attempt)
         usage = getattr(resp, "usage", None)
         text = resp.choices[0].message.content or ""
         return text.strip(), int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)

@@ -128,23 +128,41 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def stream_texts(episodes: Iterable[Any]) -> list[str]:
-    """Every distinct event and query text of a stream, in first-seen order."""
+# The forms in which programs embed an event: its text, and the annotated forms that
+# design_space.components.encode.annotate makes (the seeds' default is "speaker").
+VARIANTS = ("text", "speaker", "speaker_date")
+
+
+def stream_texts(episodes: Iterable[Any], variants: Sequence[str] = VARIANTS) -> list[str]:
+    """Every distinct query text and event text (in each variant) of a stream, first-seen order."""
+    from design_space.components.encode.annotate import annotate
+
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise ValueError(f"unknown text variant {sorted(unknown)[0]!r} (known: {', '.join(VARIANTS)})")
     seen: dict[str, None] = {}
     for ep in episodes:
         for step in ep.steps:
-            if isinstance(step, (Event, Query)):
+            if isinstance(step, Query):
                 seen.setdefault(step.text, None)
+            elif isinstance(step, Event):
+                if "text" in variants:
+                    seen.setdefault(step.text, None)
+                if "speaker" in variants:
+                    seen.setdefault(annotate(step, speaker=True), None)
+                if "speaker_date" in variants:
+                    seen.setdefault(annotate(step, speaker=True, date=True), None)
     return list(seen)
 
 
-def build(episodes: Iterable[Any], embedder: str, root: str | os.PathLike, batch: int = 4096) -> dict[str, float]:
+def build(episodes: Iterable[Any], embedder: str, root: str | os.PathLike, batch: int = 4096,
+          variants: Sequence[str] = VARIANTS) -> dict[str, float]:
     """Embed what the cache lacks of a stream's texts. Returns counts and seconds."""
     from design_space.embedders import get_embedder
 
     t0 = time.perf_counter()
     cache = EmbedCache(root, embedder)
-    texts = stream_texts(episodes)
+    texts = stream_texts(episodes, variants)
     todo = [t for t in texts if t not in cache]
     model = get_embedder(embedder) if todo else None
     for i in range(0, len(todo), batch):

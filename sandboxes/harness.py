@@ -121,7 +121,7 @@ def _kit_factory(job: Job):
     from sandboxes.embed_cache import embedder_for_job
 
     shared = embedder_for_job(job.embedder, job.embed_cache)
-    return Kit if shared is None else (lambda: Kit(embedder=shared))
+    return (Kit if shared is None else (lambda: Kit(embedder=shared))), shared
 
 
 def main(argv: list[str]) -> None:
@@ -130,7 +130,10 @@ def main(argv: list[str]) -> None:
     try:
         with open(job_path, encoding="utf-8") as fh:
             job = Job.from_json(fh.read())
-        transcript = replay(job, stream_path, workdir, _kit_factory(job))
+        factory, shared = _kit_factory(job)
+        transcript = replay(job, stream_path, workdir, factory)
+        if shared is not None:
+            transcript["embed"] = {"hits": shared.hits, "misses": shared.misses}
     except MemoryError:
         transcript = {"status": "oom", "error": "MemoryError: the program exceeded its memory limit"}
     except RecursionError as exc:

@@ -125,6 +125,8 @@ def score_transcript(stream: Stream, transcript: dict[str, Any],
     metrics["bytes"] = float(fp.get("bytes", -1))
     metrics["llm_calls"] = float(transcript.get("llm", {}).get("calls", 0))
     metrics["llm_tokens"] = float(transcript.get("llm", {}).get("tokens", 0))
+    if "embed" in transcript:  # texts the sandbox had to embed itself: the cache missed them
+        metrics["embed_misses"] = float(transcript["embed"].get("misses", 0))
     metrics["over_budget_rate"] = float(np.mean([e["over_budget"] for e in answered.values()])) if answered else 0.0
     per_category = {cat: _mean(rs) for cat, rs in sorted(by_cat.items())}
     for cat in per_category:

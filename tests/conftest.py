@@ -1,12 +1,16 @@
 """Shared pytest fixtures."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
+# litellm fetches a price list over the network at import unless told not to: tests never do.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from openai_server import OpenAIServer, Script  # noqa: E402 - needs the path above

@@ -87,7 +87,8 @@ def test_answerer_and_judge_through_litellm(run):
 def test_failed_calls_score_zero_and_are_counted(run):
     stream, transcript = run
     with OpenAIServer([{"status": 500, "content": "overloaded"}]) as server:
-        cfg = AnswerConfig(model="openai/reader", api_base=server.base_url, api_key="x", workers=2)
+        cfg = AnswerConfig(model="openai/reader", api_base=server.base_url, api_key="x", workers=2, retries=1)
         scored, report = score_with_answers(stream, transcript, cfg)
     assert report.errors == len(stream.gold) and scored["metrics"]["answer_errors"] == len(stream.gold)
+    assert len(server.requests) == 2 * len(stream.gold)  # one retry each
     assert scored["metrics"]["f1"] == 0.0 and "InternalServerError" in report.first_error

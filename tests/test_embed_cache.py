@@ -79,3 +79,19 @@ def test_the_process_sandbox_reads_the_cache_from_the_job(tmp_path):
     plain = ProcessSandbox().run(Job(program=PROBE, task="synthetic", fidelity="smoke", embedder="hashing"))
     assert plain.status == "ok", plain.error
     assert _probe_texts(plain) and all(text != "1.0000 256" for text in _probe_texts(plain))
+
+
+def test_dense_seed_on_a_warm_cache_embeds_nothing_itself(tmp_path):
+    from design_space.seeds import seed_source
+
+    root = tmp_path / "cache"
+    build(get_task("synthetic").build({}, "full", 0).episodes, "hashing", root)
+    job = Job(program=seed_source("dense_rag"), task="synthetic", fidelity="full", embedder="hashing",
+              embed_cache=str(root))
+    warm = ProcessSandbox().run(job)
+    assert warm.status == "ok", warm.error
+    assert warm.metrics["embed_misses"] == 0 and warm.metrics["recall"] > 0.3
+    cold = ProcessSandbox().run(Job(program=seed_source("dense_rag"), task="synthetic", fidelity="full",
+                                    embedder="hashing"))
+    assert cold.metrics["embed_misses"] > 100
+    assert cold.metrics["recall"] == warm.metrics["recall"]  # same vectors, same ranking

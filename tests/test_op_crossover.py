@@ -150,11 +150,13 @@ def test_merges_two_seeds_into_a_valid_program_after_rejecting_a_copy(openai_ser
     assert result.metrics["recall"] > 0.3
 
 
-def test_needs_two_parents(openai_server):
+def test_needs_two_different_parents(openai_server):
     server = openai_server([MERGED])
     with pytest.raises(OperatorError, match="needs 2 parent"):
         Crossover(client_for(server)).propose(OperatorContext(parents=[BM25]))
-    assert server.requests == []
+    with pytest.raises(OperatorError, match="two different parents"):
+        Crossover(client_for(server)).propose(OperatorContext(parents=[BM25, BM25]))
+    assert server.requests == []  # no dollars spent on a pointless merge
 
 
 def test_checked_in_cassette_replays_offline():

@@ -26,7 +26,10 @@ from sandbox_fixtures import BACKENDS, REPO, fully_fenced, make_backend, seed_jo
 from sandboxes.job import Job, Limits
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
-LIMITS = Limits(wall_seconds=4.0, cpu_seconds=2, memory_mb=512, max_processes=32, max_file_mb=8)
+LIMITS = Limits(wall_seconds=20.0, cpu_seconds=10, memory_mb=512, max_processes=32, max_file_mb=8)
+# Programs that never end get a short leash so the suite stays quick; the rest get room to finish.
+SHORT = Limits(wall_seconds=2.0, cpu_seconds=1, memory_mb=512, max_processes=32, max_file_mb=8)
+ENDLESS = ("infinite_loop", "sleep_forever", "fork_bomb")
 SECRET_ENV = {"OPENAI_API_KEY": "sk-test-canary-env-7f3a", "AWS_SECRET_ACCESS_KEY": "canary-aws-91be",
               "MEMARCH_TEST_TOKEN": "canary-token-c0de"}
 
@@ -214,8 +217,9 @@ def test_hostile_program_is_contained(case, backend, listeners, planted):
     token = "mx" + secrets.token_hex(6)
     loop_before = listeners["loop"].accepted
     ns_before = listeners["ns"].accepted() if listeners["ns"] else 0
+    limits = SHORT if case in ENDLESS else LIMITS
     job = Job(program=render(case, token, listeners, planted), task="synthetic", fidelity="smoke",
-              limits=LIMITS, job_id=f"hostile-{case}")
+              limits=limits, job_id=f"hostile-{case}")
     t0 = time.monotonic()
     try:
         result = sandbox.run(job, validate=False)
@@ -223,7 +227,7 @@ def test_hostile_program_is_contained(case, backend, listeners, planted):
         statuses, cause = CASES[case]
         assert result.status in statuses, (result.status, result.error[:2000])
         assert cause in result.error, result.error[:2000]
-        assert elapsed < LIMITS.wall_seconds + 10, elapsed
+        assert elapsed < limits.wall_seconds + 10, elapsed
         blob = result.to_json()
         for value in planted["values"]:
             assert value not in blob, f"secret {value} leaked"

@@ -99,12 +99,15 @@ class Memory(MemoryProgram):
                     self._evolve(self.notes[j], self.notes[i], j)
 
     def _evolve(self, old: Note, new: Note, j: int) -> None:
-        shared = [t for t in new.tags if t not in old.tags and t.lower() in old.content.lower()]
-        added = [t for t in new.tags if t not in old.tags][:2]
-        if not (shared or added):
+        """The older neighbour takes on what the two notes share, and its context records the link."""
+        have = {t.lower() for t in old.tags}
+        shared = [w for w in new.tags + new.keywords if w.lower() in old.content.lower() and w.lower() not in have]
+        topic = ", ".join((new.tags or new.keywords)[:2])
+        if not shared and topic in old.context:
             return
-        old.tags = old.tags + list(dict.fromkeys(shared + added))[:3]
-        old.context = f"{old.context} Related to {', '.join(new.tags or new.keywords[:2])}."
+        old.tags = old.tags + list(dict.fromkeys(shared))[:3]
+        if topic and topic not in old.context:
+            old.context = f"{old.context} Related to {topic}."
         self.index.update(j, old.document())
 
     def retrieve(self, query: Query) -> Recall:

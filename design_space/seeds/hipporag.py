@@ -76,8 +76,7 @@ class Memory(MemoryProgram):
         seeds = {m: self.graph.specificity(m) for m in mentions(query.text) if self.graph.has_entity(m)}
         if not seeds:
             return Recall(())
-        ranked = self.graph.rank_passages(seeds, float(DAMPING))
-        best = sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))[: max(1, int(TOP_K))]
+        best = self.graph.rank_passages(seeds, float(DAMPING), k=max(1, int(TOP_K)))
         items = [RecallItem(self.passages[i].text, (self.passages[i].id,), s) for i, s in best]
         return pack(items, query.budget_tokens, self.kit.count_tokens)
 

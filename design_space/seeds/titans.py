@@ -51,6 +51,7 @@ class Memory(MemoryProgram):
         self.values: list[np.ndarray] = []
         self.pending: list[Turn] = []
         self.recent: list[Turn] = []
+        self._matrix: np.ndarray | None = None
 
     def encode(self, event: Event) -> list[Turn]:
         return [Turn(event.id, annotate(event))]
@@ -81,7 +82,9 @@ class Memory(MemoryProgram):
         q = np.asarray(self.kit.embed([query.text])[0], dtype=np.float32)
         read = self.memory.read(q).numpy()
         read /= max(1e-8, float(np.linalg.norm(read)))
-        scores = np.stack(self.values) @ read
+        if self._matrix is None or len(self._matrix) != len(self.values):
+            self._matrix = np.stack(self.values)
+        scores = self._matrix @ read
         k = min(max(1, int(TOP_K)), len(scores))
         best = np.argsort(-scores, kind="stable")[:k]
         items = [RecallItem(self.texts[i], self.slots[i], float(scores[i])) for i in best]

@@ -13,6 +13,7 @@ JSON, so a resumed campaign makes the same choices an uninterrupted one would ha
 from __future__ import annotations
 
 import random
+import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ class ModelBandit:
         self.weights = dict(weights or {})
         self.prior_cost = prior_cost  # None: the mean cost per child seen so far over all arms
         self.arms: dict[str, ArmStats] = {}
+        self._lock = threading.Lock()  # operators propose from a thread pool
 
     def _prior_cost(self) -> float:
         if self.prior_cost is not None:
@@ -52,6 +54,10 @@ class ModelBandit:
         """The model to use for the next child of `operator`."""
         if not models:
             raise ValueError("the bandit needs at least one model to choose from")
+        with self._lock:
+            return self._choose(operator, models)
+
+    def _choose(self, operator: str, models: list[str]) -> str:
         prior = self._prior_cost()
         best, best_value = models[0], -1.0
         for model in models:
@@ -70,10 +76,11 @@ class ModelBandit:
         """Report the outcome of one child made through `arm` (see `arm_key`)."""
         if not 0.0 <= reward <= 1.0:
             raise ValueError(f"bandit reward must be in [0, 1], got {reward}")
-        stats = self.arms.setdefault(arm, ArmStats())
-        stats.pulls += 1
-        stats.successes += reward
-        stats.cost_usd += max(0.0, cost_usd)
+        with self._lock:
+            stats = self.arms.setdefault(arm, ArmStats())
+            stats.pulls += 1
+            stats.successes += reward
+            stats.cost_usd += max(0.0, cost_usd)
 
     def stats(self) -> dict[str, dict[str, float]]:
         prior = self._prior_cost()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from evolve.llm.bandit import ModelBandit
 from evolve.llm.client import LLMClient
 from evolve.operators import prompts
-from evolve.operators.base import OperatorContext
+from evolve.operators.base import OperatorContext, OperatorError
 from evolve.operators.llm_edit import LLMEdit
 
 
@@ -21,6 +21,12 @@ class Crossover(LLMEdit):
     def __init__(self, client: LLMClient, *, bandit: ModelBandit | None = None, full_rewrite: bool = True,
                  max_fix_attempts: int = 2) -> None:
         super().__init__(client, bandit=bandit, full_rewrite=full_rewrite, max_fix_attempts=max_fix_attempts)
+
+    def check(self, ctx: OperatorContext) -> None:
+        super().check(ctx)
+        a, b = ctx.parents[0], ctx.parents[1]
+        if a.id == b.id or a.code == b.code:
+            raise OperatorError(f"crossover needs two different parents, got {a.id} twice")
 
     def messages(self, ctx: OperatorContext) -> list[dict[str, str]]:
         return prompts.crossover_messages(ctx, full_rewrite=self.full_rewrite)

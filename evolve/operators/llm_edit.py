@@ -53,6 +53,11 @@ class LLMEdit:
     def unchanged(self, code: str, ctx: OperatorContext) -> bool:
         return code == ctx.parents[0].code
 
+    def check(self, ctx: OperatorContext) -> None:
+        """Refuse, before any dollar is spent, a context this operator cannot use."""
+        if len(ctx.parents) < self.arity:
+            raise OperatorError(f"{self.name} needs {self.arity} parent(s), got {len(ctx.parents)}")
+
     # -- driving --------------------------------------------------------------------------
     def choose_model(self, ctx: OperatorContext) -> str:
         if self.bandit is not None:
@@ -60,6 +65,7 @@ class LLMEdit:
         return self.client.pick(ctx.rng)
 
     def propose(self, ctx: OperatorContext) -> Proposal:
+        self.check(ctx)
         model = self.choose_model(ctx)
         tally: dict[str, Any] = self._tally(model)
         session = self._session(ctx, model, tally)
@@ -75,6 +81,7 @@ class LLMEdit:
                 return done.value
 
     async def apropose(self, ctx: OperatorContext) -> Proposal:
+        self.check(ctx)
         model = self.choose_model(ctx)
         tally: dict[str, Any] = self._tally(model)
         session = self._session(ctx, model, tally)
@@ -95,8 +102,6 @@ class LLMEdit:
                 "prompt_tokens": 0, "completion_tokens": 0, "problems": []}
 
     def _session(self, ctx: OperatorContext, model: str, tally: dict[str, Any]) -> Session:
-        if len(ctx.parents) < self.arity:
-            raise OperatorError(f"{self.name} needs {self.arity} parent(s), got {len(ctx.parents)}")
         base: CandidateView = ctx.parents[0]
         messages = self.messages(ctx)
         tally["prompt_hash"] = prompt_hash(messages)

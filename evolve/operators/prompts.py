@@ -6,12 +6,13 @@ the hash of the exact messages that made them, so results stay attributable to p
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 from design_space.validate import ALLOWED_IMPORTS, FORBIDDEN_CALLS
 from evolve.operators.base import CandidateView, OperatorContext
 
-PROMPT_VERSION = "memarch-prompts/1"
+PROMPT_VERSION = "memarch-prompts/2"
 MAX_FAILURES = 4
 MAX_INSPIRATION_CHARS = 8000
 MAX_LINEAGE = 8
@@ -61,10 +62,20 @@ def system_prompt(full_rewrite: bool) -> str:
             + (REWRITE_FORMAT if full_rewrite else DIFF_FORMAT))
 
 
-def _metrics(view: CandidateView) -> str:
-    lines = [", ".join(f"{k}={v:.4g}" for k, v in sorted(view.metrics.items())) or "(not measured yet)"]
+# Timings and footprints differ from run to run: shown to the model only when they are
+# objectives, so that a prompt (and its hash, which keys recorded answers) is reproducible.
+_NOISY = re.compile(r"(_ms|_s|_seconds|latency|time|bytes|rss)(_p\d+)?$|_ms_")
+
+
+def _shown(values: dict[str, float], objectives: list[str]) -> str:
+    keep = {k: v for k, v in values.items() if k in objectives or not _NOISY.search(k)}
+    return ", ".join(f"{k}={v:.4g}" for k, v in sorted(keep.items()))
+
+
+def _metrics(view: CandidateView, objectives: list[str] = ()) -> str:
+    lines = [_shown(view.metrics, list(objectives)) or "(not measured yet)"]
     for cat, values in sorted(view.per_category.items()):
-        lines.append(f"  {cat}: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(values.items())))
+        lines.append(f"  {cat}: " + _shown(values, list(objectives)))
     return "\n".join(lines)
 
 
@@ -112,14 +123,14 @@ def _task(ctx: OperatorContext) -> str:
 def edit_messages(ctx: OperatorContext, *, full_rewrite: bool) -> list[dict[str, str]]:
     parent = ctx.parents[0]
     parts = [_task(ctx), f"## Current program ({parent.id})\n{_program(parent)}",
-             f"## Its measurements\n{_metrics(parent)}",
+             f"## Its measurements\n{_metrics(parent, ctx.objectives)}",
              f"## Queries it failed (sample)\n{_failures(parent, ctx.rng)}"]
     if ctx.lineage:
         parts.append("## Changes that led here (oldest first)\n"
                      + "\n".join(f"- {note}" for note in ctx.lineage[-MAX_LINEAGE:]))
     for view in ctx.inspirations[:2]:
         parts.append(f"## For inspiration: another program on the front ({view.id})\n"
-                     f"Measurements: {_metrics(view)}\n{_program(view, MAX_INSPIRATION_CHARS)}")
+                     f"Measurements: {_metrics(view, ctx.objectives)}\n{_program(view, MAX_INSPIRATION_CHARS)}")
     parts.append("Make one focused improvement that should fix some of these failures. "
                  + ("Rewrite the whole program." if full_rewrite else "Edit the current program."))
     return [{"role": "system", "content": system_prompt(full_rewrite)},
@@ -129,8 +140,8 @@ def edit_messages(ctx: OperatorContext, *, full_rewrite: bool) -> list[dict[str,
 def crossover_messages(ctx: OperatorContext, *, full_rewrite: bool) -> list[dict[str, str]]:
     a, b = ctx.parents[0], ctx.parents[1]
     parts = [_task(ctx),
-             f"## Program A ({a.id})\n{_program(a)}\nMeasurements: {_metrics(a)}",
-             f"## Program B ({b.id})\n{_program(b)}\nMeasurements: {_metrics(b)}",
+             f"## Program A ({a.id})\n{_program(a)}\nMeasurements: {_metrics(a, ctx.objectives)}",
+             f"## Program B ({b.id})\n{_program(b)}\nMeasurements: {_metrics(b, ctx.objectives)}",
              f"## Queries program A failed (sample)\n{_failures(a, ctx.rng)}",
              "Merge A and B into one program that keeps what each does best (their metrics per "
              "category show where each is strong). "

@@ -1,8 +1,10 @@
 """Personalised PageRank by power iteration over a networkx graph (HippoRAG's retrieval step).
 
-The graph is converted once to index arrays, cached on the graph itself and rebuilt when its
-size or its ``graph.graph["version"]`` counter changes (bump it when editing edge weights),
-so many queries over a graph that has stopped growing cost a few numpy passes each.
+The graph is converted once to index arrays, cached on the graph itself and rebuilt when it
+changes. A graph that keeps a ``graph.graph["version"]`` counter (bumped on every edit) is
+checked in O(1); otherwise the node and edge counts are compared (networkx counts edges in
+O(n), and in-place weight edits go unnoticed). Many queries over a graph that has stopped
+growing then cost a few numpy passes each.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import numpy as np
 
 def graph_arrays(graph: nx.Graph) -> tuple[list, dict, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(nodes, node -> index, src, dst, transition share per edge, dangling mask), cached."""
-    sig = (graph.number_of_nodes(), graph.number_of_edges(), graph.graph.get("version", 0))
+    version = graph.graph.get("version")
+    sig = ("v", version) if version is not None else (graph.number_of_nodes(), graph.number_of_edges())
     cached = graph.graph.get("_ppr_arrays")
     if cached and cached[0] == sig:
         return cached[1]
@@ -36,7 +39,7 @@ def graph_arrays(graph: nx.Graph) -> tuple[list, dict, np.ndarray, np.ndarray, n
 
 
 def ppr_vector(graph: nx.Graph, personalisation: Mapping[Hashable, float], damping: float = 0.5,
-               iters: int = 30, tol: float = 1e-6) -> np.ndarray:
+               iters: int = 30, tol: float = 1e-5) -> np.ndarray:
     """PPR scores as an array aligned with ``graph_arrays(graph)[0]`` (zeros when no seed is in the graph)."""
     nodes, index, src, dst, share, dangling = graph_arrays(graph)
     n = len(nodes)

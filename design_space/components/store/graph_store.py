@@ -46,16 +46,20 @@ class EntityGraph:
     def neighbours(self, pid: int) -> list[str]:
         return [n[1] for n in self.graph.neighbors(("p", pid)) if n[0] == "e"]
 
-    def rank_passages(self, seeds: dict[str, float], damping: float = 0.5, iters: int = 30) -> dict[int, float]:
-        """Personalised PageRank from the seed entities; returns passage -> score."""
-        personal = {("e", k.lower()): v for k, v in seeds.items() if ("e", k.lower()) in self.graph and v > 0}
+    def rank_passages(self, seeds: dict[str, float], damping: float = 0.5, iters: int = 30,
+                      k: int = 0) -> list[tuple[int, float]]:
+        """Personalised PageRank from the seed entities: (passage, score) best first (the top `k` if k > 0)."""
+        personal = {("e", s.lower()): v for s, v in seeds.items() if ("e", s.lower()) in self.graph and v > 0}
         if not personal:
-            return {}
+            return []
         r = ppr_vector(self.graph, personal, damping=damping, iters=iters)
         rows, pids = self._passage_rows()
         scores = r[rows]
-        keep = np.nonzero(scores > 0)[0]
-        return {int(pids[i]): float(scores[i]) for i in keep}
+        order = np.nonzero(scores > 0)[0]
+        if k and len(order) > k:
+            order = order[np.argpartition(-scores[order], k - 1)[:k]]
+        order = order[np.lexsort((pids[order], -scores[order]))]
+        return [(int(pids[i]), float(scores[i])) for i in order]
 
     def _passage_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the PPR vector that are passages, and their passage ids (cached with the arrays)."""

@@ -1,0 +1,95 @@
+"""A campaign whose children come from an LLM served by a real OpenAI-compatible server on
+127.0.0.1, driven through litellm: bad answers (no edits, invalid code) are recovered from,
+good edits become evaluated candidates, every call is recorded, and a recorded campaign
+replays to the same candidates with the server gone."""
+import logging
+import os
+import re
+
+import pytest
+
+from evolve.campaign import Campaign
+from evolve.config import parse_config
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+ray = pytest.importorskip("ray")
+pytest.importorskip("litellm")
+
+KNOB = re.compile(r"^(TOP_K|WINDOW) = (\d+)\s*$", re.MULTILINE)
+
+
+def scripted_model(request):
+    """Deterministic in the request: the same prompt always gets the same answer."""
+    text = "\n".join(m["content"] for m in request["messages"] if isinstance(m.get("content"), str))
+    found = KNOB.findall(text)
+    if not found:
+        return "I would improve the retrieval."
+    name, value = found[-1]
+    value = int(value)
+    h = sum(map(ord, text)) % 5
+    if h == 0:
+        return "Here is my idea: make retrieval smarter. (no edit blocks)"
+    if h == 1:
+        return (f"<<<<<<< SEARCH\n{name} = {value}\n=======\nimport os\n{name} = {value}\n>>>>>>> REPLACE\n"
+                "note: read settings from the environment")
+    new = max(1, value - 1 - h) if value > 3 else value + h
+    return (f"```\n<<<<<<< SEARCH\n{name} = {value}\n=======\n{name} = {new}\n>>>>>>> REPLACE\n```\n"
+            f"Change note: {name} {value} -> {new} to trade recall for tokens")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+             object_store_memory=100 * 2**20)
+    yield
+    ray.shutdown()
+
+
+def config(name, base_url, cassette, mode):
+    return parse_config({
+        "name": name, "seed": 11,
+        "task": {"name": "synthetic", "params": {"conversations": 2}, "cascade": ["smoke", "full"]},
+        "seeds": ["bm25_rag", "recency_window"],
+        "operators": [{"name": "llm_edit"}],
+        "llm": {"models": [{"model": "openai/scripted", "api_base": base_url, "price_in": 1.0, "price_out": 2.0,
+                            "api_key_env": "MEMARCH_TEST_KEY"}],
+                "cassette": str(cassette), "cassette_mode": mode, "max_fix_attempts": 2},
+        "budget": {"evaluations": 9}, "parallel": 1,
+    })
+
+
+def snapshot(store):
+    return [(c.code, c.parents, c.operator, c.note) for c in store.candidates()]
+
+
+def test_llm_campaign_recovers_records_and_replays(tmp_path, local_ray, openai_server, monkeypatch):
+    monkeypatch.setenv("MEMARCH_TEST_KEY", "sk-local-test")
+    server = openai_server(scripted_model)
+    cassette = tmp_path / "calls.jsonl"
+    first = Campaign.create(config("llm1", server.base_url, cassette, "record"), tmp_path / "runs")
+    assert first.run() == "evaluation budget spent"
+    store = first.store
+    children = [c for c in store.candidates() if c.operator == "llm_edit"]
+    assert len(children) == 7
+    for child in children:
+        ev = store.evaluation(child.id, "full")
+        assert ev is not None and ev.status == "ok", child.id
+        assert "import os" not in child.code
+        assert child.note and "->" in child.note
+    # bad answers happened and were answered with the problems, within the fix budget
+    fixes = [r for r in server.requests if "SEARCH" in r["messages"][-1]["content"] and len(r["messages"]) > 2]
+    assert fixes, "no fix round-trip happened"
+    calls = store.conn.execute("SELECT COUNT(*), SUM(cost_usd), COUNT(candidate_id) FROM llm_calls").fetchone()
+    assert calls[0] == len(server.requests) > len(children)
+    assert calls[1] > 0  # priced from the config's per-token prices
+    assert calls[2] >= len(children)
+    assert cassette.is_file()
+    # the key travels by env-var name only
+    assert all("sk-local-test" not in str(r) for r in store.conn.execute("SELECT request FROM llm_calls"))
+
+    server.stop()
+    replay = Campaign.create(config("llm2", server.base_url, cassette, "replay"), tmp_path / "runs")
+    reason = replay.run()
+    errors = [d.get("error") for _t, _k, d in replay.store.events("operator_failed")][:3]
+    assert reason == "evaluation budget spent", errors
+    assert snapshot(replay.store) == snapshot(store)

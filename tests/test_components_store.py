@@ -1,0 +1,122 @@
+"""Store components: BM25, dense and hybrid indexes, entity graph, tiers, neural associative memory."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from design_space.components.store.bm25_index import BM25Index
+from design_space.components.store.dense_index import DenseIndex
+from design_space.components.store.graph_store import EntityGraph
+from design_space.components.store.hybrid_index import HybridIndex
+from design_space.components.store.neural_store import NeuralMemory
+from design_space.components.store.tiered_store import TierItem, TieredStore
+from design_space.embedders import HashingEmbedder
+
+EMBED = HashingEmbedder(256).embed
+DOCS = ["Anna has a dog called Rex.", "Rex loves eating carrots.", "Bruno repaired his bicycle.",
+        "The weather was rainy in Oslo."]
+
+
+def test_bm25_ranks_by_term_match_rebuilds_after_adds_and_masks_removed():
+    idx = BM25Index()
+    for d in DOCS:
+        idx.add(d)
+    assert idx.search("bicycle repaired")[0][0] == 2
+    assert idx.search("zebra") == []
+    idx.add("A bicycle race through Oslo.")
+    assert {d for d, _ in idx.search("bicycle")} == {2, 4}
+    idx.remove(2)
+    assert [d for d, _ in idx.search("bicycle")] == [4] and len(idx) == 4
+
+
+def test_dense_index_embeds_lazily_in_batches_and_supports_update_and_remove():
+    calls = []
+
+    def embed(texts):
+        calls.append(len(texts))
+        return EMBED(texts)
+
+    idx = DenseIndex(embed)
+    for d in DOCS:
+        idx.add(d)
+    assert calls == []
+    assert idx.search("Bruno repaired his bicycle", 1)[0][0] == 2
+    assert calls[0] == 4  # one batch for all queued documents
+    idx.update(3, "Bruno bought a bicycle bell")
+    assert idx.search("bicycle bell", 1)[0][0] == 3
+    idx.remove(3)
+    assert 3 not in [d for d, _ in idx.search("bicycle bell", 4)]
+    assert abs(float(np.linalg.norm(idx.vector(0))) - 1.0) < 1e-5
+
+
+def test_hybrid_index_fuses_sparse_and_dense():
+    idx = HybridIndex(EMBED)
+    for d in DOCS:
+        idx.add(d)
+    hits = idx.search("what does Rex eat carrots", 2)
+    assert hits[0][0] == 1 and len(hits) == 2
+
+
+def test_entity_graph_reaches_two_hops_with_personalised_pagerank():
+    g = EntityGraph()
+    g.add_passage(["anna", "dog", "rex"])  # 0
+    g.add_passage(["rex", "carrots"])  # 1
+    g.add_passage(["bruno", "bicycle"])  # 2
+    ranked = dict(g.rank_passages({"anna": 1.0}))
+    assert ranked[0] > ranked[1] > 0 and 2 not in ranked
+    assert g.specificity("rex") == 0.5 and g.neighbours(2) == ["bruno", "bicycle"]
+    assert g.rank_passages({"nobody": 1.0}) == []
+    g.add_passage(["carrots", "bruno"])  # the graph grows: the cached arrays are rebuilt
+    assert 3 in dict(g.rank_passages({"anna": 1.0}))
+
+
+def test_tiered_store_evicts_oldest_to_archival_and_finds_it_there():
+    tiers = TieredStore(EMBED, recall_tokens=30, flush_fraction=0.5)
+    evicted = []
+    for i in range(10):
+        evicted += tiers.append(TierItem(f"message {i} about topic{i}", (f"e{i}",), i, tokens=5))
+    assert evicted and evicted[0].source_ids == ("e0",)
+    assert sum(it.tokens for it in tiers.recall) <= 30
+    found = tiers.search_archival("topic0", 1)
+    assert found[0][0].source_ids == ("e0",)
+    assert tiers.search_recall({"topic9"})[0].source_ids == ("e9",)
+    tiers.core.append("human", "Name: Anna")
+    assert tiers.core.replace("human", "Anna", "Anne") and tiers.core.items()[0][1] == "Name: Anne"
+
+
+def test_core_memory_respects_its_size_limit():
+    tiers = TieredStore(EMBED)
+    tiers.core.limit = 40
+    for i in range(10):
+        tiers.core.append("human", f"fact number {i} is here")
+    lines = [t for _, t, _ in tiers.core.items()]
+    assert sum(len(t) + 1 for t in lines) <= 40 and lines[-1] == "fact number 9 is here"
+
+
+def test_neural_memory_recalls_associations_after_many_writes():
+    gen = torch.Generator().manual_seed(0)
+    n, d = 300, 256
+    keys = torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=1)
+    values = torch.nn.functional.normalize(torch.randn(n, d, generator=gen), dim=1)
+    mem = NeuralMemory(d, d, hidden=128, lr=1.0, momentum=0.1)
+    for k, v in zip(keys, values):
+        mem.write(k, v)
+    out = torch.nn.functional.normalize(mem.read(keys), dim=1)
+    accuracy = float(((out @ values.T).argmax(1) == torch.arange(n)).float().mean())
+    assert accuracy > 0.9
+    assert mem.surprise(keys[5], values[5]) < 0.5 < mem.surprise(values[5], keys[5])
+
+
+def test_neural_memory_gates_unsurprising_writes_and_forgets_with_decay():
+    d = 64
+    k = torch.nn.functional.normalize(torch.randn(d, generator=torch.Generator().manual_seed(1)), dim=0)
+    mem = NeuralMemory(d, d, hidden=0, lr=1.0, momentum=0.0, surprise_threshold=0.1)
+    assert mem.write(k, k) and not mem.write(k, k)
+    assert (mem.writes, mem.skipped) == (1, 1)
+    leaky = NeuralMemory(d, d, hidden=0, lr=1.0, momentum=0.0, forget=0.2)
+    leaky.write(k, k)
+    before = float(leaky.read(k) @ k)
+    other = torch.nn.functional.normalize(torch.randn(d, generator=torch.Generator().manual_seed(2)), dim=0)
+    for _ in range(5):
+        leaky.write(other, other)
+    assert float(leaky.read(k) @ k) < 0.5 * before
