@@ -1,15 +1,33 @@
-"""Where an evaluation may run: the Ray resource request for a job on a backend."""
+"""Where an evaluation runs on a Ray cluster: the resources its task requests.
+
+An evaluation task asks for one CPU; a job whose limits say ``gpu`` also asks for one GPU
+(so it lands only on nodes that advertise one); the docker backend also asks for one unit
+of the ``docker`` custom resource, which nodes with a Docker engine advertise
+(``ray start --resources '{"docker": 8}'``). Node loss is a system failure Ray retries on
+another node (``max_retries``); a program's own failure is a result, never an exception,
+so it is never retried.
+
+Use: ``ray.remote(evaluate).options(**ray_options(backend, job)).remote(job)``.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from sandboxes.job import Job
 
+DOCKER_RESOURCE = "docker"
+MAX_RETRIES = 3
 
-def ray_options(backend: str, job: Job) -> dict[str, Any]:
-    opts: dict[str, Any] = {"num_cpus": 1, "max_retries": 3, "retry_exceptions": False}
-    if getattr(job.limits, "gpu", False):
-        opts["num_gpus"] = 1
-    if backend == "docker":
-        opts["resources"] = {"docker": 1}
-    return opts
+
+def ray_options(backend: str, job: Job, cpus: float = 1.0, max_retries: int = MAX_RETRIES) -> dict[str, Any]:
+    """Ray task options for evaluating `job` on `backend`."""
+    options: dict[str, Any] = {"num_cpus": cpus, "num_gpus": 1 if job.limits.gpu else 0,
+                               "max_retries": max_retries, "retry_exceptions": False}
+    if backend == DOCKER_RESOURCE:
+        options["resources"] = {DOCKER_RESOURCE: 1}
+    return options
+
+
+def node_resources(docker: bool, slots: int = 8) -> dict[str, float]:
+    """Custom resources a node should advertise when it joins (``ray start --resources``)."""
+    return {DOCKER_RESOURCE: float(slots)} if docker else {}

@@ -90,3 +90,34 @@ def test_cli_quickstart_end_to_end(tmp_path):
     r2 = subprocess.run([sys.executable, "-m", "evolve.cli", "lineage", "quickstart", "--runs-dir",
                          str(tmp_path / "runs")], capture_output=True, text=True, timeout=60, env=env)
     assert r2.returncode == 0 and "seed:bm25_rag" in r2.stdout and "structural" in r2.stdout
+
+
+def test_offline_operators_islands_and_wall_budget(tmp_path, local_ray):
+    cfg = parse_config({
+        "name": "mix", "seed": 5,
+        "task": {"name": "synthetic", "params": {"conversations": 2}, "cascade": ["smoke", "subset", "full"]},
+        "seeds": ["bm25_rag", "dense_rag"],
+        "operators": [{"name": "structural", "weight": 1.0}, {"name": "tune", "weight": 1.0}],
+        "selection": {"strategy": "mixed", "islands": 2, "migration_interval": 4},
+        "budget": {"evaluations": 14}, "parallel": 2,
+    })
+    campaign = Campaign.create(cfg, tmp_path / "runs")
+    assert campaign.run() == "evaluation budget spent"
+    store = campaign.store
+    ops = {c.operator for c in store.candidates()}
+    assert {"structural", "tune"} <= ops
+    islands = {c.meta.get("island") for c in store.candidates() if c.parents}
+    assert islands == {0, 1}
+    proposals = [d for _t, _k, d in store.events("propose")]
+    assert {p["selection"] for p in proposals} <= {"pareto", "coverage"} and len(proposals) >= 12
+    # the cascade ran every stage for candidates that reached the end
+    _, archive, _ = front_rows(store)
+    for cid in archive.metrics:
+        assert store.evaluation(cid, "smoke") and store.evaluation(cid, "subset")
+    # wall-clock budgets count every session: a resumed campaign past its wall budget makes nothing new
+    before = store.count_candidates()
+    spent = float(store.meta("elapsed_s"))
+    budget = cfg.budget.model_copy(update={"evaluations": 40, "wall_seconds": spent * 0.5})
+    resumed = Campaign(cfg.model_copy(update={"budget": budget}), campaign.run_dir, store)
+    assert resumed.run().startswith("wall-clock budget")
+    assert store.count_candidates() == before

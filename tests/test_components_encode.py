@@ -26,7 +26,8 @@ def test_turn_window_and_session_chunking_keep_source_ids():
     assert turn_chunk(ev(3, "x")).source_ids == ("e3",)
     win = SlidingWindow(size=3, stride=2)
     out = [c for i in range(6) for c in win.push(ev(i, f"t{i}"))]
-    assert [c.source_ids for c in out] == [("e0",), ("e0", "e1"), ("e1", "e2", "e3"), ("e3", "e4", "e5")]
+    assert [c.source_ids for c in out] == [("e0",), ("e0", "e1", "e2"), ("e2", "e3", "e4")]
+    assert win.flush()[0].source_ids == ("e3", "e4", "e5") and win.flush() == []
     # windows never straddle sessions
     assert win.push(ev(9, "new", session="s1"))[0].source_ids == ("e9",)
     buf = SessionBuffer()

@@ -25,7 +25,7 @@ from design_space.components.retrieve.packing import pack
 from design_space.components.store.neural_store import NeuralMemory
 
 TOP_K = 8
-LEARNING_RATE = 1.0  # 1.0 is the exact delta rule on the memory's linear path
+LEARNING_RATE = 0.8  # 1.0 would be the exact delta rule on the linear path; less leaves room for momentum
 MOMENTUM = 0.1  # Titans' past-surprise term
 FORGET = 0.0005  # weight decay per write: the forgetting gate
 SURPRISE_THRESHOLD = 0.05  # relative error under which a turn is not written

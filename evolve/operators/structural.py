@@ -1,4 +1,5 @@
-"""Structural edits with libcst and no LLM: mutate a program's knobs.
+"""Structural edits with libcst and no LLM: mutate knobs, or apply an edit from the catalogue
+in `structural_edits` (swap a component, change granularity, add or remove a step).
 
 Integers move by a multiplicative step (never below 1 when they start positive), floats by
 a log-normal factor (probabilities stay in [0, 1]), booleans flip. String knobs are left
@@ -13,6 +14,7 @@ from typing import Any
 from design_space.validate import validate_source
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
 from evolve.operators.knobs import Knob, read_knobs, write_knobs
+from evolve.operators.structural_edits import EDITS
 
 
 def _mutate(knob: Knob, rng: random.Random) -> Any:
@@ -41,10 +43,39 @@ class StructuralEdit:
     name = "structural"
     arity = 1
 
-    def __init__(self, max_knobs: int = 2) -> None:
+    def __init__(self, max_knobs: int = 2, knob_weight: float = 3.0, edits: list[str] | None = None) -> None:
+        unknown = sorted(set(edits or ()) - set(EDITS))
+        if unknown:
+            raise ValueError(f"unknown structural edit {unknown[0]!r} (known: {', '.join(sorted(EDITS))})")
         self.max_knobs = max_knobs
+        self.knob_weight = knob_weight
+        self.edits = {n: EDITS[n] for n in (edits if edits is not None else EDITS)}
 
     def propose(self, ctx: OperatorContext) -> Proposal:
+        parent = ctx.parents[0]
+        rng = ctx.rng
+        names = ["knobs"] + list(self.edits)
+        weights = [self.knob_weight] + [w for _f, w in self.edits.values()]
+        while names:
+            pick = rng.choices(range(len(names)), weights=weights)[0]
+            name = names.pop(pick)
+            weights.pop(pick)
+            if name == "knobs":
+                try:
+                    return self._knobs(ctx)
+                except OperatorError:
+                    continue
+            out = self.edits[name][0](parent.code, rng)
+            if out is None:
+                continue
+            code, note = out
+            problems = validate_source(code)
+            if problems:
+                raise OperatorError(f"structural edit {name} made an invalid program: {problems[0].render()}")
+            return Proposal(code=code, note=note, operator=self.name, parents=(parent.id,), meta={"edit": name})
+        raise OperatorError(f"no structural edit applies to {parent.id}")
+
+    def _knobs(self, ctx: OperatorContext) -> Proposal:
         parent = ctx.parents[0]
         knobs = read_knobs(parent.code)
         tunable = [k for k in knobs if not isinstance(k.value, str)]
@@ -62,4 +93,4 @@ class StructuralEdit:
             raise OperatorError(f"knob mutation made an invalid program: {problems[0].render()}")
         old = {k.name: k.value for k in picked}
         note = ", ".join(f"{n} {old[n]!r} → {v!r}" for n, v in sorted(changes.items()))
-        return Proposal(code=code, note=note, operator=self.name, parents=(parent.id,))
+        return Proposal(code=code, note=note, operator=self.name, parents=(parent.id,), meta={"edit": "knobs"})

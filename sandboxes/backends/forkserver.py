@@ -29,7 +29,7 @@ import time
 
 from sandboxes.backends import fences
 from sandboxes.backends.base import Launch, run_job
-from sandboxes.backends.process import decode_status, kill_group, tail_of
+from sandboxes.backends.process import decode_status, kill_group, kill_job, tail_of
 from sandboxes.job import Job, Limits, Result
 
 PRELOAD = ("numpy", "design_space", "design_space.embedders", "sandboxes.harness")
@@ -82,7 +82,7 @@ def _wait(pid: int, timeout: float) -> tuple[int | None, object]:
     try:
         ready, _, _ = select.select([pidfd], [], [], max(0.0, timeout))
         if not ready:
-            kill_group(pid)
+            kill_job(pid)
         _, status, rusage = os.wait4(pid, 0)
         kill_group(pid)  # whatever the job left in its session
         return (status if ready else None), rusage

@@ -14,6 +14,7 @@ which also works for non-root users on kernels that allow unprivileged user name
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -151,7 +152,7 @@ class ProcessSandbox:
                 kill_group(proc.pid)  # reap what the program left behind
                 return status, rusage
             if time.monotonic() >= deadline:
-                kill_group(proc.pid)
+                kill_job(proc.pid)
                 _pid, _status, rusage = os.wait4(proc.pid, 0)
                 proc.returncode = -9
                 return None, rusage
@@ -166,3 +167,40 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                members.append(int(entry))
+    return members
+
+
+def kill_job(leader: int, grace: float = 0.5) -> None:
+    """SIGKILL the job's process group, its leader last.
+
+    The leader is a wrapper waiting on the harness; killed together, the harness would be
+    left as a zombie for init to reap. Killed first, it is reaped by the wrapper at once.
+    """
+    others = [p for p in group_members(leader) if p != leader]
+    for pid in others:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if others:
+        try:
+            fd = os.pidfd_open(leader)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            select.select([fd], [], [], grace)
+            os.close(fd)
+    kill_group(leader)

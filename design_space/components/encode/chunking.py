@@ -27,7 +27,8 @@ def turn_chunk(event: Event, speaker: bool = True, date: bool = False) -> Chunk:
 
 
 class SlidingWindow:
-    """Emits a chunk of the last `size` turns every `stride` turns (overlapping windows)."""
+    """Emits a chunk of the last `size` turns on the first turn and then every `stride` turns
+    (overlapping windows when stride < size); `flush()` emits the turns not yet emitted."""
 
     def __init__(self, size: int = 3, stride: int = 1, speaker: bool = True) -> None:
         self.size = max(1, int(size))
@@ -44,10 +45,16 @@ class SlidingWindow:
         self._since += 1
         if self._since < self.stride and len(self._buf) > 1:
             return []
+        return self._emit()
+
+    def _emit(self) -> list[Chunk]:
         self._since = 0
         events = list(self._buf)
         text = "\n".join(annotate(e, speaker=self.speaker) for e in events)
-        return [Chunk(text, tuple(e.id for e in events), events[-1].time, event.session)]
+        return [Chunk(text, tuple(e.id for e in events), events[-1].time, events[-1].session)]
+
+    def flush(self) -> list[Chunk]:
+        return self._emit() if self._since and self._buf else []
 
 
 class SessionBuffer:

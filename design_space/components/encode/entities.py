@@ -14,8 +14,7 @@ STOPWORDS = frozenset(
     "doing have has had having what which who whom whose when where why how not no yes so very just about "
     "into over after before then than there here too also can could would should will shall may might must "
     "up down out off again once all any both each few more most other some such only own same s t don now "
-    "oh ok okay yeah hey hi hello thanks thank really like get got go going went lot much many well good "
-    "new one two".split())
+    "oh ok okay yeah hey hi hello thanks thank really like get got go going went lot much many".split())
 QUESTION_WORDS = frozenset("what which who whom whose when where why how does did do is are was were".split())
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 _CAP = re.compile(r"\b([A-Z][a-zA-Z'\-]+(?:\s+[A-Z][a-zA-Z'\-]+)*)")
@@ -37,8 +36,10 @@ def entities(text: str) -> list[str]:
     seen: dict[str, None] = {}
     for m in _CAP.finditer(text):
         span = _POSSESSIVE.sub("", m.group(1))
-        words = [w for w in span.split() if w.lower() not in STOPWORDS and w.lower() not in QUESTION_WORDS]
-        if not words:
+        words = span.split()
+        while words and (words[0].lower() in STOPWORDS or words[0].lower() in QUESTION_WORDS):
+            words.pop(0)  # sentence-initial "The", "What", "My": not part of the name
+        if not words or (len(words) == 1 and words[0].lower() in STOPWORDS):
             continue
         seen.setdefault(" ".join(words), None)
     return list(seen)

@@ -25,7 +25,7 @@ class NeuralMemory:
     """M(k) = A k + W2 gelu(W1 k). Gradients are written out by hand: one write is a few
     small matrix products, with no autograd graph to build (writes happen once per turn)."""
 
-    def __init__(self, dim_key: int, dim_value: int, hidden: int = 128, lr: float = 1.0, momentum: float = 0.1,
+    def __init__(self, dim_key: int, dim_value: int, hidden: int = 128, lr: float = 0.8, momentum: float = 0.1,
                  forget: float = 0.0, surprise_threshold: float = 0.0, steps: int = 1, seed: int = 0) -> None:
         gen = torch.Generator().manual_seed(int(seed))
         self.linear = torch.zeros(dim_value, dim_key)

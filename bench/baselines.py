@@ -1,0 +1,114 @@
+"""Evaluate every seed program on every task and write docs/BASELINES.md (and JSON).
+
+    python bench/baselines.py [--seeds a,b] [--tasks locomo,longmemeval,babi,synthetic]
+                              [--embedder minilm] [--jobs 2]
+
+Each evaluation is a full `ProcessSandbox().run(job)` with the task's default parameters at
+the fidelity listed in FIDELITY; embeddings come from one content-addressed cache built
+before the runs. LoCoMo is also run at an unbounded token budget for the seeds that have a
+top-k knob, to compare with the published top-10 evidence recall.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.baselines_report import render  # noqa: E402
+from design_space.seeds import seed_names, seed_source, seed_summary  # noqa: E402
+from sandboxes.backends.process import ProcessSandbox  # noqa: E402
+from sandboxes.embed_cache import build  # noqa: E402
+from sandboxes.job import Job, Limits  # noqa: E402
+from sandboxes.tasks import get_task  # noqa: E402
+from sandboxes.tasks.params import data_root  # noqa: E402
+
+TASKS = ("locomo", "longmemeval", "babi", "synthetic")
+FIDELITY = {"locomo": "full", "longmemeval": "full", "babi": "subset", "synthetic": "full"}
+REFERENCE = {"locomo": {"budget_tokens": 100_000}}  # top-k alone decides what is returned
+DATA = {"locomo": "locomo/locomo10.json", "longmemeval": "longmemeval/longmemeval_oracle_reassembled.json.gz",
+        "babi": "babi/tasks_1-20_v1-2/en"}
+
+
+def data_version(task: str) -> str:
+    if task not in DATA:
+        return "generated (seed 0)"
+    path = data_root() / DATA[task]
+    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    h = hashlib.sha256()
+    size = 0
+    for f in files:
+        data = f.read_bytes()
+        h.update(data)
+        size += len(data)
+    return f"{DATA[task]} ({len(files)} file{'s' if len(files) > 1 else ''}, {size / 1e6:.1f} MB, sha256 {h.hexdigest()[:12]})"
+
+
+def run_one(seed: str, task: str, params: dict, embedder: str, cache: str, wall: float) -> dict:
+    job = Job(program=seed_source(seed), task=task, task_params=params, fidelity=FIDELITY[task],
+              limits=Limits(wall_seconds=wall, cpu_seconds=int(wall * 2)), embedder=embedder, embed_cache=cache,
+              job_id=f"{seed}/{task}")
+    t0 = time.perf_counter()
+    r = ProcessSandbox().run(job)
+    return {"seed": seed, "task": task, "params": params, "fidelity": FIDELITY[task], "status": r.status,
+            "error": r.error[:300], "wall_s": time.perf_counter() - t0, "metrics": r.metrics,
+            "per_category": r.per_category}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="", help="comma-separated (default: every seed)")
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--embedder", default="minilm")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--wall", type=float, default=900.0, help="wall-clock limit per evaluation, seconds")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "BASELINES.md"))
+    args = ap.parse_args()
+    seeds = [s for s in args.seeds.split(",") if s] or seed_names()
+    tasks = [t for t in args.tasks.split(",") if t]
+    root = os.path.join(tempfile.mkdtemp(prefix="memarch-baselines-"), "cache")
+    cache_info = {}
+    for task in tasks:
+        stream = get_task(task).build({}, FIDELITY[task], 0)
+        cache_info[task] = build(stream.episodes, args.embedder, root)
+        print(f"cache {task}: {int(cache_info[task]['computed'])} texts embedded in {cache_info[task]['seconds']:.1f} s",
+              flush=True)
+    plan = [(s, t, {}) for t in tasks for s in seeds]
+    plan += [(s, t, p) for t, p in REFERENCE.items() if t in tasks for s in seeds
+             if s in ("bm25_rag", "dense_rag", "hybrid_rrf")]
+    rows = []
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_one, s, t, p, args.embedder, root, args.wall) for s, t, p in plan]
+        for f in futures:
+            row = f.result()
+            rows.append(row)
+            m = row["metrics"]
+            print(f"{row['seed']:<18} {row['task']:<12} {json.dumps(row['params']):<26} {row['status']:<8} "
+                  f"recall {m.get('recall', float('nan')):.3f}  wall {row['wall_s']:.1f} s {row['error'][:80]}",
+                  flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit,
+            "command": "python bench/baselines.py " + " ".join(sys.argv[1:]), "embedder": args.embedder,
+            "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+            "data": {t: data_version(t) for t in tasks}, "fidelity": {t: FIDELITY[t] for t in tasks},
+            "summaries": {s: seed_summary(s) for s in seeds}, "cache": cache_info}
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "baselines.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    Path(args.out).write_text(render(meta, rows))
+    print(f"wrote {args.out} and {out / 'baselines.json'}")
+
+
+if __name__ == "__main__":
+    main()

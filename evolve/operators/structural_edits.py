@@ -1,0 +1,249 @@
+"""The catalogue of structural edits (libcst, no LLM). Each edit answers None when it does not
+apply to a program, or (new code, one-line note).
+
+- swap an index component for another of the same stage and interface (BM25 / dense / hybrid);
+- change encoding granularity: index every turn together with the turns before it;
+- add a retrieval step: expand each hit with its neighbouring turns;
+- remove a step: undo an added wrapper, or empty `manage` (test whether it earns its cost).
+
+Added steps are subclasses layered over the program (the original `Memory` is renamed), so
+an edit never needs to understand the program's own data structures.
+"""
+from __future__ import annotations
+
+import random
+import re
+from typing import Callable
+
+import libcst as cst
+
+INDEXES = {
+    "BM25Index": "design_space.components.store.bm25_index",
+    "DenseIndex": "design_space.components.store.dense_index",
+    "HybridIndex": "design_space.components.store.hybrid_index",
+}
+# an index used through more than add / remove / search cannot be swapped blindly
+SPECIFIC = (".vectors(", ".vector(", ".similarities(", ".update(", ".dense", ".sparse", ".scores(")
+MARK = "memarch-step:"
+_BASE = re.compile(r"^class (_MemoryBase\d+)\(", re.MULTILINE)
+
+Edit = Callable[[str, random.Random], "tuple[str, str] | None"]
+
+CONTEXT_WRAPPER = '''
+
+CONTEXT_TURNS_{n} = 1
+
+
+class Memory({base}, MemoryProgram):
+    """{mark} context — each turn is encoded with the CONTEXT_TURNS_{n} turns before it in its session."""
+
+    def __init__(self, kit):
+        super().__init__(kit)
+        self._recent_{n} = []
+
+    def encode(self, event):
+        if self._recent_{n} and self._recent_{n}[-1][0] != event.session:
+            self._recent_{n} = []
+        before = " ".join(t for _s, t in self._recent_{n}[-max(0, int(CONTEXT_TURNS_{n})):]) if CONTEXT_TURNS_{n} > 0 else ""
+        self._recent_{n} = (self._recent_{n} + [(event.session, event.text)])[-8:]
+        if before:
+            event = _Event(id=event.id, text=before + " | " + event.text, time=event.time, speaker=event.speaker,
+                           session=event.session, meta=event.meta)
+        return super().encode(event)
+
+    def store(self, records):
+        return super().store(records)
+
+    def retrieve(self, query):
+        return super().retrieve(query)
+
+    def manage(self, signal):
+        return super().manage(signal)
+'''
+
+NEIGHBOUR_WRAPPER = '''
+
+NEIGHBOURS_{n} = 1
+
+
+class Memory({base}, MemoryProgram):
+    """{mark} neighbours — each recalled turn is followed by the NEIGHBOURS_{n} turns around it."""
+
+    def __init__(self, kit):
+        super().__init__(kit)
+        self._order_{n} = {{}}
+        self._turns_{n} = []
+
+    def encode(self, event):
+        self._order_{n}[event.id] = len(self._turns_{n})
+        self._turns_{n}.append((event.id, event.text))
+        return super().encode(event)
+
+    def store(self, records):
+        return super().store(records)
+
+    def retrieve(self, query):
+        recall = super().retrieve(query)
+        radius = max(0, int(NEIGHBOURS_{n}))
+        seen = {{sid for item in recall.items for sid in item.source_ids}}
+        items = []
+        for item in recall.items:
+            items.append(item)
+            for sid in item.source_ids:
+                at = self._order_{n}.get(sid)
+                if at is None:
+                    continue
+                for j in range(at - radius, at + radius + 1):
+                    if 0 <= j < len(self._turns_{n}) and self._turns_{n}[j][0] not in seen:
+                        seen.add(self._turns_{n}[j][0])
+                        items.append(_RecallItem(self._turns_{n}[j][1], (self._turns_{n}[j][0],), item.score * 0.5))
+        return _Recall(tuple(items))
+
+    def manage(self, signal):
+        return super().manage(signal)
+'''
+
+
+def _next_base(code: str) -> int:
+    return 1 + max((int(m.group(1)[len("_MemoryBase"):]) for m in _BASE.finditer(code)), default=0)
+
+
+class _RenameMemory(cst.CSTTransformer):
+    def __init__(self, new: str) -> None:
+        self.new = new
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        if updated.name.value == "Memory":
+            return updated.with_changes(name=cst.Name(self.new))
+        return updated
+
+
+def _add_import(code: str, line: str) -> str:
+    """Insert an import after the last __future__ import (or at the top)."""
+    if line in code:
+        return code
+    module = cst.parse_module(code)
+    body = list(module.body)
+    at = 0
+    for k, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.ImportFrom) and \
+                getattr(stmt.body[0].module, "value", "") == "__future__":
+            at = k + 1
+    if at == 0 and body and isinstance(body[0], cst.SimpleStatementLine) and \
+            isinstance(body[0].body[0], cst.Expr) and isinstance(body[0].body[0].value, cst.SimpleString):
+        at = 1  # keep the module docstring first
+    body.insert(at, cst.parse_statement(line + "\n"))
+    return module.with_changes(body=body).code
+
+
+def _wrap(code: str, template: str, kind: str) -> tuple[str, str] | None:
+    if f"{MARK} {kind}" in code:
+        return None  # one layer of each kind is enough; its knob tunes it
+    n = _next_base(code)
+    base = f"_MemoryBase{n}"
+    renamed = cst.parse_module(code).visit(_RenameMemory(base)).code
+    renamed = _add_import(renamed, "from design_space import Event as _Event, MemoryProgram, "
+                                   "Recall as _Recall, RecallItem as _RecallItem")
+    return renamed.rstrip() + "\n" + template.format(n=n, base=base, mark=MARK), n
+
+
+def add_context(code: str, rng: random.Random) -> tuple[str, str] | None:
+    out = _wrap(code, CONTEXT_WRAPPER, "context")
+    return (out[0], "encode each turn with the turn before it (granularity: turn → turn+context)") if out else None
+
+
+def add_neighbours(code: str, rng: random.Random) -> tuple[str, str] | None:
+    out = _wrap(code, NEIGHBOUR_WRAPPER, "neighbours")
+    return (out[0], "expand each recalled turn with its neighbouring turns") if out else None
+
+
+class _Unwrap(cst.CSTTransformer):
+    """Drop the outermost added layer (the last `Memory` class with a step mark) and its knob."""
+
+    def __init__(self, base: str, knobs: set[str]) -> None:
+        self.base, self.knobs = base, knobs
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        body = []
+        for stmt in updated.body:
+            if isinstance(stmt, cst.ClassDef) and stmt.name.value == "Memory":
+                continue
+            if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Assign):
+                target = stmt.body[0].targets[0].target
+                if isinstance(target, cst.Name) and target.value in self.knobs:
+                    continue
+            if isinstance(stmt, cst.ClassDef) and stmt.name.value == self.base:
+                stmt = stmt.with_changes(name=cst.Name("Memory"))
+            body.append(stmt)
+        return updated.with_changes(body=body)
+
+
+def remove_step(code: str, rng: random.Random) -> tuple[str, str] | None:
+    bases = [m.group(1) for m in _BASE.finditer(code)]
+    if bases:
+        base = bases[-1]
+        n = base[len("_MemoryBase"):]
+        last = code.rfind(MARK)
+        kind = code[last + len(MARK):].split()[0] if last >= 0 else "step"
+        new = cst.parse_module(code).visit(_Unwrap(base, {f"CONTEXT_TURNS_{n}", f"NEIGHBOURS_{n}"})).code
+        return new, f"remove the added {kind} step"
+    module = cst.parse_module(code)
+    for stmt in module.body:
+        if isinstance(stmt, cst.ClassDef) and stmt.name.value == "Memory":
+            for fn in stmt.body.body:
+                if isinstance(fn, cst.FunctionDef) and fn.name.value == "manage":
+                    lines = [module.code_for_node(st).strip() for st in fn.body.body]
+                    lines = [ln for ln in lines if not ln.startswith(('"', "'", "#"))]
+                    if all(ln in ("pass", "return", "return None") for ln in lines):
+                        return None
+                    return _Empty().run(module), "drop the manage step (does maintenance earn its cost?)"
+    return None
+
+
+class _Empty(cst.CSTTransformer):
+    def run(self, module: cst.Module) -> str:
+        return module.visit(self).code
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        if updated.name.value != "manage":
+            return updated
+        return updated.with_changes(body=cst.IndentedBlock(body=[cst.parse_statement("return None\n")]))
+
+
+class _SwapIndex(cst.CSTTransformer):
+    def __init__(self, old: str, new: str) -> None:
+        self.old, self.new = old, new
+        self.swapped = 0
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if not (isinstance(updated.func, cst.Name) and updated.func.value == self.old):
+            return updated
+        self.swapped += 1
+        embed = updated.args[0].value if self.old != "BM25Index" and updated.args else cst.parse_expression("self.kit.embed")
+        args = [] if self.new == "BM25Index" else [cst.Arg(embed)]
+        return cst.Call(func=cst.Name(self.new), args=args)
+
+
+def swap_index(code: str, rng: random.Random) -> tuple[str, str] | None:
+    used = [name for name in INDEXES if re.search(rf"\b{name}\(", code)]
+    if len(used) != 1:
+        return None
+    old = used[0]
+    if any(m in code for m in SPECIFIC):
+        return None
+    choices = [n for n in INDEXES if n != old]
+    new = rng.choice(choices)
+    swap = _SwapIndex(old, new)
+    out = cst.parse_module(code).visit(swap).code
+    if not swap.swapped:
+        return None
+    out = _add_import(out, f"from {INDEXES[new]} import {new}")
+    return out, f"swap the {old} for a {new}"
+
+
+EDITS: dict[str, tuple[Edit, float]] = {
+    "swap_index": (swap_index, 1.0),
+    "context": (add_context, 1.0),
+    "neighbours": (add_neighbours, 1.0),
+    "remove_step": (remove_step, 0.5),
+}
