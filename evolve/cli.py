@@ -64,6 +64,7 @@ def _run_campaign(campaign) -> None:
 def run(config: Path = typer.Argument(..., help="Campaign YAML."),
         address: Optional[str] = typer.Option(None, "--address", help="Join a Ray cluster (host:port or auto)."),
         name: Optional[str] = typer.Option(None, "--name", help="Override the campaign name."),
+        preflight: bool = typer.Option(True, "--preflight/--no-preflight", help="Print a time and cost estimate first."),
         runs_dir: Path = RUNS) -> None:
     """Start a campaign from a YAML config."""
     from evolve.campaign import Campaign
@@ -75,6 +76,10 @@ def run(config: Path = typer.Argument(..., help="Campaign YAML."),
     if address:
         cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"address": address})})
     campaign = Campaign.create(cfg, runs_dir, config_dir=config.resolve().parent)
+    if preflight:
+        from evolve.preflight import estimate
+
+        console.print(estimate(cfg, campaign.store.candidates()[0].code).render(cfg), highlight=False)
     _run_campaign(campaign)
 
 

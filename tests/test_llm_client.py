@@ -119,3 +119,14 @@ def test_config_errors_are_one_line():
         LLMClient([ModelSpec("openai/a"), ModelSpec("openai/a")])
     with pytest.raises(ValueError, match="no LLM model named 'x'"):
         LLMClient([ModelSpec("openai/a")]).spec("x")
+
+
+def test_the_test_server_streams_server_sent_events_to_litellm(openai_server):
+    from evolve.llm.client import _litellm
+
+    text = "<<<<<<< SEARCH\nTOP_K = 10\n=======\nTOP_K = 12\n>>>>>>> REPLACE\nNOTE: more items"
+    server = openai_server([text])
+    chunks = _litellm().completion(model="openai/test-model", api_base=server.base_url, api_key="x",
+                                   messages=MESSAGES, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == text
+    assert server.requests[0]["stream"] is True
