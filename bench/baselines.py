@@ -105,6 +105,9 @@ def main() -> None:
             "summaries": {s: seed_summary(s) for s in seeds}, "cache": cache_info}
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
+    speed = out / "eval_speed.json"  # the latest bench/eval_speed.py run, shown beside the tables
+    if speed.is_file():
+        meta["speed"] = json.loads(speed.read_text())
     (out / "baselines.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     Path(args.out).write_text(render(meta, rows))
     print(f"wrote {args.out} and {out / 'baselines.json'}")

@@ -82,5 +82,17 @@ def render(meta: dict, rows: list[dict]) -> str:
             out.append(f"| {r['seed']} | {m.get('recall', 0):.3f} | {m.get('recall_any', 0):.3f} | "
                        f"{m.get('session_recall', 0):.3f} | " + " | ".join("-" if c is None else f"{c:.3f}" for c in cats) + " |")
         out.append("")
+    speed = meta.get("speed")
+    if speed:
+        out += ["## Evaluation speed (LoCoMo full)", "",
+                f"`python bench/eval_speed.py --embedder {speed['embedder']}`: {speed['conversations']} conversations, "
+                f"{speed['questions']} questions, {speed['cores']} cores (shared with other work while measured). "
+                f"Cold = building the embedding cache ({int(speed['cache']['computed'])} texts, "
+                f"{speed['cache']['seconds']:.1f} s) plus the first evaluation; warm = an evaluation reading the cache.", "",
+                "| seed | cold s | warm s | target s | recall | embed misses |", "|---|---|---|---|---|---|"]
+        for r in speed["rows"]:
+            out.append(f"| {r['seed']} | {r['cold_s']:.2f} | {r['warm_s']:.2f} | {r['target_s'] or '-'} | "
+                       f"{r['recall']:.3f} | {int(r['embed_misses'])} |")
+        out.append("")
     out += ["## Seeds", ""] + [f"- `{s}`: {d}" for s, d in meta["summaries"].items()] + [""]
     return "\n".join(out)

@@ -80,7 +80,9 @@ class Campaign:
         self.client, self.bandit = self._llm()
         deps = OperatorDeps(seed=config.seed, objectives=self.objectives, client=self.client, bandit=self.bandit,
                             max_fix_attempts=config.llm.max_fix_attempts if config.llm else 2,
-                            full_rewrite=config.llm.full_rewrite if config.llm else False)
+                            full_rewrite=config.llm.full_rewrite if config.llm else False,
+                            seed_programs={c.operator.removeprefix("seed:"): c.code
+                                           for c in store.candidates() if c.operator.startswith("seed:")})
         self.operators = build_operators(config.operators, deps)
         self.by_name: dict[str, Operator] = {op.name: op for op, _w in self.operators}
         self.tournament = ParetoTournament(config.selection.explore)
@@ -93,6 +95,7 @@ class Campaign:
         self.proposals: dict[Future, tuple[Operator, list[str], int]] = {}
         self.stop_reason = ""
         self._interrupts = 0
+        self._holdout_sent: set[str] = set()
         self._restore_operators()
 
     # ---- construction -------------------------------------------------------------------
@@ -108,6 +111,8 @@ class Campaign:
                 raise ConfigError(f"seeds: {name} is not a valid program: {problems[0].render()}")
         try:
             get_task(config.task.name).build(config.task.params, config.task.cascade[0], config.seed)
+            if config.task.holdout is not None:
+                get_task(config.task.name).build({**config.task.params, **config.task.holdout}, "smoke", config.seed)
         except TaskError as exc:
             raise ConfigError(f"task: {exc}") from None
         if config.sandbox.backend not in _backends():
@@ -189,7 +194,9 @@ class Campaign:
                 if not self.stop_reason:
                     self._fill(pool)
                 if len(self.evaluator) == 0 and not self.proposals:
-                    break
+                    if self._interrupts or not self._holdout():
+                        break
+                    continue
                 if self.stop_reason.startswith("wall") or self._interrupts > 1:
                     self.evaluator.cancel_all()  # unfinished work reruns on resume
                     break
@@ -332,6 +339,9 @@ class Campaign:
 
     def _record(self, cid: str, stage: str, result: Result) -> None:
         self.store.add_evaluation(cid, stage, result)
+        if stage == "holdout":
+            self.store.log("holdout", candidate=cid, status=result.status)
+            return
         cand = self.store.candidate(cid)
         op = self.by_name.get(cand.operator)
         if result.status != "ok":
@@ -363,6 +373,26 @@ class Campaign:
             self._done(cid, f"stopped at {stage}: {reason}")
             return
         self._submit(cid, self.stages[self.stages.index(stage) + 1])
+
+    def _holdout(self) -> bool:
+        """Once the search is over, measure the seeds and the front on the held-out data.
+
+        Returns True when it submitted something (the loop then waits for it)."""
+        if self.config.task.holdout is None or self.stop_reason.startswith("wall"):
+            return False
+        assert self.evaluator is not None
+        seeds = [c.id for c in self.store.candidates() if c.operator.startswith("seed:") and c.id in self.archive.metrics]
+        todo = [c for c in sorted(set(self.archive.front()) | set(seeds))
+                if self.store.evaluation(c, "holdout") is None and c not in self._holdout_sent]
+        for cid in todo:
+            job = self._job(cid, self.final)
+            params = {**job.task_params, **self.config.task.holdout}
+            self.evaluator.submit((cid, "holdout"), Job(**{**job.__dict__, "task_params": params,
+                                                          "job_id": f"{self.config.name}/{cid}/holdout"}))
+            self._holdout_sent.add(cid)
+        if todo:
+            self.progress.on_log(f"measuring {len(todo)} front members and seeds on the held-out data")
+        return bool(todo)
 
     def _hv_reference(self) -> tuple[float, ...]:
         """A fixed reference per campaign (set from the seeds) so hypervolumes compare over time."""

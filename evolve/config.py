@@ -29,6 +29,9 @@ class TaskConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     # the evaluation cascade, cheapest first; the last stage is the one the front is built on
     cascade: list[Literal["smoke", "subset", "full"]] = Field(default_factory=lambda: ["smoke", "full"])
+    # params overriding `params` for a final evaluation of the front on data the search never saw,
+    # e.g. {split: test} (the search then runs with split: search)
+    holdout: dict[str, Any] | None = None
 
     @field_validator("cascade")
     @classmethod

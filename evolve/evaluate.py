@@ -28,7 +28,8 @@ def init_ray(address: str | None, num_cpus: int | None) -> None:
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=num_cpus, object_store_memory=128 * 2**20, **kwargs)
+        # "local": always a fresh instance of our own, never a cluster someone else started here
+        ray.init(address="local", num_cpus=num_cpus, object_store_memory=128 * 2**20, **kwargs)
 
 
 class RayEvaluator:

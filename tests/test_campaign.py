@@ -30,7 +30,7 @@ class Memory(MemoryProgram):
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
              object_store_memory=100 * 2**20)
     yield
     ray.shutdown()

@@ -40,6 +40,12 @@ def test_record_then_replay_with_the_server_stopped(openai_server, tmp_path):
         ask(player, "same prompt")
     assert recorded[0].prompt_hash in str(miss.value)
 
+    # a resumed replay first counts the calls its earlier session made
+    resumed = Cassette(path, "replay")
+    resumed.mark_asked("openai/m", recorded[0].prompt_hash)
+    again = LLMClient(models, cassette=resumed)
+    assert ask(again, "same prompt").text == "second answer"
+
 
 def test_a_prompt_never_recorded_names_its_hash(tmp_path):
     path = tmp_path / "c.jsonl"

@@ -80,6 +80,23 @@ def test_async_calls_run_concurrently(openai_server):
     assert elapsed < 1.2, f"4 calls of 0.4 s took {elapsed:.2f} s: not concurrent"
 
 
+def test_blocking_calls_from_a_thread_pool_run_concurrently(openai_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = openai_server([{"content": "done", "delay_s": 0.4}])
+    client = LLMClient([spec(server, price_in=1.0, price_out=1.0)])
+    warm = client.complete(MESSAGES, purpose="warm-up")
+    start = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda i: client.complete([{"role": "user", "content": f"t{i}"}], purpose="t"),
+                                range(4)))
+    assert [r.text for r in replies] == ["done"] * 4
+    assert time.perf_counter() - start < 1.2
+    # the dollar tally is not lost to races between threads
+    assert client.calls == 5
+    assert client.spent_usd == pytest.approx(warm.cost_usd + sum(r.cost_usd for r in replies)) and warm.cost_usd > 0
+
+
 def test_dollar_budget_stops_further_calls(openai_server):
     server = openai_server([{"content": "x", "prompt_tokens": 1000, "completion_tokens": 1000}])
     client = LLMClient([spec(server, price_in=1.0, price_out=1.0)], max_usd=0.001)
@@ -121,6 +138,7 @@ def test_config_errors_are_one_line():
         LLMClient([ModelSpec("openai/a")]).spec("x")
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # litellm's own pydantic schema warning on streams
 def test_the_test_server_streams_server_sent_events_to_litellm(openai_server):
     from evolve.llm.client import _litellm
 

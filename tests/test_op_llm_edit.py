@@ -25,7 +25,8 @@ PARENT = CandidateView(
     failures=[
         {"query_id": "q17", "category": "multi_hop", "question": "Where did Mira move after her sister's wedding?",
          "answer": "Lisbon",
-         "gold_evidence": {"D2:4": "Mira: my sister's wedding is next month", "D5:9": "Mira: we finally moved to Lisbon"},
+         "gold_evidence": {"D2:4": "Mira: my sister's wedding is next month",
+                           "D5:9": "Mira: we finally moved to Lisbon"},
          "returned": [{"text": "Mira: the wedding cake was huge", "source_ids": ["D2:7"]}]},
         {"query_id": "q23", "category": "multi_hop", "question": "Which pet did Tom adopt before the trip?",
          "answer": "a beagle", "gold_evidence": {"D3:2": "Tom: we adopted a beagle puppy"}, "returned": []},

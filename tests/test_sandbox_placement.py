@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -50,12 +49,6 @@ def test_gpu_flag_round_trips_through_job_json():
     assert Job.from_json(job.to_json()).limits.gpu is True
     old = job.to_json().replace(', "gpu": true', "")  # a job written before the field existed
     assert Job.from_json(old).limits.gpu is False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -263,3 +263,35 @@ def test_seeds_pack_within_budget(tmp_path):
         used = sum(Kit().count_tokens(it.text) for it in recall.items)
         assert used <= 25, name
         assert all(re.fullmatch(r"e\d+", i) for it in recall.items for i in it.source_ids), name
+
+
+def test_seeds_command_lists_every_seed_with_its_summary():
+    from rich.console import Console
+
+    from evolve.commands.seeds import seeds_command
+
+    console = Console(record=True, width=200)
+    assert seeds_command(console) == 0
+    out = console.export_text()
+    for name in REQUIRED:
+        assert name in out
+    assert "Ebbinghaus" in out and "TOP_K=" in out
+
+
+def test_eval_command_measures_a_seed_or_a_file_and_rejects_bad_input(tmp_path):
+    from rich.console import Console
+
+    from evolve.commands.seeds import eval_command
+
+    console = Console(record=True, width=120)
+    assert eval_command("bm25_rag", "synthetic", "smoke", '{"budget_tokens": 128}', console=console) == 0
+    assert re.search(r"recall\s+│\s+0\.\d+", console.export_text())
+    path = tmp_path / "mine.py"
+    path.write_text(seed_source("recency_window").replace("WINDOW = 64", "WINDOW = 8"))
+    assert eval_command(str(path), "synthetic", "smoke", console=Console(record=True)) == 0
+    assert eval_command("no_such_seed", console=Console(record=True)) == 2
+    assert eval_command("bm25_rag", params_json="{oops", console=Console(record=True)) == 2
+    assert eval_command("bm25_rag", task="no_such_task", console=Console(record=True)) == 2
+    broken = tmp_path / "broken.py"
+    broken.write_text("import os\n")
+    assert eval_command(str(broken), console=Console(record=True)) == 1  # invalid program: it ran, it failed

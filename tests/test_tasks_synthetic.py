@@ -49,6 +49,7 @@ def test_size_reaches_scale_lazily_and_reiterates_identically():
     assert all(isinstance(ep.steps, LazySteps) for ep in s.episodes)
     n = sum(1 for ep in s.episodes for x in ep.steps if isinstance(x, Event))
     assert 90_000 <= n <= 110_000
+    assert sum(len(ep.steps) for ep in s.episodes) == sum(1 for ep in s.episodes for _ in ep.steps)
     first = [step_to_json(x) for x, _ in zip(s.episodes[0].steps, range(50))]
     again = [step_to_json(x) for x, _ in zip(s.episodes[0].steps, range(50))]
     assert first == again

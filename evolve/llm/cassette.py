@@ -74,6 +74,11 @@ class Cassette:
             self._asked[key] = n + 1
             return recorded[n]
 
+    def mark_asked(self, model: str, prompt_hash: str) -> None:
+        """Count a call made in an earlier session (a resumed replay must not re-serve its answer)."""
+        with self._lock:
+            self._asked[(model, prompt_hash)] += 1
+
     def append(self, entry: dict[str, Any]) -> None:
         """Write one answered call (record mode)."""
         key = (entry["model"], entry["prompt_hash"])

@@ -126,8 +126,6 @@ class LLMClient:
         start = time.perf_counter()
         try:
             response = _litellm().completion(**self._kwargs(spec, messages))
-        except LLMBudgetExceeded:
-            raise
         except Exception as exc:  # noqa: BLE001 - every provider error becomes one recorded LLMError
             self._failed(spec, phash, messages, purpose, exc, time.perf_counter() - start)
         return self._answered(spec, phash, messages, purpose, response, time.perf_counter() - start)

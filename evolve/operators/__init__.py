@@ -18,6 +18,7 @@ class OperatorDeps:
     bandit: Any = None
     max_fix_attempts: int = 2
     full_rewrite: bool = False
+    seed_programs: dict[str, str] | None = None  # name -> code of the campaign's seeds
 
 
 def _structural(params: dict[str, Any], deps: OperatorDeps) -> Operator:
@@ -46,8 +47,15 @@ def _crossover(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     return Crossover(deps.client, bandit=deps.bandit, **opts)
 
 
+def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from evolve.operators.random_sample import RandomSample
+
+    return RandomSample(deps.seed_programs or {}, **params)
+
+
 FACTORIES: dict[str, Callable[[dict[str, Any], OperatorDeps], Operator]] = {
-    "structural": _structural, "tune": _tune, "llm_edit": _llm_edit, "crossover": _crossover}
+    "structural": _structural, "tune": _tune, "llm_edit": _llm_edit, "crossover": _crossover,
+    "random": _random}
 
 
 def build_operators(configs: list[OperatorConfig], deps: OperatorDeps | None = None) -> list[tuple[Operator, float]]:

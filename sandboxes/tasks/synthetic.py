@@ -165,9 +165,23 @@ class LazySteps:
 
     def __init__(self, plan: _Plan) -> None:
         self._plan = plan
+        self._len: int | None = None
 
     def __iter__(self) -> Iterator[Event | Query | Signal]:
         return self._plan.steps()
+
+    def __len__(self) -> int:
+        """The number of steps, by replaying the random draws only (no events are built)."""
+        if self._len is None:
+            n = len(self._plan.sessions) + len(self._plan.queries) + 1  # session ends, queries, task end
+            for s in self._plan.sessions:
+                rng = random.Random(f"{self._plan.seed}:{self._plan.cid}:{s.index}:lines")
+                for _ in range(s.lines):
+                    rng.randrange(len(CHAT))
+                    n += 2 if rng.random() < 0.5 else 1
+                    rng.randrange(len(REPLIES))
+            self._len = n
+        return self._len
 
 
 class SyntheticConversations:

@@ -1,0 +1,150 @@
+"""Search efficiency: hypervolume against evaluations for memarch's offline operators, random
+sampling of the design space, and Optuna alone — same task, same budget, several seeds — and
+the evolved front against the best seed on the held-out split.
+
+    python bench/search_efficiency.py [--task locomo] [--evaluations 40] [--repeats 3]
+
+Objectives: evidence recall within the token budget (max) and tokens returned (min). The
+search sees the `search` split at `subset` fidelity; the front and the seeds are then measured
+on the `test` split at full fidelity. Hypervolume uses one fixed reference point for every
+method (recall 0, tokens = the budget), so the numbers compare. Prints a table and writes
+bench/results/search_efficiency.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from evolve.campaign import Campaign  # noqa: E402
+from evolve.config import parse_config  # noqa: E402
+from evolve.pareto import dominates, hypervolume, orient  # noqa: E402
+
+METHODS = {
+    "memarch": [{"name": "structural", "weight": 2.0}, {"name": "tune", "weight": 1.0}],
+    "random": [{"name": "random", "weight": 1.0}],
+    "optuna": [{"name": "tune", "weight": 1.0}],
+}
+OBJECTIVES = [("recall", "max"), ("tokens", "min")]
+SEEDS = ["bm25_rag", "dense_rag", "recency_window"]
+
+
+def config(method: str, repeat: int, args: argparse.Namespace) -> dict:
+    params = {"split": "search", "budget_tokens": args.budget}
+    if args.task == "synthetic":
+        params = {"budget_tokens": args.budget, "conversations": 6}
+    cfg = {
+        "name": f"{method}-{repeat}", "seed": repeat,
+        "task": {"name": args.task, "params": params, "cascade": ["smoke", "subset"]},
+        "seeds": SEEDS, "operators": METHODS[method],
+        "objectives": [{"metric": m, "direction": d} for m, d in OBJECTIVES],
+        "budget": {"evaluations": args.evaluations}, "parallel": args.parallel,
+        "sandbox": {"limits": {"wall_seconds": 300, "cpu_seconds": 600}},
+    }
+    if args.task != "synthetic":
+        cfg["task"]["holdout"] = {"split": "test"}
+    return cfg
+
+
+def curve(store, reference: tuple[float, float], stage: str) -> list[float]:
+    """Hypervolume of the archive after each candidate, in creation order."""
+    points, out = [], []
+    for cand in store.candidates():
+        ev = store.evaluation(cand.id, stage)
+        if ev is not None and ev.status == "ok":
+            points.append(orient([ev.metrics[m] for m, _ in OBJECTIVES], [d for _, d in OBJECTIVES]))
+        out.append(hypervolume(points, reference))
+    return out
+
+
+def holdout(store) -> dict:
+    """Best-recall seed vs. evolved front members, all measured on the held-out split."""
+    rows = {}
+    for cand in store.candidates():
+        ev = store.evaluation(cand.id, "holdout")
+        if ev is not None and ev.status == "ok":
+            rows[cand.id] = (cand.operator, ev.metrics["recall"], ev.metrics["tokens"])
+    seeds = {c: r for c, r in rows.items() if r[0].startswith("seed:")}
+    evolved = {c: r for c, r in rows.items() if not r[0].startswith("seed:")}
+    if not seeds:
+        return {}
+    best_seed = max(seeds, key=lambda c: (seeds[c][1], -seeds[c][2]))
+    s = orient([seeds[best_seed][1], seeds[best_seed][2]], ["max", "min"])
+    dominating = [c for c, r in evolved.items() if dominates(orient([r[1], r[2]], ["max", "min"]), s)]
+    best = max(evolved, key=lambda c: (evolved[c][1], -evolved[c][2])) if evolved else None
+    return {"best_seed": [best_seed, seeds[best_seed][0], seeds[best_seed][1], seeds[best_seed][2]],
+            "best_evolved": [best, *evolved[best]] if best else None,
+            "dominating_best_seed": sorted(dominating)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default="locomo", choices=["locomo", "longmemeval", "synthetic"])
+    ap.add_argument("--evaluations", type=int, default=40)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--budget", type=int, default=128, help="token budget per query")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    args = ap.parse_args()
+    import ray
+
+    ray.init(address="local", num_cpus=args.parallel, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+             object_store_memory=128 * 2**20)
+    reference = (0.0, float(args.budget))
+    results: dict[str, list[dict]] = {}
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="memarch-bench-") as tmp:
+        for method in args.methods.split(","):
+            for repeat in range(args.repeats):
+                t0 = time.perf_counter()
+                campaign = Campaign.create(parse_config(config(method, repeat, args)), Path(tmp))
+                campaign.run()
+                hv = curve(campaign.store, reference, "subset")
+                row = {"repeat": repeat, "hv": hv, "wall_s": time.perf_counter() - t0,
+                       "holdout": holdout(campaign.store) if args.task != "synthetic" else {}}
+                results.setdefault(method, []).append(row)
+                console.log(f"{method} #{repeat}: HV {hv[-1]:.3f} after {len(hv)} candidates "
+                            f"({row['wall_s']:.0f} s)")
+                campaign.store.close()
+    ray.shutdown()
+    marks = sorted({min(m, args.evaluations) for m in (10, 20, args.evaluations)})
+    table = Table(title=f"hypervolume vs. candidates on {args.task} (median of {args.repeats} seeds; "
+                        f"reference recall=0, tokens={args.budget})")
+    table.add_column("method")
+    for m in marks:
+        table.add_column(f"HV@{m}", justify="right")
+    table.add_column("held-out: evolved dominates best seed", justify="right")
+    for method, rows in results.items():
+        cells = [f"{statistics.median(r['hv'][min(m, len(r['hv'])) - 1] for r in rows):.4f}" for m in marks]
+        wins = sum(bool(r["holdout"].get("dominating_best_seed")) for r in rows if r["holdout"])
+        table.add_row(method, *cells, f"{wins}/{len(rows)}" if args.task != "synthetic" else "-")
+    console.print(table)
+    for method, rows in results.items():
+        for r in rows:
+            if r["holdout"]:
+                console.print(f"{method} #{r['repeat']} held-out: best seed {r['holdout']['best_seed']}, "
+                              f"best evolved {r['holdout']['best_evolved']}, "
+                              f"dominating: {r['holdout']['dominating_best_seed'][:5]}")
+    out = ROOT / "bench" / "results" / "search_efficiency.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"task": args.task, "evaluations": args.evaluations, "repeats": args.repeats,
+                               "budget_tokens": args.budget, "reference": reference, "results": results},
+                              indent=1))
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
