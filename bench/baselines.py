@@ -18,7 +18,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -74,10 +73,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--wall", type=float, default=900.0, help="wall-clock limit per evaluation, seconds")
     ap.add_argument("--out", default=str(ROOT / "docs" / "BASELINES.md"))
+    ap.add_argument("--cache", default=str(ROOT / "bench" / "results" / "embed-cache"),
+                    help="embedding cache directory (content-addressed: reused across runs)")
     args = ap.parse_args()
     seeds = [s for s in args.seeds.split(",") if s] or seed_names()
     tasks = [t for t in args.tasks.split(",") if t]
-    root = os.path.join(tempfile.mkdtemp(prefix="memarch-baselines-"), "cache")
+    root = args.cache
     cache_info = {}
     for task in tasks:
         stream = get_task(task).build({}, FIDELITY[task], 0)

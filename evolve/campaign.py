@@ -11,6 +11,7 @@ fixed seed and recorded LLM responses replays to the same candidates.
 """
 from __future__ import annotations
 
+import os
 import queue
 import random
 import signal
@@ -96,6 +97,7 @@ class Campaign:
         self.stop_reason = ""
         self._interrupts = 0
         self._holdout_sent: set[str] = set()
+        self.embed_dir = ""
         self._restore_operators()
 
     # ---- construction -------------------------------------------------------------------
@@ -170,6 +172,7 @@ class Campaign:
 
     # ---- the loop -----------------------------------------------------------------------
     def run(self) -> str:
+        self.embed_dir = self._prepare_embeddings()
         init_ray(self.config.ray.address, self.config.ray.num_cpus)
         self.evaluator = RayEvaluator(self.config.sandbox.backend)
         stop_file = self.run_dir / "STOP"
@@ -331,7 +334,27 @@ class Campaign:
         limits = Limits(**self.config.sandbox.limits.model_dump())
         return Job(program=self.store.candidate(cid).code, task=self.config.task.name,
                    task_params=dict(self.config.task.params), fidelity=stage, limits=limits,
-                   seed=self.config.seed, job_id=f"{self.config.name}/{cid}/{stage}")
+                   seed=self.config.seed, job_id=f"{self.config.name}/{cid}/{stage}",
+                   embedder=self.config.task.embedder, embed_cache=self.embed_dir)
+
+    def _prepare_embeddings(self) -> str:
+        """Embed every event and query text of every stage once, on the trusted side (model embedders only)."""
+        task = self.config.task
+        if task.embedder.startswith("hashing"):
+            return ""
+        from sandboxes.embed_cache import build
+
+        root = Path(task.embed_cache).expanduser() if task.embed_cache else default_cache_dir() / "embeddings"
+        variants = [(dict(task.params), s) for s in self.stages]
+        if task.holdout is not None:
+            variants.append(({**task.params, **task.holdout}, self.final))
+        for params, stage in variants:
+            stream = get_task(task.name).build(params, stage, self.config.seed)
+            stats = build(stream.episodes, task.embedder, root)
+            if stats["computed"]:
+                self.progress.on_log(f"embedded {stats['computed']:.0f} texts with {task.embedder} "
+                                     f"in {stats['seconds']:.1f} s (cache: {root})")
+        return str(root)
 
     def _submit(self, cid: str, stage: str) -> None:
         assert self.evaluator is not None
@@ -455,6 +478,10 @@ class Campaign:
             notes.append(f"{cid} ({cand.operator}): {cand.note}")
             cid = cand.parents[0] if cand.parents else ""
         return list(reversed(notes))
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("MEMARCH_CACHE") or Path.home() / ".cache" / "memarch")
 
 
 def _backends() -> dict[str, Any]:

@@ -32,6 +32,18 @@ class TaskConfig(_Strict):
     # params overriding `params` for a final evaluation of the front on data the search never saw,
     # e.g. {split: test} (the search then runs with split: search)
     holdout: dict[str, Any] | None = None
+    # the Kit's embedder in every sandbox: hashing (no model), static (distilled), minilm
+    embedder: str = "hashing"
+    # where embeddings of every event and query text are cached (content-addressed, shared by
+    # campaigns); default $MEMARCH_CACHE/embeddings or ~/.cache/memarch/embeddings
+    embed_cache: str | None = None
+
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, v: str) -> str:
+        if v not in ("hashing", "static", "minilm") and not v.startswith("hashing-"):
+            raise ValueError(f"unknown embedder {v!r} (use hashing, static or minilm)")
+        return v
 
     @field_validator("cascade")
     @classmethod

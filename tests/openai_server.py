@@ -9,7 +9,8 @@ thread. What it answers comes from a script the test provides:
 
 A reply is the assistant's text (str), or a dict with any of `content`, `status`
 (an HTTP error status to answer with), `prompt_tokens`, `completion_tokens`, `delay_s`.
-Every request it received is kept in `server.requests` (the decoded JSON bodies).
+Every request it received is kept in `server.requests` (the decoded JSON bodies) and
+`server.headers` (lower-cased HTTP headers).
 litellm reaches it exactly as production reaches any OpenAI-compatible endpoint:
 `model="openai/<name>", api_base=server.base_url, api_key="x"`.
 """
@@ -36,6 +37,7 @@ class OpenAIServer:
     def __init__(self, script: Script) -> None:
         self.script = script
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # the HTTP headers of each request, in the same order
         self._lock = threading.Lock()
         self._served = 0
         self._httpd: ThreadingHTTPServer | None = None
@@ -72,9 +74,10 @@ class OpenAIServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def next_reply(self, body: dict[str, Any]) -> dict[str, Any]:
+    def next_reply(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
         with self._lock:
             self.requests.append(body)
+            self.headers.append(dict(headers or {}))
             index = self._served
             self._served += 1
         if callable(self.script):
@@ -117,7 +120,7 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError as exc:
                 self._send_json(400, {"error": {"message": f"bad JSON: {exc}", "type": "invalid_request_error"}})
                 return
-            reply = server.next_reply(body)
+            reply = server.next_reply(body, {k.lower(): v for k, v in self.headers.items()})
             if reply.get("delay_s"):
                 time.sleep(float(reply["delay_s"]))
             if reply.get("status", 200) != 200:

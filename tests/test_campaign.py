@@ -121,3 +121,27 @@ def test_offline_operators_islands_and_wall_budget(tmp_path, local_ray):
     resumed = Campaign(cfg.model_copy(update={"budget": budget}), campaign.run_dir, store)
     assert resumed.run().startswith("wall-clock budget")
     assert store.count_candidates() == before
+
+
+@pytest.mark.slow
+def test_model_embeddings_are_computed_once_per_campaign(tmp_path, local_ray, monkeypatch):
+    pytest.importorskip("model2vec")
+    monkeypatch.setenv("MEMARCH_CACHE", str(tmp_path / "cache"))
+    cfg = parse_config({
+        "name": "emb", "seed": 1,
+        "task": {"name": "synthetic", "params": {"conversations": 2}, "cascade": ["smoke", "full"],
+                 "embedder": "static"},
+        "seeds": ["dense_rag"], "budget": {"evaluations": 3}, "parallel": 1,
+    })
+    campaign = Campaign.create(cfg, tmp_path / "runs")
+    campaign.run()
+    assert (tmp_path / "cache" / "embeddings" / "static").is_dir()
+    evs = [e for e in campaign.store.evaluations() if e.status == "ok"]
+    assert evs and all(e.metrics["recall"] > 0 for e in evs)
+    # a second campaign over the same texts computes nothing new
+    logs = []
+    from evolve.campaign import Progress
+    again = Campaign.create(cfg.model_copy(update={"name": "emb2"}), tmp_path / "runs",
+                            progress=Progress(on_log=logs.append))
+    again.run()
+    assert not any("embedded" in m for m in logs)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from evolve.llm import LLMBudgetExceeded, LLMClient, LLMError, ModelSpec, prompt_hash
+from evolve.llm import Cassette, LLMBudgetExceeded, LLMClient, LLMError, ModelSpec, prompt_hash
 
 MESSAGES = [{"role": "system", "content": "You improve memory programs."},
             {"role": "user", "content": "Make TOP_K larger."}]
@@ -106,14 +106,20 @@ def test_dollar_budget_stops_further_calls(openai_server):
     assert len(server.requests) == 1
 
 
-def test_missing_key_env_names_the_variable(openai_server, monkeypatch):
+def test_missing_key_env_fails_at_start_and_a_set_one_is_sent(openai_server, monkeypatch, tmp_path):
     server = openai_server(["x"])
     monkeypatch.delenv("MEMARCH_TEST_KEY", raising=False)
-    client = LLMClient([spec(server, api_key_env="MEMARCH_TEST_KEY")])
-    with pytest.raises(LLMError, match="MEMARCH_TEST_KEY"):
-        client.complete(MESSAGES, purpose="t")
-    monkeypatch.setenv("MEMARCH_TEST_KEY", "sk-local")
+    with pytest.raises(ValueError, match="env var MEMARCH_TEST_KEY is not set"):
+        LLMClient([spec(server, api_key_env="MEMARCH_TEST_KEY")])
+    monkeypatch.setenv("MEMARCH_TEST_KEY", "sk-local-test")
+    tape = tmp_path / "k.jsonl"
+    client = LLMClient([spec(server, api_key_env="MEMARCH_TEST_KEY")], cassette=Cassette(tape, "record"))
     assert client.complete(MESSAGES, purpose="t").text == "x"
+    assert server.headers[0]["authorization"] == "Bearer sk-local-test"
+    assert "sk-local-test" not in tape.read_text()  # keys are never written down
+    monkeypatch.delenv("MEMARCH_TEST_KEY")
+    replay = LLMClient([spec(server, api_key_env="MEMARCH_TEST_KEY")], cassette=Cassette(tape, "replay"))
+    assert replay.complete(MESSAGES, purpose="t").text == "x"  # a replay needs no key
 
 
 def test_weighted_pick_is_seeded_and_respects_zero_weight():

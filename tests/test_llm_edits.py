@@ -133,3 +133,9 @@ def test_full_program_in_a_fence_is_a_rewrite():
 def test_note_falls_back_to_first_prose_line():
     reply = "Raise top-k for multi-hop.\n<<<<<<< SEARCH\nTOP_K = 10\n=======\nTOP_K = 16\n>>>>>>> REPLACE\n"
     assert parse_reply(reply).note == "Raise top-k for multi-hop."
+
+
+def test_fences_inside_the_parts_are_not_code():
+    reply = "<<<<<<< SEARCH\n```python\nTOP_K = 10\n```\n=======\n```python\nTOP_K = 11\n```\n>>>>>>> REPLACE\nNOTE: k"
+    code, problems = apply_blocks(BM25, parse_reply(reply).blocks)
+    assert problems == [] and "TOP_K = 11\n" in code and "```" not in code

@@ -162,5 +162,5 @@ def test_needs_two_different_parents(openai_server):
 def test_checked_in_cassette_replays_offline():
     client = LLMClient([ModelSpec("openai/coder", api_base="http://127.0.0.1:9/v1", price_in=0.5, price_out=1.5)],
                        cassette=Cassette(FIXTURES / "crossover_merge.jsonl", "replay"))
-    child = Crossover(client).propose(context(seed=11))
+    child = Crossover(client, components=False).propose(context(seed=11))
     assert child.meta["calls"] == 2 and "RECENT = 6" in child.code

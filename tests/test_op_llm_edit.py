@@ -133,6 +133,10 @@ def test_recovers_from_a_malformed_and_an_invalid_answer(openai_server):
     first, second, third = (r["messages"] for r in server.requests)
     prompt = first[0]["content"] + first[1]["content"]
     # the prompt carries the contract, the parent, its per-category metrics, failures, lineage and an inspiration
+    components = Path(__file__).resolve().parents[1] / "design_space" / "components"
+    for module in sorted(components.glob("*/*.py")):
+        if module.name != "__init__.py" and "\ndef " in module.read_text():
+            assert f"design_space.components.{module.parent.name}.{module.stem}\n" in prompt
     for needle in ("class Memory(MemoryProgram)", "multi_hop: recall=0.18", "Where did Mira move",
                    "needed evidence D5:9: Mira: we finally moved to Lisbon", "the program returned nothing",
                    "K1 1.2 -> 1.5", "another program on the front (c0003)", "Allowed imports only"):
@@ -181,7 +185,7 @@ def test_checked_in_cassette_replays_offline():
     # Recorded once against the local server (see README-llm.md); runs with no server at all.
     client = LLMClient([ModelSpec("openai/coder", api_base="http://127.0.0.1:9/v1", price_in=0.5, price_out=1.5)],
                        cassette=Cassette(FIXTURES / "llm_edit_recovery.jsonl", "replay"))
-    child = LLMEdit(client).propose(context(seed=11))
+    child = LLMEdit(client, components=False).propose(context(seed=11))
     assert child.meta["calls"] == 3 and "TOP_K = 16\n" in child.code
 
 

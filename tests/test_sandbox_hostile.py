@@ -154,7 +154,11 @@ def planted():
         path.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+# bubblewrap is the optional variant of the process backend: its run of the suite is marked slow.
+MARKS = {"process-bwrap": [pytest.mark.slow], "docker": [pytest.mark.docker]}
+
+
+@pytest.fixture(scope="module", params=[pytest.param(b, marks=MARKS.get(b, [])) for b in BACKENDS])
 def backend(request, planted, listeners):
     sandbox = make_backend(request.param)
     yield request.param, sandbox

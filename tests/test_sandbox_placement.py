@@ -2,12 +2,14 @@
 
 The cluster test starts three real Ray nodes on this machine (ray.cluster_utils.Cluster):
 a head, a CPU node that advertises the ``docker`` resource, and a node with one (declared)
-GPU. Evaluations are real sandbox runs submitted with ``ray_options``.
+GPU. Evaluations are real sandbox runs submitted with ``ray_options``. Starting three nodes
+takes ~20 s on a busy 2-core machine, so those tests are marked slow: ``pytest -m ray_cluster``.
 """
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -60,8 +62,13 @@ def cluster():
 
     if ray.is_initialized():
         ray.shutdown()
+    # Ray workers cannot import this test module: ship its functions by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     small = {"object_store_memory": 80 * 2**20}
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, **small})
+    # Notice a lost node within ~2 s instead of Ray's default of ~30 s.
+    fast = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500, "health_check_timeout_ms": 500,
+            "health_check_failure_threshold": 3}
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "_system_config": fast, **small})
     cpu = c.add_node(num_cpus=1, resources=node_resources(docker=True, slots=2), **small)
     gpu = c.add_node(num_cpus=1, num_gpus=1, **small)
     ray.init(address=c.address, log_to_driver=False, logging_level=logging.ERROR)
@@ -85,6 +92,7 @@ def _evaluate(job_json: str, marker: str = "") -> tuple[str, str]:
     return ray.get_runtime_context().get_node_id(), result.to_json()
 
 
+@pytest.mark.slow
 @pytest.mark.ray_cluster
 def test_gpu_jobs_land_only_on_the_gpu_node_and_docker_jobs_on_docker_nodes(cluster):
     import ray
@@ -102,6 +110,7 @@ def test_gpu_jobs_land_only_on_the_gpu_node_and_docker_jobs_on_docker_nodes(clus
         assert node == cluster["cpu"].node_id
 
 
+@pytest.mark.slow
 @pytest.mark.ray_cluster
 def test_removing_a_node_mid_campaign_retries_its_job_elsewhere(cluster):
     import ray

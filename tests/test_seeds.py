@@ -51,8 +51,9 @@ def test_required_seeds_exist_and_validate():
         assert seed_summary(name), f"{name} has no docstring"
         doc = source.split('"""')[1]
         assert "Simplified" in doc or "simplified" in doc, f"{name}'s docstring does not say what was simplified"
-        knobs = [k for k in read_knobs(source) if not isinstance(k.value, str) or k.name.isupper()]
-        assert 2 <= len(knobs) <= 8, f"{name} has {len(knobs)} knobs"
+        knobs = read_knobs(source)
+        assert 2 <= len(knobs) <= 6, f"{name} has {len(knobs)} knobs: {knobs}"
+        assert all(isinstance(k.value, (int, float, bool)) for k in knobs), f"{name} has a non-numeric knob"
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
@@ -295,3 +296,54 @@ def test_eval_command_measures_a_seed_or_a_file_and_rejects_bad_input(tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text("import os\n")
     assert eval_command(str(broken), console=Console(record=True)) == 1  # invalid program: it ran, it failed
+
+
+def scripted_model(prompt: str) -> str:
+    """A deterministic stand-in for a chat model: answers each prompt kind the seeds send."""
+    if prompt.startswith("Extract the facts"):
+        return "- " + prompt.split("Message: ", 1)[1].split("\n")[0]
+    if "Reply with one line: ADD" in prompt:
+        return "ADD"
+    if "poignancy" in prompt:
+        return "6"
+    if "high-level insights" in prompt:
+        return "- Anna cares about her pets (because of 1, 2)"
+    if prompt.startswith("Generate a structured analysis"):
+        return "keywords: pets, food\ntags: Anna\ncontext: Anna talks about her pets."
+    if prompt.startswith("Summarise"):
+        return " ".join(prompt.split("\n", 1)[1].split()[:12])
+    if "triples" in prompt:
+        return "(anna; has dog; rex)\n(rex; eats; carrots)"
+    return ""
+
+
+LLM_SEEDS = ("mem0", "generative_agents", "a_mem", "memgpt", "memorybank", "hipporag")
+PER_TURN_LLM = {"mem0", "generative_agents", "a_mem", "hipporag"}
+
+
+@pytest.mark.parametrize("name", LLM_SEEDS)
+def test_seed_uses_the_llm_when_configured_and_survives_a_spent_budget(name, tmp_path):
+    kit = Kit(llm_fn=scripted_model, llm_call_budget=12)
+    mem = build(name, tmp_path, kit)
+    lines = ["Anna has a dog called Rex.", "Rex loves eating carrots.", "Anna also has a cat named Miso."] * 60
+    feed(mem, lines)
+    mem.manage(Signal("session_end", T0 + DAY, "s0"))
+    # per-turn users spend the whole budget and carry on without the model; summarisers call it at boundaries
+    assert kit.llm_calls == 12 if name in PER_TURN_LLM else 1 <= kit.llm_calls <= 12
+    found = ask(mem, "What does Rex eat?", T0 + 2 * DAY)
+    assert found, name
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_seed_survives_its_knobs_at_zero_and_flipped(name, tmp_path):
+    """Tuning and mutation write knobs; knobs at their edge must degrade the seed, not crash it."""
+    from evolve.operators.knobs import write_knobs
+
+    source = seed_source(name)
+    edges = {k.name: (not k.value) if isinstance(k.value, bool) else type(k.value)(0) for k in read_knobs(source)}
+    cls = load_program(write_knobs(source, edges), str(tmp_path))
+    mem = cls(Kit())
+    feed(mem, ["Anna has a dog called Rex.", "Rex loves eating carrots.", "Big news: Anna moved to Oslo."] * 3)
+    mem.manage(Signal("session_end", T0 + DAY, "s0"))
+    recall = mem.retrieve(Query("q", "Where does Anna live?", T0 + 2 * DAY, 40))
+    assert sum(Kit().count_tokens(it.text) for it in recall.items) <= 40 or name == "recency_window"

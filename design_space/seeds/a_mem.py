@@ -29,7 +29,7 @@ LINK_DECAY = 0.8  # a linked note scores this fraction of the note that led to i
 EVOLVE = True
 N_KEYWORDS = 5
 
-NOTE_PROMPT = ("Generate a structured analysis of this content: keywords (up to 5), tags (up to 3) "
+_NOTE_PROMPT = ("Generate a structured analysis of this content: keywords (up to 5), tags (up to 3) "
                "and a one-sentence context. Reply in three lines starting with 'keywords:', 'tags:', "
                "'context:'.\nContent: {text}")
 
@@ -69,7 +69,7 @@ class Memory(MemoryProgram):
         text = f"{event.speaker}: {event.text}" if event.speaker else event.text
         kws, tags = keywords(event.text, int(N_KEYWORDS)), entities(event.text)[:3]
         context = f"{event.speaker or 'someone'} talks about {', '.join(tags or kws[:2]) or 'something'}."
-        reply = ask(self.kit.llm, NOTE_PROMPT.format(text=text))
+        reply = ask(self.kit.llm, _NOTE_PROMPT.format(text=text))
         if reply:
             kws = [w.strip() for w in _field(reply, "keywords").split(",") if w.strip()] or kws
             tags = [w.strip() for w in _field(reply, "tags").split(",") if w.strip()] or tags

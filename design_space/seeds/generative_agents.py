@@ -32,7 +32,7 @@ W_IMPORTANCE = 1.0
 W_RELEVANCE = 1.0
 DECAY_PER_HOUR = 0.995
 REFLECT_THRESHOLD = 150.0
-RECENT_FOR_REFLECTION = 100  # how many latest memories a reflection reads
+_RECENT_FOR_REFLECTION = 100  # how many latest memories a reflection reads
 
 
 @dataclass
@@ -76,7 +76,7 @@ class Memory(MemoryProgram):
             self._reflect()
 
     def _reflect(self) -> None:
-        recent = [o for o in self.stream[-int(RECENT_FOR_REFLECTION):] if o.kind == "observation"]
+        recent = [o for o in self.stream[-int(_RECENT_FOR_REFLECTION):] if o.kind == "observation"]
         for insight in reflect(self.kit.llm, [o.text for o in recent]):
             ids = tuple(dict.fromkeys(i for e in insight.evidence for i in recent[e].source_ids))
             if ids and insight.text:

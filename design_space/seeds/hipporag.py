@@ -27,7 +27,7 @@ DAMPING = 0.5  # HippoRAG's PPR damping factor
 USE_CONTENT_WORDS = True  # content words become nodes too, not only named entities
 RELATION_EDGES = True
 
-TRIPLE_PROMPT = ("Extract (subject; relation; object) triples from this message, one per line, "
+_TRIPLE_PROMPT = ("Extract (subject; relation; object) triples from this message, one per line, "
                  "naming people, places and things explicitly.\nMessage: {text}\nTriples:")
 
 
@@ -50,7 +50,7 @@ class Memory(MemoryProgram):
     def _openie(self, event: Event) -> tuple[list[str], list[tuple[str, str]]]:
         nodes = mentions(event.text) if USE_CONTENT_WORDS else [e.lower() for e in entities(event.text)]
         relations = []
-        reply = ask(self.kit.llm, TRIPLE_PROMPT.format(text=event.text))
+        reply = ask(self.kit.llm, _TRIPLE_PROMPT.format(text=event.text))
         if reply is not None:
             for line in reply_lines(reply):
                 parts = [p.strip(" ()").lower() for p in line.split(";")]

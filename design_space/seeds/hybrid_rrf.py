@@ -53,7 +53,7 @@ class Memory(MemoryProgram):
         docs = [d for d, _ in hits]
         if MMR_LAMBDA < 1.0:
             vecs = self.index.dense.vectors()[docs]
-            order = mmr(np.array([s for _, s in hits]) / hits[0][1], vecs, k, float(MMR_LAMBDA))
+            order = mmr(np.array([s for _, s in hits]) / max(hits[0][1], 1e-12), vecs, k, float(MMR_LAMBDA))
             hits = [hits[i] for i in order]
         items = [RecallItem(self.docs[d].text, (self.docs[d].id,), s) for d, s in hits[:k]]
         return pack(items, query.budget_tokens, self.kit.count_tokens)

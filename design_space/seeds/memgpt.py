@@ -68,7 +68,10 @@ class Memory(MemoryProgram):
         """Recursive summary: the old summary and the evicted messages become the new summary."""
         texts = ([self.summary] if self.summary else []) + [e.text for e in evicted]
         self.summary = summarise(self.kit.llm, texts, int(SUMMARY_WORDS))
-        self.summary_ids = tuple(e.source_ids[0] for e in evicted if e.text.split("] ", 1)[-1] in self.summary)
+        if self.kit.llm is not None:  # an abstractive summary rests on everything just evicted
+            self.summary_ids = tuple(i for e in evicted for i in e.source_ids)
+        else:  # an extractive one only on the turns it kept
+            self.summary_ids = tuple(e.source_ids[0] for e in evicted if e.text.split("] ", 1)[-1] in self.summary)
 
     def retrieve(self, query: Query) -> Recall:
         terms = set(tokens(query.text))

@@ -60,7 +60,8 @@ class Memory(MemoryProgram):
             p.id = len(self.pieces)
             self.pieces.append(p)
             self.index.add(p.text)
-            self.session_turns.setdefault(p.session, []).append(p)
+            if not p.summary:
+                self.session_turns.setdefault(p.session, []).append(p)
 
     def retrieve(self, query: Query) -> Recall:
         now = max(self.clock, query.time)

@@ -29,7 +29,7 @@ LEARNING_RATE = 0.8  # 1.0 would be the exact delta rule on the linear path; les
 MOMENTUM = 0.1  # Titans' past-surprise term
 FORGET = 0.0005  # weight decay per write: the forgetting gate
 SURPRISE_THRESHOLD = 0.05  # relative error under which a turn is not written
-HIDDEN = 128  # width of the memory's residual MLP (0: a linear memory)
+_HIDDEN = 128  # width of the memory's residual MLP (0: a linear memory)
 SHORT_TERM = 2  # latest turns kept beside the long-term memory
 
 
@@ -67,7 +67,7 @@ class Memory(MemoryProgram):
         vecs = np.asarray(self.kit.embed([t.text for t in batch]), dtype=np.float32)
         if self.memory is None:
             d = vecs.shape[1]
-            self.memory = NeuralMemory(d, d, hidden=int(HIDDEN), lr=float(LEARNING_RATE), momentum=float(MOMENTUM),
+            self.memory = NeuralMemory(d, d, hidden=int(_HIDDEN), lr=float(LEARNING_RATE), momentum=float(MOMENTUM),
                                        forget=float(FORGET), surprise_threshold=float(SURPRISE_THRESHOLD))
         for turn, vec in zip(batch, vecs):
             self.memory.write(vec, vec)  # skipped inside when the turn is no surprise

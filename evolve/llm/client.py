@@ -93,6 +93,11 @@ class LLMClient:
             if m.weight < 0:
                 raise ValueError(f"LLM model {m.key!r}: weight must be >= 0, got {m.weight}")
         self.models = {m.key: m for m in models}
+        if cassette is None or cassette.mode != "replay":  # a replay needs no keys
+            for m in models:
+                if m.api_key_env and not os.environ.get(m.api_key_env):
+                    raise ValueError(f"LLM model {m.key!r}: env var {m.api_key_env} is not set "
+                                     "(export it, or replay from a cassette)")
         self.cassette = cassette
         self.on_call = on_call
         self.max_usd = max_usd

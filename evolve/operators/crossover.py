@@ -19,8 +19,9 @@ class Crossover(LLMEdit):
     arity = 2
 
     def __init__(self, client: LLMClient, *, bandit: ModelBandit | None = None, full_rewrite: bool = True,
-                 max_fix_attempts: int = 2) -> None:
-        super().__init__(client, bandit=bandit, full_rewrite=full_rewrite, max_fix_attempts=max_fix_attempts)
+                 max_fix_attempts: int = 2, components: bool = True) -> None:
+        super().__init__(client, bandit=bandit, full_rewrite=full_rewrite, max_fix_attempts=max_fix_attempts,
+                         components=components)
 
     def check(self, ctx: OperatorContext) -> None:
         super().check(ctx)
@@ -29,7 +30,7 @@ class Crossover(LLMEdit):
             raise OperatorError(f"crossover needs two different parents, got {a.id} twice")
 
     def messages(self, ctx: OperatorContext) -> list[dict[str, str]]:
-        return prompts.crossover_messages(ctx, full_rewrite=self.full_rewrite)
+        return prompts.crossover_messages(ctx, full_rewrite=self.full_rewrite, components=self.components)
 
     def unchanged(self, code: str, ctx: OperatorContext) -> bool:
         return any(code.strip() == p.code.strip() for p in ctx.parents[:2])

@@ -47,6 +47,15 @@ def _clean_note(text: str) -> str:
     return text[:MAX_NOTE]
 
 
+def _unfence(part: list[str]) -> list[str]:
+    """A fence line opening or closing a SEARCH/REPLACE part is the model's formatting, not code."""
+    if part and _FENCE.match(part[0]):
+        part = part[1:]
+    if part and _FENCE.match(part[-1]):
+        part = part[:-1]
+    return part
+
+
 def _parse_blocks(lines: list[str]) -> tuple[list[EditBlock], list[str], list[str]]:
     """Blocks, problems, and the lines outside any block (prose)."""
     blocks, problems, prose = [], [], []
@@ -74,7 +83,7 @@ def _parse_blocks(lines: list[str]) -> tuple[list[EditBlock], list[str], list[st
             problems.append(f"block {index} (line {start + 1} of your answer): no >>>>>>> REPLACE line ends it")
             continue
         i += 1
-        blocks.append(EditBlock("\n".join(search), "\n".join(replace), index))
+        blocks.append(EditBlock("\n".join(_unfence(search)), "\n".join(_unfence(replace)), index))
     return blocks, problems, prose
 
 

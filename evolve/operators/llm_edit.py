@@ -38,17 +38,18 @@ class LLMEdit:
     arity = 1
 
     def __init__(self, client: LLMClient, *, bandit: ModelBandit | None = None, full_rewrite: bool = False,
-                 max_fix_attempts: int = 2) -> None:
+                 max_fix_attempts: int = 2, components: bool = True) -> None:
         if max_fix_attempts < 0:
             raise ValueError(f"max_fix_attempts must be >= 0, got {max_fix_attempts}")
         self.client = client
         self.bandit = bandit
         self.full_rewrite = full_rewrite
         self.max_fix_attempts = max_fix_attempts
+        self.components = components  # list design_space.components in the prompt
 
     # -- what differs between operators ---------------------------------------------------
     def messages(self, ctx: OperatorContext) -> list[dict[str, str]]:
-        return prompts.edit_messages(ctx, full_rewrite=self.full_rewrite)
+        return prompts.edit_messages(ctx, full_rewrite=self.full_rewrite, components=self.components)
 
     def unchanged(self, code: str, ctx: OperatorContext) -> bool:
         return code == ctx.parents[0].code

@@ -5,14 +5,19 @@ the hash of the exact messages that made them, so results stay attributable to p
 """
 from __future__ import annotations
 
+import ast
+import functools
 import random
 import re
+from pathlib import Path
 from typing import Any
+
+import design_space
 
 from design_space.validate import ALLOWED_IMPORTS, FORBIDDEN_CALLS
 from evolve.operators.base import CandidateView, OperatorContext
 
-PROMPT_VERSION = "memarch-prompts/2"
+PROMPT_VERSION = "memarch-prompts/4"
 MAX_FAILURES = 4
 MAX_INSPIRATION_CHARS = 8000
 MAX_LINEAGE = 8
@@ -36,8 +41,57 @@ A memory program is ONE Python module that defines `class Memory(MemoryProgram)`
 - Every RecallItem must carry the ids of the events it came from: that is what is scored.
 - Module-level UPPER_CASE constants (e.g. TOP_K = 8) are tunable knobs; keep them literals.
 - Allowed imports only: {", ".join(sorted(ALLOWED_IMPORTS))}.
-- Forbidden: {", ".join(sorted(FORBIDDEN_CALLS))}(), file and network access, dunder tricks.
+- Forbidden calls: {", ".join(f"{c}()" for c in sorted(FORBIDDEN_CALLS))}; no file or network access,
+  no dunder tricks.
+- Tested building blocks you may import (`from design_space.components.<stage>.<module> import ...`)
+  are listed below; you may also write your own code.
 """
+
+
+def _signature(node: ast.FunctionDef, skip_self: bool) -> str:
+    args = node.args
+    if skip_self and args.args:
+        args = ast.arguments(posonlyargs=args.posonlyargs, args=args.args[1:], vararg=args.vararg,
+                             kwonlyargs=args.kwonlyargs, kw_defaults=args.kw_defaults, kwarg=args.kwarg,
+                             defaults=args.defaults)
+    ret = f" -> {ast.unparse(node.returns)}" if node.returns else ""
+    return f"{node.name}({ast.unparse(args)}){ret}"
+
+
+def _describe_module(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    doc = (ast.get_docstring(tree) or "").split("\n")[0]
+    lines = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            lines.append("    " + _signature(node, skip_self=False))
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            methods = [n for n in node.body if isinstance(n, ast.FunctionDef)]
+            init = next((m for m in methods if m.name == "__init__"), None)
+            fields = [f"{n.target.id}: {ast.unparse(n.annotation)}" for n in node.body
+                      if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+            if init:
+                head = _signature(init, True).replace("__init__", node.name, 1).removesuffix(" -> None")
+            else:
+                head = f"{node.name}({', '.join(fields)})" if fields else node.name
+            public = [m.name for m in methods if not m.name.startswith("_")]
+            lines.append(f"    class {head}" + (f": {', '.join(public)}" if public else ""))
+    return [f"  {doc}"] + lines if lines else []
+
+
+@functools.lru_cache(maxsize=1)
+def component_catalogue() -> str:
+    """One entry per module of design_space/components, read statically (nothing is imported)."""
+    root = Path(design_space.__file__).resolve().parent / "components"
+    out = []
+    for path in sorted(root.glob("*/*.py")):
+        if path.name == "__init__.py":
+            continue
+        described = _describe_module(path)
+        if described:
+            out.append(f"design_space.components.{path.parent.name}.{path.stem}")
+            out += described
+    return "\n".join(out)
 
 DIFF_FORMAT = """\
 Answer with one or more edits in exactly this form (markers on their own lines):
@@ -55,10 +109,12 @@ Answer with the complete new program in one ```python code block.
 After it write one line: NOTE: <what you changed and why, in one line>"""
 
 
-def system_prompt(full_rewrite: bool) -> str:
+def system_prompt(full_rewrite: bool, components: bool = True) -> str:
+    blocks = component_catalogue() if components else ""
     return ("You improve memory systems for LLM agents. Each is a small Python program whose "
             "recall is measured on a task; you make targeted, well-reasoned changes that fix "
             "the failures you are shown without breaking what works.\n\n" + CONTRACT + "\n"
+            + (f"## Building blocks\n{blocks}\n\n" if blocks else "")
             + (REWRITE_FORMAT if full_rewrite else DIFF_FORMAT))
 
 
@@ -120,7 +176,7 @@ def _task(ctx: OperatorContext) -> str:
     return goal
 
 
-def edit_messages(ctx: OperatorContext, *, full_rewrite: bool) -> list[dict[str, str]]:
+def edit_messages(ctx: OperatorContext, *, full_rewrite: bool, components: bool = True) -> list[dict[str, str]]:
     parent = ctx.parents[0]
     parts = [_task(ctx), f"## Current program ({parent.id})\n{_program(parent)}",
              f"## Its measurements\n{_metrics(parent, ctx.objectives)}",
@@ -133,11 +189,12 @@ def edit_messages(ctx: OperatorContext, *, full_rewrite: bool) -> list[dict[str,
                      f"Measurements: {_metrics(view, ctx.objectives)}\n{_program(view, MAX_INSPIRATION_CHARS)}")
     parts.append("Make one focused improvement that should fix some of these failures. "
                  + ("Rewrite the whole program." if full_rewrite else "Edit the current program."))
-    return [{"role": "system", "content": system_prompt(full_rewrite)},
+    return [{"role": "system", "content": system_prompt(full_rewrite, components)},
             {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def crossover_messages(ctx: OperatorContext, *, full_rewrite: bool) -> list[dict[str, str]]:
+def crossover_messages(ctx: OperatorContext, *, full_rewrite: bool,
+                       components: bool = True) -> list[dict[str, str]]:
     a, b = ctx.parents[0], ctx.parents[1]
     parts = [_task(ctx),
              f"## Program A ({a.id})\n{_program(a)}\nMeasurements: {_metrics(a, ctx.objectives)}",
@@ -147,7 +204,7 @@ def crossover_messages(ctx: OperatorContext, *, full_rewrite: bool) -> list[dict
              "category show where each is strong). "
              + ("Write the whole merged program." if full_rewrite
                 else "Express the merge as edits to program A.")]
-    return [{"role": "system", "content": system_prompt(full_rewrite)},
+    return [{"role": "system", "content": system_prompt(full_rewrite, components)},
             {"role": "user", "content": "\n\n".join(parts)}]
 
 
@@ -167,5 +224,5 @@ def fix_message(problems: list[str], code: str, lines: list[int], *, full_rewrit
     text.append("\n" + ("Answer again with the complete corrected program." if full_rewrite else
                         "Answer again with SEARCH/REPLACE blocks against the program as it now stands "
                         "(edits that applied are kept)."))
-    text.append("End with one NOTE: line.")
+    text.append("End with one NOTE: line describing your whole change to the original program, not just this fix.")
     return "\n".join(text)

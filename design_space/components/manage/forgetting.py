@@ -16,7 +16,7 @@ DAY = 86400.0
 
 def retention(elapsed_s: float, strength: float, unit_s: float = DAY) -> float:
     """Ebbinghaus R = exp(-t / S), t in `unit_s` units."""
-    return math.exp(-max(0.0, elapsed_s) / unit_s / max(1e-9, strength))
+    return math.exp(-max(0.0, elapsed_s) / max(1e-9, unit_s) / max(1e-9, strength))
 
 
 def exponential_decay(elapsed_s: float, half_life_s: float) -> float:

@@ -1,0 +1,117 @@
+"""The docker backend against a real engine (marker ``docker``).
+
+The engine is found through DOCKER_HOST or /var/run/docker.sock; .ci/run starts one. In CI
+(env CI=true) a missing engine fails these tests; elsewhere they are skipped with the reason.
+"""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+import pytest
+
+from sandbox_fixtures import docker_client, seed_job
+from sandboxes.backends.docker import (CAMPAIGN, LABEL, OFFLINE_IMAGE, OFFLINE_LABEL, OWNER, DockerSandbox,
+                                       cleanup_stale, host_binds, owner_alive, owner_tag)
+from sandboxes.images.offline import skeleton_tar
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def client():
+    return docker_client()
+
+
+@pytest.fixture(scope="module")
+def sandbox(client):
+    return DockerSandbox(client=client, campaign="test-docker")
+
+
+def test_seed_scores_in_the_offline_image(sandbox, client):
+    job = seed_job()
+    result = sandbox.run(job)
+    assert result.status == "ok", result.error
+    assert result.metrics["records"] > 0
+    assert client.images.get(OFFLINE_IMAGE).labels.get(OFFLINE_LABEL) == "1"
+
+
+def test_no_container_is_left_after_a_job(sandbox, client):
+    from sandboxes.job import Job, Limits
+    sleeper = open(os.path.join(os.path.dirname(__file__), "hostile", "sleep_forever.py")).read()
+    job = Job(program=sleeper.replace("__TOKEN__", "mxdsleep"), task="synthetic", fidelity="smoke",
+              limits=Limits(wall_seconds=1.5), job_id="docker-leftover-check")
+    result = sandbox.run(job, validate=False)
+    assert result.status == "timeout"
+    assert client.containers.list(all=True, filters={"label": "memarch.job=docker-leftover-check"}) == []
+
+
+def test_every_fence_is_in_the_container_spec(sandbox):
+    workdir = tempfile.mkdtemp()
+    spec = sandbox.container_spec(seed_job(memory_mb=300, max_processes=20), workdir)
+    assert spec["network_mode"] == "none" and spec["read_only"] is True
+    assert spec["user"] == "65534:65534" and spec["cap_drop"] == ["ALL"]
+    assert "no-new-privileges" in spec["security_opt"]
+    assert spec["mem_limit"] == "300m" and spec["memswap_limit"] == "300m" and spec["pids_limit"] == 20
+    assert spec["volumes"][workdir] == {"bind": "/job", "mode": "rw"}
+    assert all(v["mode"] == "ro" for k, v in spec["volumes"].items() if k != workdir)
+    assert "OPENAI_API_KEY" not in spec["environment"]
+    assert spec["labels"][LABEL] == "1" and spec["labels"][CAMPAIGN] == "test-docker"
+    assert "device_requests" not in spec
+    gpu = sandbox.container_spec(seed_job(gpu=True), workdir)["device_requests"]
+    assert gpu[0]["Count"] == 1 and gpu[0]["Capabilities"] == [["gpu"]]
+    os.rmdir(workdir)
+
+
+def test_offline_image_binds_the_interpreter_read_only():
+    binds = host_binds(None)
+    assert binds["/usr"] == {"bind": "/usr", "mode": "ro"}
+    assert os.path.realpath(sys.base_prefix) in binds
+
+
+def test_skeleton_rootfs_knows_nobody_and_has_no_interpreter():
+    with tarfile.open(fileobj=io.BytesIO(skeleton_tar())) as tar:
+        names = tar.getnames()
+        passwd = tar.extractfile("etc/passwd").read().decode()
+    assert "nobody:x:65534:65534" in passwd
+    assert "job" in names and not any(n.startswith("usr/") for n in names)
+
+
+def _dead_owner() -> str:
+    proc = subprocess.Popen(["true"])
+    tag = owner_tag(proc.pid)
+    proc.wait()
+    return tag
+
+
+def _parked(client, campaign: str, owner: str):
+    """A labelled container that would sleep for minutes, as a killed campaign leaves behind."""
+    return client.containers.create(OFFLINE_IMAGE, command=["/bin/sh", "-c", "sleep 300"],
+                                    labels={LABEL: "1", CAMPAIGN: campaign, OWNER: owner},
+                                    volumes=host_binds(None), network_mode="none")
+
+
+def test_stale_containers_are_removed_at_the_next_start(client):
+    dead, alive = _dead_owner(), owner_tag()
+    assert not owner_alive(dead) and owner_alive(alive)
+    orphan = _parked(client, "crashed-campaign", dead)
+    orphan.start()
+    sibling = _parked(client, "running-campaign", alive)
+    try:
+        box = DockerSandbox(client=client, campaign="next-campaign")
+        assert box.stale_removed >= 1
+        ids = {c.id for c in client.containers.list(all=True, filters={"label": LABEL})}
+        assert orphan.id not in ids, "a container of a dead campaign survived the next start"
+        assert sibling.id in ids, "a container of a live campaign must be left alone"
+        assert cleanup_stale(client, campaign="running-campaign") == 1
+        assert sibling.id not in {c.id for c in client.containers.list(all=True, filters={"label": LABEL})}
+    finally:
+        for c in (orphan, sibling):
+            try:
+                c.remove(force=True)
+            except Exception:  # noqa: BLE001 - already removed, as expected
+                pass

@@ -1,0 +1,87 @@
+"""The fork server: warm, crash-proof, secret-free, and as fenced as the process backend."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from sandbox_fixtures import seed_job
+from sandboxes.backends.forkserver import ForkserverSandbox
+from sandboxes.job import Job, Limits
+
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+
+
+@pytest.fixture
+def server(monkeypatch):
+    # Planted before the server starts: it must not inherit it.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-forkserver-canary")
+    box = ForkserverSandbox()
+    yield box
+    box.close()
+
+
+def _server_pid(box: ForkserverSandbox) -> int:
+    assert box._proc is not None and box._proc.poll() is None
+    return box._proc.pid
+
+
+def test_server_survives_a_crashing_child(server):
+    assert server.run(seed_job()).status == "ok"
+    pid = _server_pid(server)
+    segfault = (HOSTILE / "segfault.py").read_text().replace("__TOKEN__", "mxfsegv")
+    crashed = server.run(Job(program=segfault, task="synthetic", fidelity="smoke"), validate=False)
+    assert crashed.status == "crashed" and "SIGSEGV" in crashed.error
+    after = server.run(seed_job())
+    assert after.status == "ok", after.error
+    assert _server_pid(server) == pid, "the server must not restart after a child crashes"
+
+
+def test_a_killed_server_is_restarted_on_the_next_job(server):
+    assert server.run(seed_job()).status == "ok"
+    old = _server_pid(server)
+    os.kill(old, signal.SIGKILL)
+    server._proc.wait()
+    result = server.run(seed_job())
+    assert result.status == "ok", result.error
+    assert _server_pid(server) != old
+
+
+def test_server_environment_holds_no_secrets(server):
+    server.run(seed_job())
+    environ = Path(f"/proc/{_server_pid(server)}/environ").read_bytes()
+    assert b"sk-forkserver-canary" not in environ
+    assert b"OPENAI_API_KEY" not in environ
+
+
+def test_server_enforces_the_wall_clock_and_keeps_serving(server):
+    sleeper = (HOSTILE / "sleep_forever.py").read_text().replace("__TOKEN__", "mxfsleep")
+    result = server.run(Job(program=sleeper, task="synthetic", fidelity="smoke",
+                            limits=Limits(wall_seconds=1.0)), validate=False)
+    assert result.status == "timeout" and "1 s wall clock" in result.error
+    assert server.run(seed_job()).status == "ok"
+
+
+@pytest.mark.slow  # importing torch takes seconds
+def test_preloaded_torch_is_already_imported_in_the_child():
+    probe = '''
+import sys
+from design_space import MemoryProgram, Recall
+WARM = "torch" in sys.modules
+class Memory(MemoryProgram):
+    def encode(self, event):
+        raise RuntimeError(f"warm={WARM}")
+    def store(self, records): pass
+    def retrieve(self, query): return Recall(())
+    def manage(self, signal): pass
+'''
+    job = Job(program=probe, task="synthetic", fidelity="smoke", limits=Limits(wall_seconds=60))
+    cold, warm = ForkserverSandbox(), ForkserverSandbox(preload_torch=True)
+    try:
+        assert "warm=False" in cold.run(job, validate=False).error
+        assert "warm=True" in warm.run(job, validate=False).error
+    finally:
+        cold.close()
+        warm.close()
