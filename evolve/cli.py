@@ -132,6 +132,34 @@ def export(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
     console.print(f"wrote {path}")
 
 
+@app.command()
+def seeds() -> None:
+    """List the seed programs, one line each, with their knobs."""
+    from evolve.commands.seeds import seeds_command
+
+    raise typer.Exit(seeds_command(console))
+
+
+@app.command("eval")
+def eval_(program: str = typer.Argument(..., help="A seed name or a .py file."),
+          task: str = typer.Option("synthetic", "--task", "-t"),
+          fidelity: str = typer.Option("smoke", "--fidelity", "-f", help="smoke | subset | full"),
+          params: Optional[str] = typer.Option(None, "--params", help="Task params as JSON."),
+          backend: str = typer.Option("process", "--backend", "-b")) -> None:
+    """Evaluate one program on a task and print its metrics."""
+    from evolve.commands.seeds import eval_command
+
+    raise typer.Exit(eval_command(program, task, fidelity, params, backend, console))
+
+
+def _register_sandbox() -> None:
+    from evolve.commands.sandbox import register
+
+    register(app)
+
+
+_register_sandbox()
+
 # Command modules register themselves on `app` when imported (one line each, keep sorted).
 # --- command modules ---
 # --- end command modules ---

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
 from typing import Any
@@ -62,21 +63,26 @@ def _start_time(pid: int) -> str:
 
 
 def owner_tag(pid: int | None = None) -> str:
+    """host:pid:start-time of the process that owns a container (start time guards against pid reuse)."""
     pid = pid or os.getpid()
-    return f"{pid}:{_start_time(pid)}"
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
 
 
-def owner_alive(tag: str) -> bool:
-    pid, _, started = tag.partition(":")
+def owner_alive(tag: str) -> bool | None:
+    """Whether the owner still runs; None when it ran on another host (or pid namespace) we cannot see."""
+    host, _, rest = tag.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname():
+        return None
     return pid.isdigit() and bool(started) and _start_time(int(pid)) == started
 
 
 def cleanup_stale(client, campaign: str | None = None) -> int:
-    """Remove sandbox containers whose owner process is gone, or all of `campaign`'s. Returns the count."""
+    """Remove sandbox containers whose owner on this host is gone, or all of `campaign`'s. Returns the count."""
     removed = 0
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         labels = container.labels or {}
-        if (campaign is not None and labels.get(CAMPAIGN) == campaign) or not owner_alive(labels.get(OWNER, "")):
+        if (campaign is not None and labels.get(CAMPAIGN) == campaign) or owner_alive(labels.get(OWNER, "")) is False:
             container.remove(force=True)
             removed += 1
     return removed

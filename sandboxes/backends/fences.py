@@ -95,7 +95,26 @@ def _set_readonly(path: str, readonly: bool, recursive: bool) -> None:
                          ctypes.byref(attr), ctypes.sizeof(attr)), f"mount_setattr {path}")
 
 
-def set_rlimits(limits: Limits) -> None:
+def processes_of(uid: int) -> int:
+    """How many processes (threads count too, as RLIMIT_NPROC counts them) `uid` runs now."""
+    n = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                st = os.stat(f"/proc/{entry}")
+                if st.st_uid == uid:
+                    n += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                continue
+    return n
+
+
+def nproc_limit(limits: Limits, uid: int | None) -> int:
+    """RLIMIT_NPROC for a job: per real uid, so an unprivileged caller's own processes count too."""
+    return limits.max_processes + (processes_of(os.getuid()) if uid is None and os.geteuid() != 0 else 0)
+
+
+def set_rlimits(limits: Limits, nproc: int | None = None) -> None:
     mb = 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
@@ -103,7 +122,8 @@ def set_rlimits(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_mb * mb, limits.max_file_mb * mb))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Counted per real uid; a no-op for root, which is why root jobs also get their own uid.
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+    nproc = nproc or limits.max_processes
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 def hidden_dirs() -> list[str]:
@@ -153,7 +173,7 @@ def isolate_filesystem(workdir: str, keep: list[str], hidden: list[str], tmp_mb:
 
 
 def enter(workdir: str, limits: Limits, isolate: bool, keep: list[str], hidden: list[str],
-          extra_ns: int = 0) -> None:
+          extra_ns: int = 0, nproc: int | None = None) -> None:
     """Apply every fence this process can apply to itself (run in the forked child).
 
     `keep` and `hidden` come from `readable_paths` and `hidden_dirs` evaluated by the
@@ -163,7 +183,7 @@ def enter(workdir: str, limits: Limits, isolate: bool, keep: list[str], hidden: 
     if isolate:
         unshare(CLONE_NEWNET | CLONE_NEWNS | extra_ns)
         isolate_filesystem(workdir, keep, hidden, tmp_mb=1)
-    set_rlimits(limits)
+    set_rlimits(limits, nproc)
 
 
 def drop_privileges(uid: int) -> None:

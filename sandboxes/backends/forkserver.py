@@ -53,7 +53,8 @@ def _child(req: dict, out_fd: int) -> None:
         os.closerange(3, 65536)
         limits = Limits(**req["limits"])
         isolate = req["isolate"]
-        fences.enter(req["workdir"], limits, isolate, req["keep"], req["hidden"], extra_ns=fences.CLONE_NEWPID if isolate else 0)
+        fences.enter(req["workdir"], limits, isolate, req["keep"], req["hidden"],
+                     extra_ns=fences.CLONE_NEWPID if isolate else 0, nproc=req["nproc"])
         if isolate:
             pid = os.fork()
             if pid:  # mirror the harness's fate as 128+signal or its exit code, like a wrapper
@@ -170,9 +171,10 @@ class ForkserverSandbox:
 
     def launch(self, job: Job, workdir: str) -> Launch:
         limits = job.limits
+        uid = fences.job_uid() if self.root else None
         req = {"workdir": workdir, "limits": dataclasses.asdict(limits), "isolate": self.isolate,
-               "uid": fences.job_uid() if self.root else None, "keep": fences.readable_paths(job), "hidden": fences.hidden_dirs(),
-               "env": fences.clean_env(workdir)}
+               "uid": uid, "nproc": fences.nproc_limit(limits, uid), "keep": fences.readable_paths(job),
+               "hidden": fences.hidden_dirs(),                "env": fences.clean_env(workdir)}
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = self._start()

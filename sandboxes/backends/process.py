@@ -117,13 +117,14 @@ class ProcessSandbox:
         uid = fences.job_uid() if self.root else None
         isolate = self.isolate
         keep, hidden = fences.readable_paths(job), fences.hidden_dirs()
+        nproc = fences.nproc_limit(limits, uid)
         out = open(os.path.join(workdir, "output.log"), "wb")
         t0 = time.perf_counter()
         try:
             proc = subprocess.Popen(self.command(workdir, uid, keep), cwd=workdir, env=clean_env(workdir),
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, close_fds=True,
-                                    preexec_fn=lambda: fences.enter(workdir, limits, isolate, keep, hidden))
+                                    preexec_fn=lambda: fences.enter(workdir, limits, isolate, keep, hidden, nproc=nproc))
         finally:
             out.close()
         status, rusage = self._wait(proc, limits.wall_seconds)

@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from design_space.components.encode.entities import tokens
 from design_space.components.store.hybrid_index import HybridIndex
 
 
@@ -87,7 +88,7 @@ class TieredStore:
         """conversation_search: recall-queue items sharing the most words with the query."""
         scored = []
         for i, item in enumerate(self.recall):
-            overlap = len(query_terms.intersection(item.text.lower().split()))
+            overlap = len(query_terms.intersection(tokens(item.text)))
             if overlap:
                 scored.append((overlap, i, item))
         scored.sort(key=lambda x: (-x[0], -x[1]))
