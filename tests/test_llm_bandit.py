@@ -55,3 +55,17 @@ def test_zero_weight_is_never_chosen_and_rewards_are_checked():
     assert {bandit.choose("llm_edit", MODELS) for _ in range(50)} == {"openai/small"}
     with pytest.raises(ValueError, match="reward must be in"):
         bandit.update(arm_key("llm_edit", "openai/small"), 2.0, 0.0)
+
+
+def test_configured_prices_steer_the_first_choices():
+    from evolve.llm import LLMClient, ModelSpec
+
+    client = LLMClient([ModelSpec("openai/big", price_in=5.0, price_out=15.0),
+                        ModelSpec("openai/small", price_in=0.15, price_out=0.6)])
+    estimates = client.cost_estimates()
+    assert estimates["openai/big"] == pytest.approx((8000 * 5.0 + 1500 * 15.0) / 1e6)
+    informed = ModelBandit(seed=0, prior_costs=estimates)
+    picks = Counter(informed.choose("llm_edit", MODELS) for _ in range(40))
+    assert picks["openai/small"] >= 36  # nothing learnt yet, but one is ~30x cheaper
+    blind = ModelBandit(seed=0)
+    assert 10 < Counter(blind.choose("llm_edit", MODELS) for _ in range(40))["openai/small"] < 30

@@ -68,3 +68,16 @@ def test_bad_cassettes_fail_with_one_line_messages(tmp_path):
         Cassette(bad, "replay")
     with pytest.raises(ValueError, match="cassette mode must be one of"):
         Cassette(bad, "rewind")
+
+
+def test_a_torn_last_line_from_a_killed_recording_is_dropped(openai_server, tmp_path):
+    server = openai_server(["one", "two"])
+    path = tmp_path / "torn.jsonl"
+    models = [ModelSpec("openai/m", api_base=server.base_url, num_retries=0)]
+    ask(LLMClient(models, cassette=Cassette(path, "record")), "a")
+    with path.open("a") as fh:
+        fh.write('{"model": "openai/m", "prompt_hash": "x", "te')  # killed mid-write
+    assert ask(LLMClient(models, cassette=Cassette(path, "replay")), "a").text == "one"
+    ask(LLMClient(models, cassette=Cassette(path, "record")), "b")  # resumes recording cleanly
+    player = LLMClient(models, cassette=Cassette(path, "replay"))
+    assert [ask(player, "a").text, ask(player, "b").text] == ["one", "two"]

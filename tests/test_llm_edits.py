@@ -139,3 +139,14 @@ def test_fences_inside_the_parts_are_not_code():
     reply = "<<<<<<< SEARCH\n```python\nTOP_K = 10\n```\n=======\n```python\nTOP_K = 11\n```\n>>>>>>> REPLACE\nNOTE: k"
     code, problems = apply_blocks(BM25, parse_reply(reply).blocks)
     assert problems == [] and "TOP_K = 11\n" in code and "```" not in code
+
+
+def test_a_block_re_sent_after_it_was_applied_is_a_no_op():
+    block = "<<<<<<< SEARCH\nTOP_K = 10\n=======\nTOP_K = 12\n>>>>>>> REPLACE\n"
+    done: set = set()
+    once, _ = apply_blocks(BM25, parse_reply(block + "NOTE: k").blocks, done)
+    twice, problems = apply_blocks(once, parse_reply(block + "NOTE: k").blocks, done)
+    assert problems == [] and twice == once
+    # outside a conversation that applied it, the same block is a real miss
+    _, problems = apply_blocks(once, parse_reply(block + "NOTE: k").blocks)
+    assert len(problems) == 1 and "is not in the program" in problems[0]

@@ -62,7 +62,7 @@ def test_seed_runs_in_process_sandbox(name):
     assert result.status == "ok", result.error
     assert result.metrics["records"] > 0
     if name in RECENCY_ONLY:
-        assert result.metrics["empty_rate"] < 1.0  # returns the latest turns, which hold little evidence
+        assert result.metrics["recall"] > 0  # only evidence planted in the last turns is within reach
     else:
         assert result.metrics["recall"] > 0.1, result.metrics
 
@@ -198,8 +198,6 @@ def test_a_mem_links_notes_follows_links_and_evolves_neighbours(tmp_path):
 
 
 def test_a_mem_link_following_reaches_a_note_the_query_does_not_match(tmp_path):
-    import design_space.components.retrieve.packing  # noqa: F401 - the seed imports it too
-
     mem = build("a_mem", tmp_path)
     feed(mem, ["Nadia adopted a ferret called Ziggy.", "Ziggy the ferret steals socks."])
     mem.notes[0].links.add(1)

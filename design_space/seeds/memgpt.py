@@ -87,7 +87,9 @@ class Memory(MemoryProgram):
             pool.setdefault(item.text, RecallItem(item.text, item.source_ids, score))
         for item in recent:
             pool.setdefault(item.text, RecallItem(item.text, item.source_ids, 0.5))
-        fused = rrf([[t for t, _ in core], [i.text for i, _ in archival], [i.text for i in recent]])
+        # the in-context queue is what the agent already sees: its matches rank after stored memories
+        fused = rrf([[t for t, _ in core], [i.text for i, _ in archival], [i.text for i in recent]],
+                    weights=(1.0, 1.0, 0.5))
         ranked = sorted(pool.values(), key=lambda it: -fused.get(it.text, 0.0))
         if self.summary and self.summary_ids:
             ranked.append(RecallItem(f"Summary of earlier conversation: {self.summary}", self.summary_ids, 0.0))

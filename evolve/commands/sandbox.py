@@ -33,7 +33,8 @@ def sandbox_build_command(variant: str = "offline", tag: Optional[str] = None,
     except DockerUnavailable as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
-    tag = tag or (OFFLINE_IMAGE if variant == "offline" else f"memarch-sandbox:{'latest' if variant == 'cpu' else 'cuda'}")
+    default = {"offline": OFFLINE_IMAGE, "cpu": "memarch-sandbox:latest", "cuda": "memarch-sandbox:cuda"}
+    tag = tag or default[variant]
     t0 = time.perf_counter()
     try:
         image_id = build_offline(client, tag) if variant == "offline" else build_dockerfile(client, tag, variant)
@@ -97,7 +98,7 @@ def sandbox_check_command(backends: Optional[list[str]] = None, console: Optiona
             table.add_row(name, "available", "[yellow]no[/]", str(exc)[:120])
             continue
         checks, ms = check_backend(sandbox)
-        table.add_row(name, "no-op job", f"{ms:.0f} ms", "")
+        table.add_row(name, "seed program, smoke run", f"{ms:.0f} ms", "")
         for check in checks:
             broken |= not check.held
             table.add_row("", check.name, "[green]held[/]" if check.held else "[red]BROKEN[/]", check.detail[:120])

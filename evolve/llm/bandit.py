@@ -37,10 +37,13 @@ class ArmStats:
 
 class ModelBandit:
     def __init__(self, seed: int = 0, *, weights: dict[str, float] | None = None,
-                 prior_cost: float | None = None) -> None:
+                 prior_cost: float | None = None, prior_costs: dict[str, float] | None = None) -> None:
         self.rng = random.Random(seed)
         self.weights = dict(weights or {})
         self.prior_cost = prior_cost  # None: the mean cost per child seen so far over all arms
+        # per model, an estimate of dollars per child (e.g. `LLMClient.cost_estimates()`), so the
+        # bandit knows which model is cheaper before it has paid for either
+        self.prior_costs = dict(prior_costs or {})
         self.arms: dict[str, ArmStats] = {}
         self._lock = threading.Lock()  # operators propose from a thread pool
 
@@ -67,7 +70,7 @@ class ModelBandit:
             stats = self.arms.get(arm_key(operator, model), ArmStats())
             failures = max(0.0, stats.pulls - stats.successes)
             rate = self.rng.betavariate(1.0 + stats.successes, 1.0 + failures)
-            value = weight * rate / stats.mean_cost(prior)
+            value = weight * rate / stats.mean_cost(self.prior_costs.get(model, prior))
             if value > best_value:
                 best, best_value = model, value
         return best
@@ -85,18 +88,20 @@ class ModelBandit:
     def stats(self) -> dict[str, dict[str, float]]:
         prior = self._prior_cost()
         return {k: {"pulls": a.pulls, "successes": a.successes, "cost_usd": a.cost_usd,
-                    "success_rate": (a.successes + 1) / (a.pulls + 2), "mean_cost": a.mean_cost(prior)}
+                    "success_rate": (a.successes + 1) / (a.pulls + 2),
+                    "mean_cost": a.mean_cost(self.prior_costs.get(k.split("|", 1)[1], prior))}
                 for k, a in sorted(self.arms.items())}
 
     def to_json(self) -> dict[str, Any]:
         version, internal, gauss = self.rng.getstate()
-        return {"weights": self.weights, "prior_cost": self.prior_cost,
+        return {"weights": self.weights, "prior_cost": self.prior_cost, "prior_costs": self.prior_costs,
                 "arms": {k: asdict(a) for k, a in self.arms.items()},
                 "rng": [version, list(internal), gauss]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ModelBandit":
-        bandit = cls(weights=data.get("weights"), prior_cost=data.get("prior_cost"))
+        bandit = cls(weights=data.get("weights"), prior_cost=data.get("prior_cost"),
+                     prior_costs=data.get("prior_costs"))
         bandit.arms = {k: ArmStats(**v) for k, v in data.get("arms", {}).items()}
         version, internal, gauss = data["rng"]
         bandit.rng.setstate((version, tuple(internal), gauss))

@@ -44,16 +44,28 @@ class Cassette:
         elif mode == "record":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.is_file():
+                self._drop_torn_tail()
                 self._load()  # appending to an earlier recording: keep its occurrence counts
 
+    def _drop_torn_tail(self) -> None:
+        """A process killed mid-write leaves a last line without its newline: drop it before appending."""
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with self.path.open("r+b") as fh:
+                fh.truncate(data.rfind(b"\n") + 1)
+
     def _load(self) -> None:
-        for n, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+        text = self.path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 entry = json.loads(line)
                 key = (entry["model"], entry["prompt_hash"])
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                if n == len(lines) and not text.endswith("\n"):
+                    break  # a torn last write: that call was never answered as far as replay knows
                 raise CassetteError(f"{self.path}:{n}: not a cassette entry ({exc})") from None
             self._entries[key].append(entry)
 

@@ -122,6 +122,11 @@ class LLMClient:
             return names[0]
         return rng.choices(names, weights=weights, k=1)[0]
 
+    def cost_estimates(self, prompt_tokens: int = 8000, completion_tokens: int = 1500) -> dict[str, float]:
+        """Dollars per child for each model priced in the config (a typical edit with one fix round)."""
+        return {k: (prompt_tokens * (m.price_in or 0.0) + completion_tokens * (m.price_out or 0.0)) / 1e6
+                for k, m in self.models.items() if m.price_in is not None or m.price_out is not None}
+
     # -- calling --------------------------------------------------------------------------
     def complete(self, messages: list[Message], *, purpose: str, model: str | None = None) -> LLMReply:
         spec, phash = self._begin(messages, model)

@@ -193,8 +193,13 @@ def _drop_blank(lines: list[str], lead: int, trail: int) -> list[str]:
     return lines
 
 
-def apply_blocks(source: str, blocks: list[EditBlock]) -> tuple[str, list[str]]:
-    """Apply blocks in order; returns the new source and a problem message per block that failed."""
+def apply_blocks(source: str, blocks: list[EditBlock],
+                 done: set[tuple[str, str]] | None = None) -> tuple[str, list[str]]:
+    """Apply blocks in order; returns the new source and a problem message per block that failed.
+
+    `done` collects the blocks applied so far in a conversation; a block in it that no longer
+    matches (because it was applied) is skipped instead of reported.
+    """
     src = source.splitlines()
     problems: list[str] = []
     for block in blocks:
@@ -209,6 +214,9 @@ def apply_blocks(source: str, blocks: list[EditBlock]) -> tuple[str, list[str]]:
             problems.append(f"block {block.index}: the SEARCH part matches {len(hits)} places (lines {lines}); "
                             "include more surrounding lines so it matches one")
             continue
+        key = (block.search.strip(), block.replace.strip())
+        if not hits and done is not None and key in done:
+            continue  # re-sent after it was applied in an earlier round of the same conversation
         if not hits:
             head = pat[0].strip()[:80]
             problems.append(f"block {block.index}: the SEARCH part (starting {head!r}) is not in the program; "
@@ -216,5 +224,7 @@ def apply_blocks(source: str, blocks: list[EditBlock]) -> tuple[str, list[str]]:
             continue
         start, shift = hits[0]
         src[start:start + len(pat)] = _reindent(rep, shift)
+        if done is not None:
+            done.add(key)
     out = "\n".join(src)
     return (out + "\n" if out and (source.endswith("\n") or not source) else out), problems

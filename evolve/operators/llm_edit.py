@@ -108,6 +108,7 @@ class LLMEdit:
         tally["prompt_hash"] = prompt_hash(messages)
         code = base.code
         problems: list[str] = []
+        applied: set[tuple[str, str]] = set()  # blocks applied in earlier rounds, if the model re-sends them
         for attempt in range(self.max_fix_attempts + 1):
             reply = yield messages, (self.name if attempt == 0 else f"{self.name}.fix")
             tally["calls"] += 1
@@ -121,7 +122,7 @@ class LLMEdit:
             if parsed.rewrite is not None:
                 code = parsed.rewrite
             elif parsed.blocks:
-                code, failed = apply_blocks(code, parsed.blocks)
+                code, failed = apply_blocks(code, parsed.blocks, applied)
                 problems += failed
             if not problems:
                 found = validate_source(code)

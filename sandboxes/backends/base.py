@@ -53,7 +53,8 @@ def run_job(job: Job, launcher: Launcher, *, validate: bool = True) -> Result:
     if problems:
         return Result(status="invalid", job_id=job.job_id, error="; ".join(p.render() for p in problems))
     try:
-        stream = get_task(job.task).build(job.task_params, job.fidelity, job.seed)
+        task = get_task(job.task)
+        stream = task.build(job.task_params, job.fidelity, job.seed)
     except TaskError as exc:
         return Result(status="invalid", job_id=job.job_id, error=f"task: {exc}")
     workdir = tempfile.mkdtemp(prefix="memarch-job-")
@@ -79,7 +80,8 @@ def run_job(job: Job, launcher: Launcher, *, validate: bool = True) -> Result:
             return Result(status=transcript.get("status", "crashed"), job_id=job.job_id,
                           error=str(transcript.get("error", ""))[:4000], resources=resources)
         try:
-            scored = score_transcript(stream, transcript)
+            # a task may score its own transcript (experience streams vote over labels)
+            scored = (getattr(task, "score", None) or score_transcript)(stream, transcript)
         except (KeyError, TypeError, ValueError) as exc:
             return Result(status="crashed", job_id=job.job_id, error=f"malformed transcript: {exc}",
                           resources=resources)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import gc
 import importlib
 import json
 import os
@@ -108,6 +109,9 @@ def run_one(req: dict) -> dict:
 def serve(preload: list[str]) -> None:
     for name in preload:
         importlib.import_module(name)
+    # Children must not touch the preloaded heap: a GC pass there would copy every page.
+    gc.collect()
+    gc.freeze()
     out = sys.stdout.fileno()
     os.write(out, b"ready\n")
     for line in sys.stdin.buffer:
@@ -174,7 +178,7 @@ class ForkserverSandbox:
         uid = fences.job_uid() if self.root else None
         req = {"workdir": workdir, "limits": dataclasses.asdict(limits), "isolate": self.isolate,
                "uid": uid, "nproc": fences.nproc_limit(limits, uid), "keep": fences.readable_paths(job),
-               "hidden": fences.hidden_dirs(),                "env": fences.clean_env(workdir)}
+               "hidden": fences.hidden_dirs(), "env": fences.clean_env(workdir)}
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = self._start()

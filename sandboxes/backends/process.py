@@ -118,13 +118,17 @@ class ProcessSandbox:
         isolate = self.isolate
         keep, hidden = fences.readable_paths(job), fences.hidden_dirs()
         nproc = fences.nproc_limit(limits, uid)
+
+        def fence() -> None:  # runs in the child between fork and exec
+            fences.enter(workdir, limits, isolate, keep, hidden, nproc=nproc)
+
         out = open(os.path.join(workdir, "output.log"), "wb")
         t0 = time.perf_counter()
         try:
             proc = subprocess.Popen(self.command(workdir, uid, keep), cwd=workdir, env=clean_env(workdir),
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, close_fds=True,
-                                    preexec_fn=lambda: fences.enter(workdir, limits, isolate, keep, hidden, nproc=nproc))
+                                    preexec_fn=fence)
         finally:
             out.close()
         status, rusage = self._wait(proc, limits.wall_seconds)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from sandboxes.tasks.base import Episode, Gold, Stream, Task, TaskError
 from sandboxes.tasks.babi import Babi
+from sandboxes.tasks.banking77 import Banking77
+from sandboxes.tasks.drift import DriftStream
 from sandboxes.tasks.locomo import LoCoMo
 from sandboxes.tasks.longmemeval import LongMemEval
 from sandboxes.tasks.synthetic import SyntheticConversations
 
 TASKS: dict[str, type] = {"synthetic": SyntheticConversations, "locomo": LoCoMo, "longmemeval": LongMemEval,
-                          "babi": Babi}
+                          "babi": Babi, "banking77": Banking77, "drift": DriftStream}
 
 
 def get_task(name: str) -> Task:
