@@ -73,6 +73,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--wall", type=float, default=900.0, help="wall-clock limit per evaluation, seconds")
     ap.add_argument("--out", default=str(ROOT / "docs" / "BASELINES.md"))
+    ap.add_argument("--variants", default="speaker",
+                    help="event text forms to pre-embed (text,speaker,speaker_date); the seeds embed 'speaker'")
     ap.add_argument("--cache", default=str(ROOT / "bench" / "results" / "embed-cache"),
                     help="embedding cache directory (content-addressed: reused across runs)")
     args = ap.parse_args()
@@ -82,7 +84,7 @@ def main() -> None:
     cache_info = {}
     for task in tasks:
         stream = get_task(task).build({}, FIDELITY[task], 0)
-        cache_info[task] = build(stream.episodes, args.embedder, root)
+        cache_info[task] = build(stream.episodes, args.embedder, root, variants=args.variants.split(","))
         print(f"cache {task}: {int(cache_info[task]['computed'])} texts embedded in {cache_info[task]['seconds']:.1f} s",
               flush=True)
     plan = [(s, t, {}) for t in tasks for s in seeds]

@@ -149,26 +149,39 @@ class Campaign:
                 cassette = Cassette(llm.cassette, llm.cassette_mode)
             except ValueError as exc:
                 raise ConfigError(f"llm.cassette: {exc}") from None
-        client = LLMClient(specs, cassette=cassette, on_call=self._llm_records.put,
-                           max_usd=self.config.budget.llm_dollars)
+        try:
+            client = LLMClient(specs, cassette=cassette, on_call=self._llm_records.put,
+                               max_usd=self.config.budget.llm_dollars)
+        except ValueError as exc:
+            raise ConfigError(f"llm: {exc}") from None
         client.spent_usd = self.store.llm_spend()
-        bandit = ModelBandit(self.config.seed, weights={s.key: s.weight for s in specs}) if llm.bandit else None
+        if cassette is not None and cassette.mode == "replay":
+            # a resumed replay must not serve again the answers earlier sessions consumed
+            for row in self.store.conn.execute("SELECT model, prompt_hash FROM llm_calls ORDER BY id"):
+                cassette.mark_asked(row["model"], row["prompt_hash"])
+        bandit = None
+        if llm.bandit:
+            bandit = ModelBandit(self.config.seed, weights={s.key: s.weight for s in specs},
+                                 prior_costs=client.cost_estimates())
         return client, bandit
 
     def _restore_operators(self) -> None:
         """Give stateful operators (tune's studies, the bandit) what earlier sessions learnt."""
-        history: dict[str, list[tuple[dict[str, Any], dict[str, float] | None]]] = {}
+        history: list[tuple[str, str, dict[str, Any], dict[str, float] | None]] = []
         front = set(self.archive.front())
+        finished = {d["candidate"] for _t, _k, d in self.store.events("done")}
         for cand in self.store.candidates():
+            if cand.id not in finished:
+                continue
             ev = self.store.evaluation(cand.id, self.final)
-            metrics = ev.metrics if ev is not None and ev.status == "ok" else None
-            history.setdefault(cand.operator, []).append((cand.meta, metrics))
+            history.append((cand.operator, cand.code, cand.meta,
+                            ev.metrics if ev is not None and ev.status == "ok" else None))
             if self.bandit is not None and cand.meta.get("arm"):
                 self.bandit.update(cand.meta["arm"], float(cand.id in front), float(cand.meta.get("cost_usd", 0.0)))
-        for name, op in self.by_name.items():
+        for op in self.by_name.values():
             restore = getattr(op, "restore", None)
-            if restore is not None and history.get(name):
-                restore(history[name])
+            if restore is not None and history:
+                restore(history)
 
     # ---- the loop -----------------------------------------------------------------------
     def run(self) -> str:
@@ -270,6 +283,10 @@ class Campaign:
         parent_ids = self.coverage.pick_from(view.per_item, op.arity, self.rng) if use_coverage else []
         if len(parent_ids) < op.arity:
             parent_ids = self.tournament.pick(ranked, op.arity, self.rng)
+        if op.arity > 1 and len(set(parent_ids)) < op.arity:  # a merge needs distinct parents
+            others = [r.id for r in ranked if r.id not in parent_ids]
+            if others:
+                parent_ids = parent_ids[:1] + self.rng.sample(others, min(op.arity - 1, len(others)))
         front = [r.id for r in ranked if r.rank == 0 and r.id not in parent_ids]
         inspirations = self.rng.sample(front, min(2, len(front)))
         ctx = OperatorContext(parents=[self._view(p) for p in parent_ids],
@@ -385,6 +402,10 @@ class Campaign:
                 self.since_improvement += 1
             self.store.log("front", candidate=cid, on_front=on_front, hypervolume=hv, front=self.archive.front())
             self._observe(op, cand.meta, result.metrics, on_front)
+            for other in self.by_name.values():  # e.g. tune learns from knob-only children of any operator
+                learn = getattr(other, "learn", None)
+                if learn is not None and other is not op:
+                    learn(cand.code, result.metrics)
             self._done(cid, "front" if on_front else "ok")
             return
         parent_results = [e for p in cand.parents if (e := self.store.evaluation(p, stage)) is not None]

@@ -65,6 +65,8 @@ def run(config: Path = typer.Argument(..., help="Campaign YAML."),
         address: Optional[str] = typer.Option(None, "--address", help="Join a Ray cluster (host:port or auto)."),
         name: Optional[str] = typer.Option(None, "--name", help="Override the campaign name."),
         preflight: bool = typer.Option(True, "--preflight/--no-preflight", help="Print a time and cost estimate first."),
+        llm_record: Optional[Path] = typer.Option(None, "--llm-record", help="Record every LLM call to this JSONL."),
+        llm_replay: Optional[Path] = typer.Option(None, "--llm-replay", help="Answer LLM calls from this recording."),
         runs_dir: Path = RUNS) -> None:
     """Start a campaign from a YAML config."""
     from evolve.campaign import Campaign
@@ -73,6 +75,14 @@ def run(config: Path = typer.Argument(..., help="Campaign YAML."),
     if name:
         overrides["name"] = name
     cfg = load_config(config, overrides)
+    if llm_record and llm_replay:
+        raise ConfigError("use --llm-record or --llm-replay, not both")
+    if (llm_record or llm_replay) and cfg.llm is None:
+        raise ConfigError("--llm-record/--llm-replay need an 'llm' section in the config")
+    if llm_record or llm_replay:
+        tape = (llm_record or llm_replay).resolve()
+        cfg = cfg.model_copy(update={"llm": cfg.llm.model_copy(update={
+            "cassette": str(tape), "cassette_mode": "record" if llm_record else "replay"})})
     if address:
         cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"address": address})})
     campaign = Campaign.create(cfg, runs_dir, config_dir=config.resolve().parent)
@@ -102,34 +112,46 @@ def resume(run: str = typer.Argument(..., help="Run directory or campaign name."
 @app.command()
 @user_errors
 def front(run: str = typer.Argument(...), all_ranks: bool = typer.Option(False, "--all", help="Show dominated too."),
+          plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the front to this PNG/SVG/PDF."),
           runs_dir: Path = RUNS) -> None:
     """The Pareto front of a campaign."""
-    from evolve.views import front_table, resolve_run
+    from evolve.views import front_plot, front_table, resolve_run
 
-    console.print(front_table(Store.open(resolve_run(run, runs_dir)), all_ranks))
+    store = Store.open(resolve_run(run, runs_dir))
+    console.print(front_table(store, all_ranks))
+    if plot is not None:
+        console.print(f"wrote {front_plot(store, plot)}")
 
 
 @app.command()
 @user_errors
 def lineage(run: str = typer.Argument(...), candidate: Optional[str] = typer.Argument(None),
+            fmt: str = typer.Option("tree", "--format", "-f", help="tree | dot | json | html"),
+            output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file (html: required)."),
             runs_dir: Path = RUNS) -> None:
     """The lineage tree (or one candidate's ancestry) with operators, notes and metric deltas."""
     from evolve.views import lineage_tree, resolve_run
 
-    console.print(lineage_tree(Store.open(resolve_run(run, runs_dir)), candidate))
+    store = Store.open(resolve_run(run, runs_dir))
+    if fmt == "tree":
+        console.print(lineage_tree(store, candidate))
+    else:
+        from evolve.commands.report import lineage_export
+
+        lineage_export(store, candidate, fmt, output)
 
 
 @app.command()
 @user_errors
-def export(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
-           output: Path = typer.Option(..., "-o", "--output", help="File to write."),
+def export(run: str = typer.Argument(...), candidate: Optional[str] = typer.Argument(None),
+           output: Path = typer.Option(..., "-o", "--output", help="A .py file, or a directory."),
+           whole_front: bool = typer.Option(False, "--front", help="Export every program on the front."),
            runs_dir: Path = RUNS) -> None:
-    """Write a candidate as a plain Python module."""
-    from evolve.export import export_candidate
+    """Write programs as standalone modules (memarch not needed to run them), each with a card."""
+    from evolve.commands.report import export_command
     from evolve.views import resolve_run
 
-    path = export_candidate(Store.open(resolve_run(run, runs_dir)), candidate, output)
-    console.print(f"wrote {path}")
+    export_command(Store.open(resolve_run(run, runs_dir)), candidate, output, whole_front)
 
 
 @app.command()
@@ -162,6 +184,8 @@ _register_sandbox()
 
 # Command modules register themselves on `app` when imported (one line each, keep sorted).
 # --- command modules ---
+from evolve.commands import inspect as _inspect  # noqa: E402,F401
+from evolve.commands import report as _report  # noqa: E402,F401
 # --- end command modules ---
 
 

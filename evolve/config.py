@@ -94,6 +94,7 @@ class ModelConfig(_Strict):
     price_in: float | None = Field(None, ge=0)  # USD per 1M prompt tokens, for models litellm cannot price
     price_out: float | None = Field(None, ge=0)
     timeout_s: float = Field(120.0, gt=0)
+    num_retries: int = Field(2, ge=0, le=10)
 
 
 class LLMConfig(_Strict):

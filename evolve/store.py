@@ -256,3 +256,21 @@ class Store:
         q = "SELECT * FROM events" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
         for r in self.conn.execute(q, (kind,) if kind else ()):
             yield r["time"], r["kind"], json.loads(r["data"])
+
+    # ---- read-only queries for inspection (status, show, report) ----------------------------
+    def evaluations_of(self, cid: str) -> list[Evaluation]:
+        """Every stage result of one candidate, in the order they finished."""
+        return [_evaluation(r) for r in self.conn.execute(
+            "SELECT * FROM evaluations WHERE candidate_id = ? ORDER BY id", (cid,))]
+
+    def llm_calls_of(self, cid: str, prompt_hash: str | None = None) -> list[dict[str, Any]]:
+        """The LLM calls that made a candidate: linked by candidate_id, else by its prompt hash."""
+        rows = self.conn.execute("SELECT * FROM llm_calls WHERE candidate_id = ? OR (? IS NOT NULL AND prompt_hash = ?)"
+                                 " ORDER BY id", (cid, prompt_hash, prompt_hash))
+        return [dict(r) for r in rows]
+
+    def llm_totals(self) -> dict[str, float]:
+        row = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),"
+                                " COALESCE(SUM(cost_usd), 0), COALESCE(SUM(error != ''), 0) FROM llm_calls").fetchone()
+        return {"calls": row[0], "prompt_tokens": row[1], "completion_tokens": row[2], "cost_usd": float(row[3]),
+                "errors": row[4]}

@@ -4,8 +4,8 @@ import random
 from design_space.seeds import seed_source
 from design_space.validate import validate_source
 from evolve.operators.base import CandidateView, OperatorContext
-from evolve.operators.knobs import read_knobs
-from evolve.operators.tune import OptunaTune
+from evolve.operators.knobs import read_knobs, write_knobs
+from evolve.operators.tune import OptunaTune, structure_key
 
 OBJ = [("recall", "max"), ("tokens", "min")]
 
@@ -26,7 +26,7 @@ def test_trials_are_valid_distinct_and_within_range():
         seen.add(p.code)
         op.observe(p.meta, {"recall": knobs["TOP_K"] / 40, "tokens": knobs["TOP_K"] * 5.0}, False)
     assert len(seen) == 8
-    study = op.studies["c0001"]
+    (study,) = op.studies.values()
     assert len(study.trials) == 8 and len(study.best_trials) >= 1
 
 
@@ -37,9 +37,29 @@ def test_failed_trials_are_told_and_restore_rebuilds_history():
         p = op.propose(ctx())
         metrics = None if k == 0 else {"recall": 0.1 * k, "tokens": 10.0 * k}
         op.observe(p.meta, metrics, False)
-        history.append((p.meta, metrics))
-    states = [t.state.name for t in op.studies["c0001"].trials]
+        history.append(("tune", p.code, p.meta, metrics))
+    (study,) = op.studies.values()
+    states = [t.state.name for t in study.trials]
     assert states.count("FAIL") == 1 and states.count("COMPLETE") == 4
     fresh = OptunaTune(seed=2, objectives=OBJ)
     fresh.restore(history)
-    assert [t.values for t in fresh.studies["c0001"].trials] == [t.values for t in op.studies["c0001"].trials]
+    (again,) = fresh.studies.values()
+    assert sorted(t.values for t in again.trials) == sorted(t.values for t in study.trials if t.values)
+
+
+def test_one_study_per_structure_learns_from_other_operators():
+    op = OptunaTune(seed=3, objectives=OBJ)
+    p = op.propose(ctx())
+    op.observe(p.meta, {"recall": 0.5, "tokens": 40.0}, False)
+    # a knob-only sibling made elsewhere lands in the same study
+    sibling = write_knobs(seed_source("bm25_rag"), {"TOP_K": 7})
+    assert structure_key(sibling) == structure_key(p.code) == p.meta["tune_study"]
+    op.learn(sibling, {"recall": 0.6, "tokens": 30.0})
+    (study,) = op.studies.values()
+    assert len(study.trials) == 2 and study.trials[1].params["TOP_K"] == 7
+    # a structurally different program does not
+    from evolve.operators.structural_edits import add_neighbours
+    other, _ = add_neighbours(seed_source("bm25_rag"), random.Random(0))
+    assert structure_key(other) != structure_key(p.code)
+    op.learn(other, {"recall": 0.9, "tokens": 10.0})
+    assert len(study.trials) == 2

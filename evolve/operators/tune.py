@@ -1,15 +1,20 @@
-"""Tune: Optuna over a parent's knobs. Every trial is an ordinary candidate, evaluated through
+"""Tune: Optuna over a program's knobs. Every trial is an ordinary candidate, evaluated through
 the same sandbox path and recorded in the store; its objectives flow back to the study.
 
-One study per parent program; the search space is built around the parent's current values
-(integers ×/÷4 on a log scale, fractions in [0, 1], other floats ×/÷4, booleans both ways).
+One study per program *structure* (the code with its knob values blanked), so every child
+that differs from another only in knobs — whether `tune`, knob mutation or an LLM made it —
+teaches the same study. The search space is fixed when a structure is first tuned, around
+that program's values: integers ×/÷4 on a log scale, fractions in [0, 1], other floats ×/÷4,
+booleans both ways.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 from design_space.validate import validate_source
+from evolve.novelty import program_hash
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
 from evolve.operators.knobs import Knob, read_knobs, write_knobs
 
@@ -35,36 +40,53 @@ def _distribution(knob: Knob) -> Any:
     return None
 
 
+def tunable(code: str) -> list[Knob]:
+    return [k for k in read_knobs(code) if _distribution(k) is not None]
+
+
+def structure_key(code: str) -> str:
+    """The program with every tunable knob blanked: children differing only in knobs share it."""
+    knobs = tunable(code)
+    blank = {k.name: (False if isinstance(k.value, bool) else type(k.value)(0)) for k in knobs}
+    shape = program_hash(write_knobs(code, blank) if blank else code)
+    return hashlib.sha256((shape + ",".join(sorted(blank))).encode()).hexdigest()[:16]
+
+
 class OptunaTune:
     name = "tune"
     arity = 1
 
-    def __init__(self, seed: int = 0, objectives: list[tuple[str, str]] | None = None) -> None:
+    def __init__(self, seed: int = 0, objectives: list[tuple[str, str]] | None = None,
+                 startup_trials: int = 4) -> None:
         self.seed = seed
         self.objectives = objectives or []
+        self.startup_trials = startup_trials
         self.studies: dict[str, Any] = {}
+        self.spaces: dict[str, dict[str, Any]] = {}
+        self.bases: dict[str, dict[str, Any]] = {}  # the knob values each space was built around
         self.open_trials: dict[tuple[str, int], Any] = {}
 
-    def _study(self, parent_id: str) -> Any:
-        if parent_id not in self.studies:
+    def _study(self, key: str, knobs: list[Knob]) -> tuple[Any, dict[str, Any]]:
+        if key not in self.studies:
             import optuna
 
             optuna.logging.set_verbosity(logging.WARNING)
             directions = ["maximize" if d == "max" else "minimize" for _, d in self.objectives]
             sampler = optuna.samplers.TPESampler(seed=self.seed + len(self.studies), multivariate=True,
-                                                 n_startup_trials=4)
-            self.studies[parent_id] = optuna.create_study(directions=directions, sampler=sampler)
-        return self.studies[parent_id]
+                                                 n_startup_trials=self.startup_trials)
+            self.studies[key] = optuna.create_study(directions=directions, sampler=sampler)
+            self.spaces[key] = {k.name: _distribution(k) for k in knobs}
+            self.bases[key] = {k.name: k.value for k in knobs}
+        return self.studies[key], self.spaces[key]
 
     def propose(self, ctx: OperatorContext) -> Proposal:
         parent = ctx.parents[0]
         if not self.objectives:
             self.objectives = [(m, "max") for m in ctx.objectives]
-        knobs = [k for k in read_knobs(parent.code) if _distribution(k) is not None]
-        space = {k.name: _distribution(k) for k in knobs}
-        if not space:
+        if not tunable(parent.code):
             raise OperatorError(f"{parent.id} has no numeric or boolean knobs to tune")
-        study = self._study(parent.id)
+        key = structure_key(parent.code)
+        study, space = self._study(key, tunable(parent.code))
         trial = study.ask(space)
         params = {n: (round(v, 6) if isinstance(v, float) else v) for n, v in trial.params.items()}
         code = write_knobs(parent.code, params)
@@ -72,14 +94,14 @@ class OptunaTune:
         if problems:
             study.tell(trial, state=_failed())
             raise OperatorError(f"tuned program is invalid: {problems[0].render()}")
-        self.open_trials[(parent.id, trial.number)] = trial
+        self.open_trials[(key, trial.number)] = trial
         note = "tune trial %d: %s" % (trial.number, ", ".join(f"{k}={v!r}" for k, v in sorted(params.items())))
         return Proposal(code=code, note=note, operator=self.name, parents=(parent.id,),
-                        meta={"tune_study": parent.id, "trial": trial.number, "params": params,
-                              "base": {k.name: k.value for k in knobs}})
+                        meta={"tune_study": key, "trial": trial.number, "params": params,
+                              "base": self.bases[key]})
 
     def observe(self, meta: dict[str, Any], metrics: dict[str, float] | None, on_front: bool) -> None:
-        """The candidate a trial made has finished (metrics None: failed, duplicate or stopped early)."""
+        """A trial's candidate finished (metrics None: failed, duplicate or stopped early)."""
         key = (meta.get("tune_study"), meta.get("trial"))
         trial = self.open_trials.pop(key, None)
         if trial is None:
@@ -90,22 +112,38 @@ class OptunaTune:
         else:
             study.tell(trial, [metrics[m] for m, _ in self.objectives])
 
-    def restore(self, history: list[tuple[dict[str, Any], dict[str, float] | None]]) -> None:
-        """Rebuild studies after a resume from the trials already recorded in the store."""
+    def learn(self, code: str, metrics: dict[str, float] | None) -> None:
+        """Another operator's candidate finished: if its structure is being tuned, it is a free trial."""
+        if metrics is None or any(m not in metrics for m, _ in self.objectives):
+            return
+        key = structure_key(code)
+        if key not in self.studies:
+            return
         import optuna
 
-        for meta, metrics in history:
-            parent, params, base = meta.get("tune_study"), meta.get("params"), meta.get("base", {})
-            if not parent or not params or set(params) != set(base):
-                continue
-            study = self._study(parent)
-            dists = {n: _distribution(Knob(n, base[n])) for n in params}
-            if metrics is None or any(m not in metrics for m, _ in self.objectives):
-                study.add_trial(optuna.trial.create_trial(params={n: params[n] for n in dists}, distributions=dists,
-                                                          state=_failed()))
-            else:
-                study.add_trial(optuna.trial.create_trial(params={n: params[n] for n in dists}, distributions=dists,
-                                                          values=[metrics[m] for m, _ in self.objectives]))
+        space = self.spaces[key]
+        params = {k.name: k.value for k in tunable(code) if k.name in space}
+        if set(params) != set(space):
+            return
+        for name, value in params.items():
+            dist = space[name]
+            if isinstance(value, float) and type(dist).__name__ == "IntDistribution":
+                return
+            try:
+                if not dist._contains(dist.to_internal_repr(value)):
+                    return  # outside the range this study searches
+            except (ValueError, TypeError):
+                return
+        self.studies[key].add_trial(optuna.trial.create_trial(
+            params=params, distributions=space, values=[metrics[m] for m, _ in self.objectives]))
+
+    def restore(self, history: list[tuple[str, str, dict[str, Any], dict[str, float] | None]]) -> None:
+        """Rebuild the studies after a resume from (operator, code, meta, metrics) of every finished
+        candidate, in creation order; each study gets back the space it was first built with."""
+        for operator, code, meta, metrics in history:
+            if operator == self.name and meta.get("tune_study") and meta.get("base"):
+                self._study(meta["tune_study"], [Knob(n, v) for n, v in meta["base"].items()])
+            self.learn(code, metrics)
 
 
 def _failed() -> Any:

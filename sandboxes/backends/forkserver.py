@@ -27,13 +27,32 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 from sandboxes.backends import fences
 from sandboxes.backends.base import Launch, run_job
 from sandboxes.backends.process import decode_status, kill_group, kill_job, tail_of
 from sandboxes.job import Job, Limits, Result
 
-PRELOAD = ("numpy", "design_space", "design_space.embedders", "sandboxes.harness")
+PRELOAD = ("numpy", "design_space", "design_space.embedders", "sandboxes.harness", "sandboxes.embed_cache")
+COMPONENTS = Path(__file__).resolve().parents[2] / "design_space" / "components"
+
+
+def component_modules() -> list[str]:
+    """The building blocks candidates import, minus those that pull torch at import time.
+
+    torch is preloaded only on request: it is slow to import and its address space alone
+    would eat most of a small RLIMIT_AS in every child.
+    """
+    names = []
+    for path in sorted(COMPONENTS.rglob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if any(line.startswith(("import torch", "from torch")) for line in text.splitlines()):
+            continue
+        rel = path.relative_to(COMPONENTS.parents[1]).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        names.append(".".join(parts))
+    return names
 MS_PROC = fences.MS_NOSUID | fences.MS_NODEV | fences.MS_NOEXEC
 READY_TIMEOUT = 120.0
 GRACE = 15.0  # the server enforces the job's wall clock; this only catches a wedged server
@@ -108,7 +127,10 @@ def run_one(req: dict) -> dict:
 
 def serve(preload: list[str]) -> None:
     for name in preload:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a block that fails to import is imported (and fails) in the job
+            pass
     # Children must not touch the preloaded heap: a GC pass there would copy every page.
     gc.collect()
     gc.freeze()
@@ -133,7 +155,7 @@ class ForkserverSandbox:
         caps = fences.probe()
         self.isolate = caps["namespaces"]
         self.root = caps["root"]
-        self.preload = list(PRELOAD) + (["torch"] if preload_torch else [])
+        self.preload = [*PRELOAD, *component_modules(), *(["torch"] if preload_torch else [])]
         self._proc: subprocess.Popen | None = None
         self._home = ""
         self._lock = threading.Lock()

@@ -148,21 +148,17 @@ class ProcessSandbox:
     @staticmethod
     def _wait(proc: subprocess.Popen, timeout: float):
         """Wait for the child; on timeout kill its whole process group. Returns (status|None, rusage)."""
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while True:
-            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-            if pid == proc.pid:
-                proc.returncode = status
-                kill_group(proc.pid)  # reap what the program left behind
-                return status, rusage
-            if time.monotonic() >= deadline:
-                kill_job(proc.pid)
-                _pid, _status, rusage = os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                return None, rusage
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+        pidfd = os.pidfd_open(proc.pid)  # wakes the moment the child exits, no polling
+        try:
+            ready, _, _ = select.select([pidfd], [], [], max(0.0, timeout))
+        finally:
+            os.close(pidfd)
+        if not ready:
+            kill_job(proc.pid)
+        _pid, status, rusage = os.wait4(proc.pid, 0)
+        proc.returncode = status if ready else -9
+        kill_group(proc.pid)  # reap what the program left in its group
+        return (status if ready else None), rusage
 
     _kill_group = staticmethod(lambda pgid: kill_group(pgid))
 

@@ -44,6 +44,19 @@ def _words(rng: random.Random, n: int) -> list[str]:
     return out
 
 
+def plan(p: DriftParams, seed: int) -> tuple[list[list[str]], list[str], list[str]]:
+    """Per kind: its signature words, its label before the drift and after it."""
+    rng = random.Random(f"drift:{seed}:{p.data_seed}")
+    vocab = _words(rng, p.kinds * p.signature_words)
+    signature = [vocab[k * p.signature_words:(k + 1) * p.signature_words] for k in range(p.kinds)]
+    names = [f"label_{chr(97 + i)}" if i < 26 else f"label_{i}" for i in range(p.labels)]
+    before = [names[k % p.labels] for k in range(p.kinds)]
+    drifting = set(rng.sample(range(p.kinds), round(p.kinds * p.drift_fraction)))
+    # shift by half the label set so the new label is never the old one
+    after = [names[(k + max(1, p.labels // 2)) % p.labels] if k in drifting else before[k] for k in range(p.kinds)]
+    return signature, before, after
+
+
 class DriftStream:
     name = "drift"
 
@@ -58,14 +71,7 @@ class DriftStream:
         length = {"smoke": p.smoke_length, "subset": p.subset_length, "full": p.stream_length}[fidelity]
         if length < 2:
             raise TaskError("drift task: stream lengths must be >= 2")
-        rng = random.Random(f"drift:{seed}:{p.data_seed}")
-        vocab = _words(rng, p.kinds * p.signature_words)
-        signature = [vocab[k * p.signature_words:(k + 1) * p.signature_words] for k in range(p.kinds)]
-        names = [f"label_{chr(97 + i)}" if i < 26 else f"label_{i}" for i in range(p.labels)]
-        before = [names[k % p.labels] for k in range(p.kinds)]
-        drifting = set(rng.sample(range(p.kinds), round(p.kinds * p.drift_fraction)))
-        # shift by half the label set so the new label is never the old one
-        after = [names[(k + max(1, p.labels // 2)) % p.labels] if k in drifting else before[k] for k in range(p.kinds)]
+        signature, before, after = plan(p, seed)
         order = random.Random(f"drift-order:{seed}:{p.data_seed}:{p.order_seed}")
         drift_at = max(1, min(length - 1, round(length * p.drift_point)))
 

@@ -85,7 +85,7 @@ def build_stream(task: str, warm: Sequence[Example], stream: Sequence[Example], 
     out = ExperienceStream(episodes=[], gold={}, drift_at=drift_at, window=p.window or max(1, len(stream) // 10),
                            fallback=p.fallback, **capacity)
     steps: list[Any] = []
-    if p.warm:
+    if p.warm and warm:
         for i, ex in enumerate(warm):
             eid = f"w{i:05d}"
             steps.append(Event(id=eid, text=ex.text, time=float(len(steps)), session="warm", meta={"label": ex.label}))
