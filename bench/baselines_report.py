@@ -7,7 +7,8 @@ TITLES = {"locomo": "LoCoMo", "longmemeval": "LongMemEval (oracle)", "babi": "bA
           "synthetic": "Synthetic conversations"}
 COLUMNS = [("recall", "recall", 3), ("recall_all", "all", 3), ("session_recall", "session", 3),
            ("ndcg", "nDCG", 3), ("mrr", "MRR", 3), ("abstain_empty", "abstain", 2), ("tokens", "tokens", 0),
-           ("retrieve_ms_p50", "ret p50 ms", 2), ("retrieve_ms_p95", "ret p95 ms", 2), ("ingest_ms_p50", "ing p50 ms", 3),
+           ("retrieve_ms_p50", "ret p50 ms", 2), ("retrieve_ms_p95", "ret p95 ms", 2),
+           ("ingest_ms_p50", "ing p50 ms", 3),
            ("records", "records", 0), ("bytes", "KB", 0), ("llm_calls", "LLM calls", 0)]
 REFERENCE_TEXT = """Independent reference on LoCoMo categories 1-4, evidence recall over turns at top-10:
 BM25 about 0.50, MiniLM dense about 0.45. The rows below run the seeds with no token budget, so
@@ -80,7 +81,8 @@ def render(meta: dict, rows: list[dict]) -> str:
             m, pc = r["metrics"], r["per_category"]
             cats = [pc.get(c, {}).get("recall") for c in ("multi_hop", "temporal", "open_domain", "single_hop")]
             out.append(f"| {r['seed']} | {m.get('recall', 0):.3f} | {m.get('recall_any', 0):.3f} | "
-                       f"{m.get('session_recall', 0):.3f} | " + " | ".join("-" if c is None else f"{c:.3f}" for c in cats) + " |")
+                       f"{m.get('session_recall', 0):.3f} | "
+                       + " | ".join("-" if c is None else f"{c:.3f}" for c in cats) + " |")
         out.append("")
     speed = meta.get("speed")
     if speed:
@@ -88,7 +90,8 @@ def render(meta: dict, rows: list[dict]) -> str:
                 f"`python bench/eval_speed.py --embedder {speed['embedder']}`: {speed['conversations']} conversations, "
                 f"{speed['questions']} questions, {speed['cores']} cores (shared with other work while measured). "
                 f"Cold = building the embedding cache ({int(speed['cache']['computed'])} texts, "
-                f"{speed['cache']['seconds']:.1f} s) plus the first evaluation; warm = an evaluation reading the cache.", "",
+                f"{speed['cache']['seconds']:.1f} s) plus the first evaluation; "
+                "warm = an evaluation reading the cache.", "",
                 "| seed | cold s | warm s | target s | recall | embed misses |", "|---|---|---|---|---|---|"]
         for r in speed["rows"]:
             out.append(f"| {r['seed']} | {r['cold_s']:.2f} | {r['warm_s']:.2f} | {r['target_s'] or '-'} | "

@@ -56,7 +56,9 @@ def main() -> None:
     stream = get_task("locomo").build(params, "full", 0)
     build_s = time.perf_counter() - t0
     n_q, n_ep = len(stream.gold), len(stream.episodes)
-    root = args.cache or os.path.join(tempfile.mkdtemp(prefix="memarch-bench-"), "cache")  # made 0755 by the cache
+    # A fresh directory unless one is given, so "cold" is cold; the cache makes it 0755 for the sandbox.
+    fresh = os.path.join(tempfile.mkdtemp(prefix="memarch-bench-"), "cache")
+    root = os.path.abspath(args.cache) if args.cache else fresh
     print(f"LoCoMo full: {n_ep} conversations, {n_q} questions; stream built in {build_s:.2f} s; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; embedder {args.embedder}", flush=True)
     t0 = time.perf_counter()

@@ -194,4 +194,8 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    # `python -m evolve.cli` runs this file as __main__, but command modules register on the
+    # importable evolve.cli's app: run that one.
+    from evolve.cli import app as _registered_app
+
+    sys.exit(_registered_app())

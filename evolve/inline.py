@@ -95,24 +95,36 @@ def _is_future(stmt: cst.CSTNode) -> bool:
 class _Module:
     name: str
     path: str
-    wrapper: MetadataWrapper
+    module: cst.Module
     stmts: list[cst.CSTNode] = field(default_factory=list)
     binders: dict[str, int] = field(default_factory=dict)      # name -> index of the statement binding it
     ours: dict[str, tuple[str, str]] = field(default_factory=dict)  # alias -> (design_space module, name)
     keep: set[int] = field(default_factory=set)
     futures: set[str] = field(default_factory=set)
+    used: list[set[str]] = field(default_factory=list)  # names each statement mentions
+
+
+_PARSED: dict[tuple[str, float], _Module] = {}  # design_space modules parse once per process and mtime
 
 
 def _load(name: str, source: str | None = None) -> _Module:
-    if source is None:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-            raise InlineError(f"cannot find the source of {name}")
-        path, source = spec.origin, Path(spec.origin).read_text(encoding="utf-8")
-    else:
-        path = name
-    wrapper = MetadataWrapper(cst.parse_module(source))
-    mod = _Module(name, path, wrapper, list(wrapper.module.body))
+    if source is not None:
+        return _parse(name, name, source)
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        raise InlineError(f"cannot find the source of {name}")
+    key = (spec.origin, Path(spec.origin).stat().st_mtime)
+    if key not in _PARSED:
+        _PARSED[key] = _parse(name, spec.origin, Path(spec.origin).read_text(encoding="utf-8"))
+    cached = _PARSED[key]
+    return _Module(cached.name, cached.path, cached.module, cached.stmts, cached.binders, cached.ours,
+                   set(), cached.futures, cached.used)
+
+
+def _parse(name: str, path: str, source: str) -> _Module:
+    module = cst.parse_module(source)
+    mod = _Module(name, path, module, list(module.body))
+    mod.used = [{x.value for x in _names(stmt)} for stmt in mod.stmts]
     for i, stmt in enumerate(mod.stmts):
         if _is_future(stmt):
             mod.futures |= {_dotted(a.name) for a in stmt.body[0].names}
@@ -150,7 +162,11 @@ class _Inliner:
         if name in mod.ours:
             return self.resolve(*mod.ours[name], seen=seen + ((module, name),))
         if name not in mod.binders:
-            if importlib.util.find_spec(f"{module}.{name}") is not None:
+            try:
+                submodule = importlib.util.find_spec(f"{module}.{name}") is not None
+            except ModuleNotFoundError:  # `module` is not a package
+                submodule = False
+            if submodule:
                 raise InlineError(f"{module}.{name} is a module; import the names it defines instead")
             raise InlineError(f"{module} defines no {name!r}")
         return module, name
@@ -170,7 +186,7 @@ class _Inliner:
                 if i in mod.keep:
                     continue
                 mod.keep.add(i)
-                for n in {x.value for x in _names(mod.stmts[i])}:
+                for n in mod.used[i]:
                     if n in mod.ours:
                         target = self.resolve(key[0], n)
                         self.deps.setdefault(key[0], set()).add(target[0])
@@ -203,14 +219,13 @@ def _order(deps: dict[str, set[str]], start: str) -> list[str]:
 class _Rename(cst.CSTTransformer):
     """Rename global names of one module and drop its design_space imports."""
 
-    def __init__(self, mod: _Module, final: dict[str, str]) -> None:
+    def __init__(self, wrapper: MetadataWrapper | None, final: dict[str, str]) -> None:
         self.final = final
-        scope = mod.wrapper.resolve(ScopeProvider)[mod.wrapper.module]
         self.names: dict[int, str] = {}
-        for old, new in final.items():
-            if old == new:
-                continue
-            for a in scope.assignments[old]:
+        renames = {old: new for old, new in final.items() if old != new}
+        scope = wrapper.resolve(ScopeProvider)[wrapper.module] if wrapper is not None else None
+        for old, new in renames.items():
+            for a in scope.assignments[old] if scope is not None else ():
                 self.names.update({id(r.node): new for r in a.references if isinstance(r.node, cst.Name)})
                 if isinstance(a.node, cst.Name):
                     self.names[id(a.node)] = new
@@ -265,7 +280,7 @@ def inline_program(program: str, extra: list[tuple[str, str]] = ()) -> Inlined:
     prog = inl.modules[PROGRAM]
     prog.keep = {i for i, s in enumerate(prog.stmts) if not _is_future(s)}
     for i in list(prog.keep):
-        for n in {x.value for x in _names(prog.stmts[i])} & set(prog.ours):
+        for n in prog.used[i] & set(prog.ours):
             target = inl.resolve(PROGRAM, n)
             inl.deps.setdefault(PROGRAM, set()).add(target[0])
             inl.need(*target)
@@ -300,7 +315,7 @@ def inline_program(program: str, extra: list[tuple[str, str]] = ()) -> Inlined:
                 finals[m][alias] = finals[d_mod].get(d_name, d_name)
     futures = sorted(set().union(*(inl.modules[m].futures for m in order)))
     parts: list[str] = []
-    body = prog.wrapper.module
+    body = prog.module
     if prog.stmts and _is_docstring(prog.stmts[0]):
         parts.append(body.code_for_node(prog.stmts[0]).strip())
         prog.keep.discard(0)
@@ -309,7 +324,9 @@ def inline_program(program: str, extra: list[tuple[str, str]] = ()) -> Inlined:
     seen_imports: set[str] = set()
     for m in order:
         mod = inl.modules[m]
-        renamed = mod.wrapper.module.visit(_Rename(mod, finals[m]))
+        # scope analysis only where a name changes: it is the slow part
+        wrapper = MetadataWrapper(mod.module) if any(o != n for o, n in finals[m].items()) else None
+        renamed = (wrapper.module if wrapper else mod.module).visit(_Rename(wrapper, finals[m]))
         stmts = [s for i, s in enumerate(renamed.body) if i in mod.keep]
         stmts = [s for s in (_drop_ours(m, s) for s in stmts) if s is not None]
         text = []

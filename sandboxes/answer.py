@@ -117,7 +117,8 @@ class Answerer:
                 time.sleep(0.5 * 2 ** attempt)
         usage = getattr(resp, "usage", None)
         text = resp.choices[0].message.content or ""
-        return text.strip(), int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        return text.strip(), prompt_tokens, int(getattr(usage, "completion_tokens", 0) or 0)
 
     def answer_prompt(self, instructions: str, items: list[list[Any]], question: str) -> str:
         memory = "\n".join(f"- {text}" for text, _ids, _score in items)[: self.config.memory_chars]
@@ -138,7 +139,8 @@ class Answerer:
                 answer, p, c = self._complete(self.config.model, self.answer_prompt(
                     instructions, transcript["queries"][qid]["items"], question))
                 calls, p_tok, c_tok = 1, p, c
-                row: dict[str, Any] = {"answer": answer, **score_answer(answer, gold.answer, gold.category, gold.abstain)}
+                row: dict[str, Any] = {"answer": answer,
+                                       **score_answer(answer, gold.answer, gold.category, gold.abstain)}
                 if self.config.judge_model:
                     verdict, p, c = self._complete(self.config.judge_model, JUDGE_PROMPT[2].format(
                         question=question, gold=ABSTAIN_GOLD if gold.abstain else gold.answer, answer=answer))
@@ -161,7 +163,8 @@ class Answerer:
         return report
 
 
-def score_with_answers(stream: Stream, transcript: dict[str, Any], config: AnswerConfig) -> tuple[dict[str, Any], AnswerReport]:
+def score_with_answers(stream: Stream, transcript: dict[str, Any],
+                       config: AnswerConfig) -> tuple[dict[str, Any], AnswerReport]:
     """score_transcript plus answer F1 / EM / judge; metrics carry the prompt ids and the spend."""
     report = Answerer(config).run(stream, transcript)
     scored = score_transcript(stream, transcript, report.answers)

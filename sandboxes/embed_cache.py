@@ -81,10 +81,11 @@ class EmbedCache:
     def add(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Write one new shard (texts already cached are skipped)."""
         vectors = np.asarray(vectors, dtype=np.float32)
-        keys, rows = [], []
+        keys, rows, fresh = [], [], set()
         for i, text in enumerate(texts):
             k = text_key(self.embedder, text)
-            if k not in self._index and k not in keys:
+            if k not in self._index and k not in fresh:
+                fresh.add(k)
                 keys.append(k)
                 rows.append(i)
         if not keys:
@@ -179,6 +180,9 @@ class CachedEmbedder:
 
     def __init__(self, embedder: str, root: str | os.PathLike | None) -> None:
         self.name = embedder
+        if root and not os.path.isdir(root):
+            # A relative or unmounted path: fail loudly rather than quietly embed everything here.
+            raise FileNotFoundError(f"embedding cache {root!r} is not readable in the sandbox (give an absolute path)")
         self.cache = EmbedCache(root, embedder) if root else None
         self._model: Any = None
         self._local: dict[str, np.ndarray] = {}

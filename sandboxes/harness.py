@@ -157,5 +157,24 @@ def main(argv: list[str]) -> None:
     os._exit(0)
 
 
+def init_if_pid1() -> None:
+    """As PID 1 of a sandbox's PID namespace, fork the harness and stay behind as its init.
+
+    The kernel ignores default-action signals such as SIGXCPU (the CPU limit) for a
+    namespace's init, so the harness must not be PID 1. The init reaps orphans and exits
+    with the harness's status (128+N for death by signal N); its exit ends everything left.
+    """
+    if os.getpid() != 1:
+        return
+    child = os.fork()
+    if child == 0:
+        return
+    while True:
+        pid, status = os.wait()
+        if pid == child:
+            os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+
+
 if __name__ == "__main__":
+    init_if_pid1()
     main(sys.argv[1:])

@@ -95,3 +95,10 @@ def test_dense_seed_on_a_warm_cache_embeds_nothing_itself(tmp_path):
                                     embedder="hashing"))
     assert cold.metrics["embed_misses"] > 100
     assert cold.metrics["recall"] == warm.metrics["recall"]  # same vectors, same ranking
+
+
+def test_a_cache_path_the_sandbox_cannot_read_fails_loudly():
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="absolute path"):
+        CachedEmbedder("hashing", "relative/cache")

@@ -116,3 +116,28 @@ def test_stale_containers_are_removed_at_the_next_start(client):
                 c.remove(force=True)
             except Exception:  # noqa: BLE001 - already removed, as expected
                 pass
+
+
+def test_cpu_limit_fires_in_a_container(sandbox):
+    from sandboxes.job import Job, Limits
+    spin = open(os.path.join(os.path.dirname(__file__), "hostile", "infinite_loop.py")).read()
+    result = sandbox.run(Job(program=spin.replace("__TOKEN__", "mxdcpu"), task="synthetic", fidelity="smoke",
+                             limits=Limits(wall_seconds=60, cpu_seconds=1)), validate=False)
+    assert result.status == "timeout" and "CPU limit of 1 s" in result.error, result.error
+
+
+def test_an_image_with_its_own_python_gets_no_host_binds(client):
+    # Built locally FROM the offline image (no registry), labelled as a self-contained image.
+    tag = "memarch-sandbox:selfcontained-test"
+    client.images.build(fileobj=io.BytesIO(f"FROM {OFFLINE_IMAGE}\nLABEL {OFFLINE_LABEL}=0\n".encode()),
+                        tag=tag, rm=True, pull=False)
+    try:
+        box = DockerSandbox(image=tag, client=client, campaign="test-docker")
+        workdir = tempfile.mkdtemp()
+        spec = box.container_spec(seed_job(), workdir)
+        assert "/usr" not in spec["volumes"] and sys.base_prefix not in spec["volumes"]
+        assert spec["command"][-1].startswith("exec python -I -m sandboxes.harness")
+        assert spec["environment"]["PATH"].startswith("/opt/venv/bin:/usr/local/bin")
+        os.rmdir(workdir)
+    finally:
+        client.images.remove(tag, force=True)

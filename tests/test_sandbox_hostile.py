@@ -28,7 +28,7 @@ from sandboxes.job import Job, Limits
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 LIMITS = Limits(wall_seconds=20.0, cpu_seconds=10, memory_mb=512, max_processes=32, max_file_mb=8)
 # Programs that never end get a short leash so the suite stays quick; the rest get room to finish.
-SHORT = Limits(wall_seconds=2.0, cpu_seconds=1, memory_mb=512, max_processes=32, max_file_mb=8)
+SHORT = Limits(wall_seconds=1.5, cpu_seconds=1, memory_mb=512, max_processes=32, max_file_mb=8)
 ENDLESS = ("infinite_loop", "sleep_forever", "fork_bomb")
 SECRET_ENV = {"OPENAI_API_KEY": "sk-test-canary-env-7f3a", "AWS_SECRET_ACCESS_KEY": "canary-aws-91be",
               "MEMARCH_TEST_TOKEN": "canary-token-c0de"}

@@ -146,3 +146,12 @@ def test_registry_reuses_one_instance_per_backend_and_options():
     assert get_sandbox("process", bwrap=False) is not get_sandbox("process")
     with pytest.raises(ValueError, match="unknown sandbox backend 'nope'"):
         get_sandbox("nope")
+
+
+def test_cpu_limit_fires_even_though_the_job_has_its_own_pid_namespace(sandbox):
+    # A namespace's PID 1 ignores SIGXCPU; the harness runs as PID 2 under a small init.
+    _name, box = sandbox
+    spin = (Path(__file__).parent / "hostile" / "infinite_loop.py").read_text().replace("__TOKEN__", "mxcpu")
+    result = box.run(Job(program=spin, task="synthetic", fidelity="smoke",
+                         limits=Limits(wall_seconds=60, cpu_seconds=1)), validate=False)
+    assert result.status == "timeout" and "CPU limit of 1 s" in result.error, result.error

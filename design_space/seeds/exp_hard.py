@@ -5,7 +5,7 @@ nearest neighbour: store an example only when the memory as it stands gets it wr
 reward-driven eviction from experience-replay buffers: every stored experience earns +1
 when it was recalled for a query whose feedback matched its answer and -1 when it did
 not; past ``CAPACITY`` (or the task's ``capacity_records``, whichever is smaller) the
-lowest-valued experience goes (``EVICT = "value"``), or the oldest (``EVICT = "oldest"``).
+lowest-valued experience goes, or the oldest with ``EVICT_OLDEST``.
 ``KEEP_EASY`` also stores examples the memory already got right. Simplified: one vector
 per experience, a linear scan.
 """
@@ -22,7 +22,7 @@ from design_space.components.retrieve.packing import pack
 CAPACITY = 2000  # experiences kept at most
 TOP_K = 5
 KEEP_EASY = False  # store examples the memory already answers right too
-EVICT = "value"  # value (feedback credit, then age) | oldest
+EVICT_OLDEST = False  # evict the oldest instead of the least helpful (feedback credit, then age)
 RECALLED_BONUS = 1.0  # credit per helpful recall (and debit per harmful one)
 
 
@@ -98,7 +98,7 @@ class Memory(MemoryProgram):
         self._evict()
 
     def _evict(self) -> None:
-        if EVICT == "oldest":
+        if EVICT_OLDEST:
             values = {i: float(e.born) for i, e in self.kept.items()}
         else:
             values = {i: e.value for i, e in self.kept.items()}

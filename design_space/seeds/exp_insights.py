@@ -7,7 +7,7 @@ memory counts the answers it went with; a rule is active once it has ``MIN_SUPPO
 examples and ``MIN_PRECISION`` agreement, and a query recalls the strongest rules its
 words trigger, each citing the latest examples behind it. ``DECAY`` < 1 lets old counts
 fade so a rule can flip when the right answer drifts. With an LLM configured, every
-``LLM_EVERY``-th mistake the model writes an insight contrasting the wrong and the right
+``_LLM_EVERY``-th mistake the model writes an insight contrasting the wrong and the right
 answer, recalled when the query shares its words. Simplified: no insight voting/editing
 operations (ExpeL's ADD/EDIT/UPVOTE), counts stand in for them.
 """
@@ -28,8 +28,8 @@ MIN_PRECISION = 0.5  # share of a word's examples that had the rule's answer
 DECAY = 1.0  # per solved task; 1.0 never forgets
 USE_PAIRS = True  # also learn rules on adjacent word pairs
 SOURCES = 3
-LLM_EVERY = 10  # ask the model for an insight after this many mistakes (when a model is configured)
-LLM_INSIGHTS = 20  # at most this many model-written insights
+_LLM_EVERY = 10  # ask the model for an insight after this many mistakes (when a model is configured)
+_LLM_INSIGHTS = 20  # at most this many model-written insights
 
 INSIGHT_PROMPT = ("An assistant answered '{wrong}' for the input \"{text}\", but the right answer was "
                   "'{right}'. Earlier, \"{other}\" was answered '{wrong}'. In one sentence, write a rule that "
@@ -74,11 +74,11 @@ class Memory(MemoryProgram):
                 row[s.label] = row.get(s.label, 0.0) + self.scale
                 self.sources.setdefault((f, s.label), deque(maxlen=max(1, int(SOURCES)))).append(s.id)
             self.examples[s.label] = s
-        if self.scale > 1e100:  # renormalise before floats overflow
-            for row in self.counts.values():
-                for k in row:
-                    row[k] /= self.scale
-            self.scale = 1.0
+            if self.scale > 1e12:  # renormalise long before floats overflow
+                for row in self.counts.values():
+                    for k in row:
+                        row[k] /= self.scale
+                self.scale = 1.0
 
     def _rules(self, text: str) -> list[tuple[float, str, str, float, float]]:
         out = []
@@ -87,6 +87,8 @@ class Memory(MemoryProgram):
             if not row:
                 continue
             total = sum(row.values())
+            if total <= 0.0:  # faded to nothing under a strong decay
+                continue
             label = max(row, key=row.get)
             support, precision = row[label] / self.scale, row[label] / total
             if support >= MIN_SUPPORT and precision >= MIN_PRECISION:
@@ -111,14 +113,14 @@ class Memory(MemoryProgram):
         return pack(items, query.budget_tokens, self.kit.count_tokens)
 
     def manage(self, signal: Signal) -> None:
-        if signal.kind != "feedback" or self.kit.llm is None or len(self.written) >= int(LLM_INSIGHTS):
+        if signal.kind != "feedback" or self.kit.llm is None or len(self.written) >= int(_LLM_INSIGHTS):
             return
         text, guess = self.last
         right = str(signal.payload.get("label", ""))
         if guess is None or guess == right or guess not in self.examples:
             return
         self.mistakes += 1
-        if self.mistakes % max(1, int(LLM_EVERY)):
+        if self.mistakes % max(1, int(_LLM_EVERY)):
             return
         other = self.examples[guess]
         reply = ask(self.kit.llm, INSIGHT_PROMPT.format(wrong=guess, text=text, right=right, other=other.text))

@@ -98,7 +98,7 @@ def sandbox_check_command(backends: Optional[list[str]] = None, console: Optiona
             table.add_row(name, "available", "[yellow]no[/]", str(exc)[:120])
             continue
         checks, ms = check_backend(sandbox)
-        table.add_row(name, "seed program, smoke run", f"{ms:.0f} ms", "")
+        table.add_row(name, "seed program, smoke run", f"{ms:.0f} ms", "first job: includes start-up")
         for check in checks:
             broken |= not check.held
             table.add_row("", check.name, "[green]held[/]" if check.held else "[red]BROKEN[/]", check.detail[:120])

@@ -122,10 +122,14 @@ class DockerSandbox:
         volumes = {workdir: {"bind": JOB_DIR, "mode": "rw"}}
         python = "python"
         env = fences.clean_env(JOB_DIR)
+        env["PATH"] = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"  # where the Dockerfiles put python
         if self.offline:
             volumes.update(host_binds(job))
             python = sys.executable
             env["PATH"] = f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin"
+        else:  # data the job reads (model cache, embedding cache) is bound in every image
+            data = [fences.model_cache(), getattr(job, "embed_cache", "") or ""]
+            volumes.update({p: {"bind": p, "mode": "ro"} for p in data if p and os.path.isdir(p)})
         spec: dict[str, Any] = {
             "image": self.image,
             "command": ["/bin/sh", "-c", "exec " + HARNESS.replace("python", python, 1)],

@@ -80,6 +80,10 @@ def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
 
 
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc.setns(fd, nstype), "setns")
+
+
 def prctl(option: int, value: int) -> None:
     _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), "prctl")
 
@@ -116,14 +120,19 @@ def nproc_limit(limits: Limits, uid: int | None) -> int:
 
 def set_rlimits(limits: Limits, nproc: int | None = None) -> None:
     mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_mb * mb, limits.max_file_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Counted per real uid; a no-op for root, which is why root jobs also get their own uid.
     nproc = nproc or limits.max_processes
-    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    for which, soft, hard in ((resource.RLIMIT_AS, limits.memory_mb * mb, limits.memory_mb * mb),
+                              (resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 5),
+                              (resource.RLIMIT_NOFILE, limits.max_open_files, limits.max_open_files),
+                              (resource.RLIMIT_FSIZE, limits.max_file_mb * mb, limits.max_file_mb * mb),
+                              (resource.RLIMIT_CORE, 0, 0),
+                              (resource.RLIMIT_NPROC, nproc, nproc)):
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            if sys.platform == "linux":  # elsewhere (macOS) some limits cannot be lowered: keep the rest
+                raise
 
 
 def hidden_dirs() -> list[str]:
@@ -179,11 +188,17 @@ def enter(workdir: str, limits: Limits, isolate: bool, keep: list[str], hidden: 
     `keep` and `hidden` come from `readable_paths` and `hidden_dirs` evaluated by the
     launcher, whose home is the one to hide.
     """
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if sys.platform == "linux":
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
     if isolate:
         unshare(CLONE_NEWNET | CLONE_NEWNS | extra_ns)
         isolate_filesystem(workdir, keep, hidden, tmp_mb=1)
     set_rlimits(limits, nproc)
+
+
+def mount_proc() -> None:
+    """A /proc that shows only the new PID namespace (call as its first process)."""
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def drop_privileges(uid: int) -> None:

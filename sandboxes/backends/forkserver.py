@@ -31,11 +31,13 @@ from pathlib import Path
 
 from sandboxes.backends import fences
 from sandboxes.backends.base import Launch, run_job
-from sandboxes.backends.process import decode_status, kill_group, kill_job, tail_of
+from sandboxes.backends.process import decode_status, kill_group, kill_job, tail_of, wait_exit
 from sandboxes.job import Job, Limits, Result
 
 PRELOAD = ("numpy", "design_space", "design_space.embedders", "sandboxes.harness", "sandboxes.embed_cache")
 COMPONENTS = Path(__file__).resolve().parents[2] / "design_space" / "components"
+READY_TIMEOUT = 120.0
+GRACE = 15.0  # the server enforces the job's wall clock; this only catches a wedged server
 
 
 def component_modules() -> list[str]:
@@ -53,15 +55,12 @@ def component_modules() -> list[str]:
         parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
         names.append(".".join(parts))
     return names
-MS_PROC = fences.MS_NOSUID | fences.MS_NODEV | fences.MS_NOEXEC
-READY_TIMEOUT = 120.0
-GRACE = 15.0  # the server enforces the job's wall clock; this only catches a wedged server
 
 
 # ---- server side -------------------------------------------------------------------------
 
 def _child(req: dict, out_fd: int) -> None:
-    """In the forked child: fence in, then (as PID 1 of a new namespace) run the harness."""
+    """In the forked child (PID 1 of its own namespace when isolated): fence in, run the harness."""
     code = 1
     try:
         os.setsid()
@@ -71,23 +70,17 @@ def _child(req: dict, out_fd: int) -> None:
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         os.closerange(3, 65536)
-        limits = Limits(**req["limits"])
         isolate = req["isolate"]
-        fences.enter(req["workdir"], limits, isolate, req["keep"], req["hidden"],
-                     extra_ns=fences.CLONE_NEWPID if isolate else 0, nproc=req["nproc"])
+        fences.enter(req["workdir"], Limits(**req["limits"]), isolate, req["keep"], req["hidden"], nproc=req["nproc"])
         if isolate:
-            pid = os.fork()
-            if pid:  # mirror the harness's fate as 128+signal or its exit code, like a wrapper
-                _, status = os.waitpid(pid, 0)
-                os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
-            fences.prctl(fences.PR_SET_PDEATHSIG, signal.SIGKILL)
-            fences._mount("proc", "/proc", "proc", MS_PROC)
+            fences.mount_proc()
         if req["uid"] is not None:
             fences.drop_privileges(req["uid"])
         os.environ.clear()
         os.environ.update(req["env"])
         os.chdir(req["workdir"])
         from sandboxes import harness
+        harness.init_if_pid1()  # stays behind as the namespace's init; the harness runs as PID 2
         harness.main(["job.json", "stream.jsonl", "transcript.json"])  # ends with os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - report, never return into the server loop
         try:
@@ -99,25 +92,29 @@ def _child(req: dict, out_fd: int) -> None:
 
 
 def _wait(pid: int, timeout: float) -> tuple[int | None, object]:
-    pidfd = os.pidfd_open(pid)
-    try:
-        ready, _, _ = select.select([pidfd], [], [], max(0.0, timeout))
-        if not ready:
-            kill_job(pid)
-        _, status, rusage = os.wait4(pid, 0)
-        kill_group(pid)  # whatever the job left in its session
-        return (status if ready else None), rusage
-    finally:
-        os.close(pidfd)
+    ready = wait_exit(pid, timeout)
+    if not ready:
+        kill_job(pid)
+    _, status, rusage = os.wait4(pid, 0)
+    kill_group(pid)  # whatever the job left in its session
+    return (status if ready else None), rusage
 
 
-def run_one(req: dict) -> dict:
+def run_one(req: dict, own_pid_ns: int | None = None) -> dict:
+    """Fork one job. With `own_pid_ns` (an fd of the server's PID namespace) the child is PID 1
+    of a fresh namespace: unshare(CLONE_NEWPID) only affects children, and setns undoes it."""
     out_fd = os.open(os.path.join(req["workdir"], "output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     t0 = time.perf_counter()
     try:
-        pid = os.fork()
-        if pid == 0:
-            _child(req, out_fd)
+        if req["isolate"] and own_pid_ns is not None:
+            fences.unshare(fences.CLONE_NEWPID)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _child(req, out_fd)
+        finally:
+            if req["isolate"] and own_pid_ns is not None:
+                fences.setns(own_pid_ns, fences.CLONE_NEWPID)
     finally:
         os.close(out_fd)
     status, rusage = _wait(pid, req["limits"]["wall_seconds"])
@@ -135,10 +132,11 @@ def serve(preload: list[str]) -> None:
     gc.collect()
     gc.freeze()
     out = sys.stdout.fileno()
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if os.path.exists("/proc/self/ns/pid") else None
     os.write(out, b"ready\n")
     for line in sys.stdin.buffer:
         try:
-            reply = run_one(json.loads(line))
+            reply = run_one(json.loads(line), own_pid_ns)
         except Exception as exc:  # noqa: BLE001 - a bad request must not end the server
             reply = {"error": f"{exc.__class__.__name__}: {exc}"}
         os.write(out, json.dumps(reply).encode() + b"\n")
@@ -202,7 +200,10 @@ class ForkserverSandbox:
                "uid": uid, "nproc": fences.nproc_limit(limits, uid), "keep": fences.readable_paths(job),
                "hidden": fences.hidden_dirs(), "env": fences.clean_env(workdir)}
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
+            if self._proc is not None and self._proc.poll() is not None:
+                self._stop(self._proc)  # died between jobs (killed, OOM): clean up, start afresh
+                self._proc = None
+            if self._proc is None:
                 self._proc = self._start()
             proc = self._proc
             try:

@@ -148,11 +148,7 @@ class ProcessSandbox:
     @staticmethod
     def _wait(proc: subprocess.Popen, timeout: float):
         """Wait for the child; on timeout kill its whole process group. Returns (status|None, rusage)."""
-        pidfd = os.pidfd_open(proc.pid)  # wakes the moment the child exits, no polling
-        try:
-            ready, _, _ = select.select([pidfd], [], [], max(0.0, timeout))
-        finally:
-            os.close(pidfd)
+        ready = wait_exit(proc.pid, timeout)
         if not ready:
             kill_job(proc.pid)
         _pid, status, rusage = os.wait4(proc.pid, 0)
@@ -161,6 +157,23 @@ class ProcessSandbox:
         return (status if ready else None), rusage
 
     _kill_group = staticmethod(lambda pgid: kill_group(pgid))
+
+
+def wait_exit(pid: int, timeout: float) -> bool:
+    """Block until child `pid` has exited (True) or `timeout` passed (False); it stays unreaped."""
+    if hasattr(os, "pidfd_open"):  # Linux: wakes the moment the child exits
+        fd = os.pidfd_open(pid)
+        try:
+            return bool(select.select([fd], [], [], max(0.0, timeout))[0])
+        finally:
+            os.close(fd)
+    deadline, delay = time.monotonic() + timeout, 0.001
+    while time.monotonic() < deadline:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+    return False
 
 
 def kill_group(pgid: int) -> None:
@@ -198,10 +211,7 @@ def kill_job(leader: int, grace: float = 0.5) -> None:
             pass
     if others:
         try:
-            fd = os.pidfd_open(leader)
+            wait_exit(leader, grace)
         except OSError:
-            fd = -1
-        if fd >= 0:
-            select.select([fd], [], [], grace)
-            os.close(fd)
+            pass
     kill_group(leader)

@@ -21,27 +21,21 @@ def rank_key(key: str, salt: str = "") -> str:
 
 
 def _quotas(sizes: dict[Hashable, int], n: int) -> dict[Hashable, int]:
-    """Largest-remainder allocation of n over strata, at least one per stratum while n allows."""
+    """Largest-remainder allocation of n over strata, then at least one per stratum while n allows."""
     total = sum(sizes.values())
     if n >= total:
         return dict(sizes)
     exact = {c: n * s / total for c, s in sizes.items()}
     quota = {c: int(v) for c, v in exact.items()}
-    # Every category is seen even in a small subset: a category absent from the cheap
-    # fidelity would be invisible to the cascade.
+    for c in sorted(exact, key=lambda c: (-(exact[c] - int(exact[c])), str(c)))[: n - sum(quota.values())]:
+        quota[c] += 1
+    # Every category is seen even in a small subset (a category absent from the cheap
+    # fidelity would be invisible to the cascade): take from the largest quota to fill it.
     for c in sorted(sizes, key=lambda c: (-sizes[c], str(c))):
-        if quota[c] == 0 and sum(quota.values()) < n:
+        donor = max(quota, key=lambda d: (quota[d], str(d)))
+        if quota[c] == 0 and quota[donor] > 1:
+            quota[donor] -= 1
             quota[c] = 1
-    left = n - sum(quota.values())
-    for c in sorted(exact, key=lambda c: (-(exact[c] - int(exact[c])), str(c))):
-        if left <= 0:
-            break
-        if quota[c] < sizes[c]:
-            quota[c] += 1
-            left -= 1
-    while sum(quota.values()) > n:  # more strata than n: drop the smallest
-        c = min((c for c in quota if quota[c] > 0), key=lambda c: (sizes[c], str(c)))
-        quota[c] -= 1
     return quota
 
 

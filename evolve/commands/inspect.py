@@ -1,0 +1,271 @@
+"""Inspection commands: `status`, `show`, `diff` and `compare` — what a campaign did and why.
+
+All of them only read the campaign database, so they are safe while the campaign runs.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+
+from evolve.cli import RUNS, app, console, user_errors
+from evolve.store import Store, StoreError
+from evolve.views import final_stage, front_rows, resolve_run, stored_config
+
+
+def _open(run: str, runs_dir: Path) -> Store:
+    return Store.open(resolve_run(run, runs_dir))
+
+
+def campaign_status(store: Store, now: float | None = None) -> dict[str, Any]:
+    """The numbers behind `memarch status`, as plain data."""
+    from evolve.archive import Archive
+
+    now = time.time() if now is None else now
+    config = stored_config(store)
+    objectives = [(o.metric, o.direction) for o in config.objectives]
+    archive = Archive.load(store, objectives, final_stage(config))
+    events = list(store.events())
+    done = {d["candidate"] for _t, k, d in events if k == "done"}
+    sessions = [t for t, k, _d in events if k == "session_start"]
+    ended = [t for t, k, _d in events if k == "session_end"]
+    running = bool(sessions) and (not ended or ended[-1] < sessions[-1])
+    start = sessions[-1] if sessions else now
+    recent = [t for t, k, _d in events if k == "done" and t >= start]
+    total = config.budget.evaluations
+    remaining = max(0, total - len(done))
+    eta = None
+    if running and len(recent) >= 2 and remaining:
+        rate = len(recent) / max(1e-9, recent[-1] - start)  # candidates finished per second this session
+        eta = remaining / rate
+        if config.budget.wall_seconds is not None:
+            elapsed = float(store.meta("elapsed_s") or 0.0) + now - start
+            eta = min(eta, max(0.0, config.budget.wall_seconds - elapsed))
+    per_stage: dict[str, dict[str, int]] = {}
+    for ev in store.evaluations():
+        per_stage.setdefault(ev.fidelity, {}).setdefault(ev.status, 0)
+        per_stage[ev.fidelity][ev.status] += 1
+    best = {}
+    for k, (m, d) in enumerate(objectives):
+        if archive.metrics:
+            cid = (max if d == "max" else min)(archive.metrics, key=lambda c: archive.metrics[c][m])
+            best[m] = {"candidate": cid, "value": archive.metrics[cid][m], "direction": d}
+    return {"name": config.name, "running": running, "candidates": store.count_candidates(),
+            "finished": len(done), "in_flight": store.count_candidates() - len(done), "budget": total,
+            "evaluations": sum(sum(s.values()) for s in per_stage.values()), "per_stage": per_stage,
+            "front": archive.front(), "hypervolume": archive.hypervolume(), "best": best,
+            "llm": store.llm_totals(), "llm_budget": config.budget.llm_dollars, "eta_s": eta,
+            "sessions": len(sessions), "elapsed_s": float(store.meta("elapsed_s") or 0.0)
+            + (now - start if running else 0.0)}
+
+
+def _duration(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+@app.command()
+@user_errors
+def status(run: str = typer.Argument(..., help="Run directory or campaign name."),
+           as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
+           runs_dir: Path = RUNS) -> None:
+    """Progress of a campaign: evaluations done and in flight, best per objective, hypervolume, spend, ETA."""
+    st = campaign_status(_open(run, runs_dir))
+    if as_json:
+        console.print_json(json.dumps(st))
+        return
+    state = "[green]running[/]" if st["running"] else "stopped"
+    console.print(f"[bold]{st['name']}[/] — {state}, {st['sessions']} session(s), {_duration(st['elapsed_s'])} spent")
+    console.print(f"candidates finished {st['finished']}/{st['budget']}, in flight or pending {st['in_flight']}, "
+                  f"stage evaluations {st['evaluations']}")
+    for stage, counts in st["per_stage"].items():
+        console.print(f"  {stage}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    table = Table(title=f"best per objective (front of {len(st['front'])}, hypervolume {st['hypervolume']:.4g})")
+    for col in ("objective", "best", "candidate"):
+        table.add_column(col)
+    for m, b in st["best"].items():
+        table.add_row(f"{m} ({'↑' if b['direction'] == 'max' else '↓'})", f"{b['value']:.4g}", b["candidate"])
+    console.print(table)
+    llm = st["llm"]
+    cap = f" of ${st['llm_budget']:g}" if st["llm_budget"] is not None else ""
+    console.print(f"LLM: {llm['calls']} calls, {llm['prompt_tokens'] + llm['completion_tokens']} tokens, "
+                  f"${llm['cost_usd']:.4f}{cap}" + (f", {llm['errors']} failed" if llm["errors"] else ""))
+    if st["eta_s"] is not None:
+        console.print(f"ETA: {_duration(st['eta_s'])} at this session's rate")
+    elif st["running"]:
+        console.print("ETA: not enough finished candidates in this session yet")
+
+
+def _evaluation_table(store: Store, cid: str, objectives: list[str]) -> Table:
+    table = Table(title="evaluations")
+    for col in ("stage", "status", *objectives, "wall s", "error"):
+        table.add_column(col)
+    for ev in store.evaluations_of(cid):
+        table.add_row(ev.fidelity, ev.status, *(f"{ev.metrics[m]:.4g}" if m in ev.metrics else "-" for m in objectives),
+                      f"{ev.resources.get('wall_s', 0):.2f}", escape((ev.error.strip().splitlines() or [""])[-1][:80]))
+    return table
+
+
+def _message_text(request: str) -> str:
+    """The prompt text of a recorded request (messages or a plain string)."""
+    try:
+        data = json.loads(request)
+    except (TypeError, ValueError):
+        return str(request)
+    msgs = data.get("messages", data) if isinstance(data, dict) else data
+    if isinstance(msgs, list):
+        return "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" if isinstance(m, dict) else str(m)
+                           for m in msgs)
+    return json.dumps(data, indent=1)
+
+
+@app.command()
+@user_errors
+def show(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
+         full: bool = typer.Option(False, "--full", help="Print whole prompts and failure samples."),
+         runs_dir: Path = RUNS) -> None:
+    """One candidate: code, metrics per stage and category, failures, parents, operator, LLM prompt and reply."""
+    store = _open(run, runs_dir)
+    config = stored_config(store)
+    cand = store.candidate(candidate)
+    objectives = [o.metric for o in config.objectives]
+    console.print(Panel(f"operator [cyan]{cand.operator}[/], generation {cand.generation}, parents "
+                        f"{', '.join(cand.parents) or 'none'}\n{escape(cand.note)}", title=f"{cand.id} of {config.name}"))
+    console.print(_evaluation_table(store, cand.id, objectives))
+    ev = store.evaluation(cand.id, final_stage(config)) or (store.evaluations_of(cand.id) or [None])[-1]
+    if ev is not None and ev.per_category:
+        table = Table(title=f"per category ({ev.fidelity})")
+        cols = [m for m in objectives if any(m in d for d in ev.per_category.values())]
+        for col in ("category", "n", *cols):
+            table.add_column(col)
+        for cat, d in sorted(ev.per_category.items()):
+            table.add_row(cat, f"{d.get('n', 0):g}", *(f"{d[c]:.4g}" if c in d else "-" for c in cols))
+        console.print(table)
+    if ev is not None and ev.failures:
+        lines = []
+        for f in ev.failures[: None if full else 3]:
+            got = "; ".join(",".join(r.get("source_ids", [])) for r in f.get("returned", [])[:3])
+            lines.append(f"[bold]{escape(str(f.get('question', f.get('query_id', '?'))))}[/] "
+                         f"({escape(str(f.get('category', '')))})\n"
+                         f"  gold: {escape(', '.join(f.get('gold_evidence', {})))}   returned: {escape(got) or 'nothing'}")
+        console.print(Panel("\n".join(lines), title=f"failure sample ({len(ev.failures)} recorded)"))
+    console.print(Syntax(cand.code, "python", line_numbers=True, word_wrap=True))
+    calls = store.llm_calls_of(cand.id, cand.prompt_hash)
+    for call in calls:
+        prompt, reply = _message_text(call["request"]), call["response"]
+        if not full:
+            prompt = prompt if len(prompt) < 2500 else prompt[:1200] + "\n[...]\n" + prompt[-1200:]
+        console.print(Panel(escape(prompt),
+                            title=f"prompt to {call['model']} ({call['purpose']}, {call['prompt_tokens']} tokens)"))
+        console.print(Panel(escape(reply) + (f"\n[red]{escape(call['error'])}[/]" if call["error"] else ""),
+                            title=f"reply ({call['completion_tokens']} tokens, ${call['cost_usd']:.4f})"))
+    if not calls and not cand.operator.startswith("seed:"):
+        console.print(f"[dim]no LLM call made {cand.id} ({cand.operator} works offline)[/]")
+
+
+@app.command()
+@user_errors
+def diff(run: str = typer.Argument(...), a: str = typer.Argument(..., help="Candidate A (e.g. the parent)."),
+         b: str = typer.Argument(..., help="Candidate B."), runs_dir: Path = RUNS) -> None:
+    """Unified diff of two candidates' code and the change in every metric they share."""
+    store = _open(run, runs_dir)
+    config = stored_config(store)
+    ca, cb = store.candidate(a), store.candidate(b)
+    text = "".join(difflib.unified_diff(ca.code.splitlines(True), cb.code.splitlines(True), f"{a}.py", f"{b}.py"))
+    console.print(Syntax(text or "(identical code)\n", "diff", word_wrap=True))
+    stage = final_stage(config)
+    ea, eb = store.evaluation(a, stage), store.evaluation(b, stage)
+    if not (ea and eb and ea.status == eb.status == "ok"):
+        console.print(f"[dim]no metric deltas: both need an ok `{stage}` evaluation[/]")
+        return
+    objectives = [o.metric for o in config.objectives]
+    table = Table(title=f"metrics at {stage} ({a} → {b}); objectives first")
+    for col in ("metric", a, b, "delta"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    shared = [m for m in objectives if m in ea.metrics and m in eb.metrics]
+    shared += sorted(m for m in ea.metrics if m in eb.metrics and m not in objectives)
+    for m in shared:
+        d = eb.metrics[m] - ea.metrics[m]
+        table.add_row(m, f"{ea.metrics[m]:.4g}", f"{eb.metrics[m]:.4g}", f"{d:+.4g}")
+    console.print(table)
+
+
+def components_by_stage(code: str) -> dict[str, list[str]]:
+    """Which design_space.components modules a program imports, grouped by stage."""
+    import libcst as cst
+
+    out: dict[str, list[str]] = {}
+    try:
+        module = cst.parse_module(code)
+    except cst.ParserSyntaxError:
+        return out
+    for stmt in module.body:
+        for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
+            if isinstance(small, cst.ImportFrom) and small.module is not None:
+                name = cst.helpers.get_full_name_for_node(small.module) or ""
+                parts = name.split(".")
+                if parts[:2] == ["design_space", "components"] and len(parts) >= 4:
+                    out.setdefault(parts[2], []).append(parts[3])
+    return {k: sorted(set(v)) for k, v in sorted(out.items())}
+
+
+def compare_runs(s1: Store, s2: Store) -> dict[str, Any]:
+    """Both fronts, hypervolumes against one shared reference point, and the winners' structure."""
+    from evolve.operators.knobs import read_knobs
+    from evolve.pareto import hypervolume
+
+    c1, a1, r1 = front_rows(s1)
+    c2, a2, r2 = front_rows(s2)
+    obj1 = [(o.metric, o.direction) for o in c1.objectives]
+    obj2 = [(o.metric, o.direction) for o in c2.objectives]
+    if obj1 != obj2:
+        raise StoreError(f"{c1.name} and {c2.name} optimise different objectives ({obj1} vs {obj2})")
+    shared: dict[str, float] | None = None
+    if len(a1) and len(a2):
+        ref = tuple(max(x, y) for x, y in zip(a1.reference(), a2.reference()))
+        shared = {c1.name: hypervolume([a1.point(c) for c in a1.metrics], ref),
+                  c2.name: hypervolume([a2.point(c) for c in a2.metrics], ref)}
+    runs = []
+    for store, config, rows in ((s1, c1, r1), (s2, c2, r2)):
+        front = []
+        for row in rows:
+            if row["rank"] != 0:
+                continue
+            code = store.candidate(row["id"]).code
+            front.append({**row, "knobs": {k.name: k.value for k in read_knobs(code)},
+                          "components": components_by_stage(code)})
+        runs.append({"name": config.name, "task": config.task.name, "front": front})
+    return {"objectives": [m for m, _ in obj1], "hypervolume": shared, "runs": runs}
+
+
+@app.command()
+@user_errors
+def compare(run1: str = typer.Argument(...), run2: str = typer.Argument(...),
+            as_json: bool = typer.Option(False, "--json"), runs_dir: Path = RUNS) -> None:
+    """Contrast two campaigns: fronts, hypervolume on a shared reference, winners' knobs and components."""
+    cmp = compare_runs(_open(run1, runs_dir), _open(run2, runs_dir))
+    if as_json:
+        console.print_json(json.dumps(cmp, default=str))
+        return
+    if cmp["hypervolume"]:
+        console.print("hypervolume on a shared reference: "
+                      + ", ".join(f"{k} {v:.4g}" for k, v in cmp["hypervolume"].items()))
+    for run in cmp["runs"]:
+        table = Table(title=f"front of {run['name']} ({run['task']})")
+        for col in ("candidate", *cmp["objectives"], "operator", "components", "knobs"):
+            table.add_column(col)
+        for row in run["front"]:
+            comps = "; ".join(f"{st}: {', '.join(m)}" for st, m in row["components"].items()) or "own code"
+            knobs = ", ".join(f"{k}={v}" for k, v in row["knobs"].items())
+            table.add_row(row["id"], *(f"{row[m]:.4g}" for m in cmp["objectives"]), row["operator"], comps,
+                          escape(knobs))
+        console.print(table)
+

@@ -1,0 +1,135 @@
+"""status, show, diff, compare, lineage formats and front --plot on a real campaign database.
+
+The commands run through the real typer app (in-process, for speed); one runs as `python -m`
+to check the registration of command modules from the command line too.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evolve.cli import app
+from evolve.commands.inspect import campaign_status, components_by_stage
+from test_report import run  # noqa: F401 - the shared real-store fixture
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cli(run):  # noqa: F811
+    runs, _store = run
+    runner = CliRunner()
+
+    def call(*args: str):
+        return runner.invoke(app, [*args, "--runs-dir", str(runs)], env={"COLUMNS": "200"})
+    return call
+
+
+def test_status_numbers(run, cli):  # noqa: F811
+    _runs, store = run
+    res = cli("status", "rep", "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["finished"] == 5 and data["candidates"] == 5 and data["in_flight"] == 0
+    assert data["per_stage"]["smoke"] == {"crashed": 1, "ok": 4} and data["per_stage"]["full"] == {"ok": 4}
+    assert data["best"]["recall"]["value"] == max(e.metrics["recall"] for e in store.evaluations("full"))
+    assert data["hypervolume"] > 0 and data["llm"]["calls"] == 0
+    assert data["running"] is True and data["eta_s"] is None  # the session never ended, but the budget is spent
+    text = cli("status", "rep").output
+    assert "candidates finished 5/5" in text and "recall (↑)" in text and "LLM: 0 calls" in text
+
+
+def test_status_eta_from_this_sessions_rate(run):  # noqa: F811
+    _runs, store = run
+    # Budget 5, all done: no ETA. Ask what a budget of 9 would leave: 4 more at this session's rate.
+    st = campaign_status(store)
+    done_times = [t for t, k, _d in store.events() if k == "done"]
+    start = [t for t, k, _d in store.events() if k == "session_start"][-1]
+    rate = len(done_times) / (done_times[-1] - start)
+    from evolve.views import stored_config
+    cfg = stored_config(store)
+    store.set_meta("config", store.meta("config").replace("evaluations: 5", "evaluations: 9"))
+    try:
+        st = campaign_status(store, now=time.time())
+        assert st["eta_s"] == pytest.approx(4 / rate, rel=1e-6)
+    finally:
+        store.set_meta("config", store.meta("config").replace("evaluations: 9", "evaluations: 5"))
+    assert stored_config(store) == cfg
+
+
+def test_show_diff_compare(run, cli):  # noqa: F811
+    _runs, store = run
+    show = cli("show", "rep", "c0005")
+    assert show.exit_code == 0, show.output
+    assert "broken on purpose" in show.output and "crashed" in show.output and "no LLM call made c0005" in show.output
+    good = cli("show", "rep", "c0004").output
+    assert "failure sample" in good and "per category" in good and "NEIGHBOUR_RADIUS = 1" in good
+    diff = cli("diff", "rep", "c0003", "c0004")
+    assert diff.exit_code == 0 and "+NEIGHBOUR_RADIUS = 1" in diff.output and "-NEIGHBOUR_RADIUS = 0" in diff.output
+    delta = store.evaluation("c0004", "full").metrics["recall"] - store.evaluation("c0003", "full").metrics["recall"]
+    assert f"{delta:+.4g}" in diff.output
+    cmp = cli("compare", "rep", str(_runs / "rep"), "--json")
+    assert cmp.exit_code == 0, cmp.output
+    both = json.loads(cmp.output)
+    assert both["hypervolume"]["rep"] == pytest.approx(campaign_status(store)["hypervolume"])
+    front = both["runs"][0]["front"]
+    assert front and all(r["knobs"] for r in front)
+    assert components_by_stage(store.candidate("c0001").code)["store"] == ["bm25_index"]
+    text = cli("compare", "rep", "rep").output
+    assert "front of rep" in text and "bm25_index" in text
+
+
+def test_lineage_formats_and_front_plot(cli, tmp_path):
+    dot = cli("lineage", "rep", "c0004", "--format", "dot")
+    assert dot.exit_code == 0 and "c0001 -> c0003" in dot.output and "c0003 -> c0004" in dot.output
+    assert "c0002" not in dot.output  # only the ancestry
+    js = json.loads(cli("lineage", "rep", "--format", "json").output)
+    assert len(js["nodes"]) == 5 and len(js["edges"]) == 3
+    c5 = next(n for n in js["nodes"] if n["id"] == "c0005")
+    assert c5["state"] == "crashed" and "broken on purpose" in c5["error"]
+    html = cli("lineage", "rep", "c0004", "--format", "html", "-o", str(tmp_path / "l.html"))
+    assert html.exit_code == 0 and (tmp_path / "l.html").read_text().count('class="node"') == 3
+    assert cli("lineage", "rep", "--format", "svg").exit_code == 2
+    plot = cli("front", "rep", "--plot", str(tmp_path / "front.png"))
+    assert plot.exit_code == 0 and (tmp_path / "front.png").read_bytes()[:4] == b"\x89PNG"
+    missing = cli("show", "rep", "c0042")
+    assert missing.exit_code == 2 and "no candidate 'c0042'" in missing.output
+
+
+def test_commands_are_registered_for_python_dash_m(run, tmp_path):  # noqa: F811
+    runs, _store = run
+    r = subprocess.run([sys.executable, "-m", "evolve.cli", "report", "rep", "-o", str(tmp_path / "r.html"),
+                        "--runs-dir", str(runs)], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                       env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "r.html").stat().st_size > 10_000
+
+
+def test_show_prints_the_prompt_and_reply_that_made_a_candidate(run, tmp_path):  # noqa: F811
+    import shutil
+
+    from evolve.store import Store
+
+    runs, _store = run
+    shutil.copytree(runs / "rep", tmp_path / "rep")
+    store = Store.open(tmp_path / "rep")
+    request = {"messages": [{"role": "system", "content": "You improve memory programs."},
+                            {"role": "user", "content": "Make retrieve() fail loudly on purpose."}]}
+    store.add_llm_call({"model": "openai/local", "purpose": "llm_edit", "prompt_hash": "ph1", "request": request,
+                        "response": "<<<<<<< SEARCH\n...\n>>>>>>> REPLACE", "prompt_tokens": 31,
+                        "completion_tokens": 12, "cost_usd": 0.0021, "candidate_id": "c0005"})
+    store.close()
+    res = CliRunner().invoke(app, ["show", "rep", "c0005", "--runs-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "prompt to openai/local (llm_edit, 31 tokens)" in res.output
+    assert "Make retrieve() fail loudly on purpose." in res.output and "[system]" in res.output
+    assert ">>>>>>> REPLACE" in res.output and "$0.0021" in res.output
+    st = CliRunner().invoke(app, ["status", "rep", "--json", "--runs-dir", str(tmp_path)])
+    assert json.loads(st.output)["llm"]["cost_usd"] == pytest.approx(0.0021)

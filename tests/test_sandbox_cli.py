@@ -1,0 +1,43 @@
+"""`memarch sandbox check` and `memarch sandbox build`, called as the CLI calls them."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from evolve.commands.sandbox import sandbox_build_command, sandbox_check_command
+from sandbox_fixtures import docker_client
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=200), out
+
+
+def test_check_proves_every_fence_holds_on_the_process_backend():
+    console, out = _console()
+    assert sandbox_check_command(["process"], console=console) == 0
+    text = out.getvalue()
+    assert "BROKEN" not in text
+    assert text.count("held") == 5  # the good program plus four attacks
+    assert "network / mount / PID namespaces" in text
+
+
+def test_check_rejects_an_unknown_backend():
+    console, _ = _console()
+    assert sandbox_check_command(["nope"], console=console) == 2
+
+
+def test_build_rejects_an_unknown_variant():
+    console, _ = _console()
+    assert sandbox_build_command("bogus", console=console) == 2
+
+
+@pytest.mark.docker
+def test_build_makes_the_offline_image():
+    client = docker_client()
+    console, out = _console()
+    assert sandbox_build_command("offline", console=console) == 0
+    assert "built memarch-sandbox:offline" in out.getvalue()
+    assert client.images.get("memarch-sandbox:offline").labels["memarch.offline"] == "1"
