@@ -20,8 +20,8 @@ from sandboxes.backends import get_sandbox
 from sandboxes.job import Job, Limits
 from sandboxes.tasks import get_task
 
-COLUMNS = ("accuracy", "accuracy_first", "accuracy_last", "accuracy_after_drift", "records", "memory_kb", "tokens",
-           "latency_ms", "step_ms")
+COLUMNS = ("accuracy", "accuracy_first", "accuracy_last", "accuracy_before_drift", "accuracy_after_drift", "records",
+           "memory_kb", "tokens", "latency_ms", "step_ms")
 
 
 def evaluate(name: str, source: str, task: str, fidelity: str, params: dict, embedder: str, cache: str) -> dict:

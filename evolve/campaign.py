@@ -98,6 +98,7 @@ class Campaign:
         self._interrupts = 0
         self._holdout_sent: set[str] = set()
         self.embed_dir = ""
+        self._clock = (time.monotonic(), 0.0)
         self._restore_operators()
 
     # ---- construction -------------------------------------------------------------------
@@ -117,9 +118,7 @@ class Campaign:
                 get_task(config.task.name).build({**config.task.params, **config.task.holdout}, "smoke", config.seed)
         except TaskError as exc:
             raise ConfigError(f"task: {exc}") from None
-        if config.sandbox.backend not in _backends():
-            raise ConfigError(f"sandbox.backend: unknown backend {config.sandbox.backend!r} "
-                              f"(known: {', '.join(sorted(_backends()))})")
+        _check_sandbox(config)
         store = Store.create(runs_dir / config.name, dump_config(config))
         try:
             for k, (name, code) in enumerate(seeds):
@@ -186,13 +185,14 @@ class Campaign:
     # ---- the loop -----------------------------------------------------------------------
     def run(self) -> str:
         self.embed_dir = self._prepare_embeddings()
-        init_ray(self.config.ray.address, self.config.ray.num_cpus)
-        self.evaluator = RayEvaluator(self.config.sandbox.backend)
+        init_ray(self.config.ray.address, self.config.ray.num_cpus, self.config.sandbox.backend)
+        self.evaluator = RayEvaluator(self.config.sandbox.backend, sandbox_options(self.config))
         stop_file = self.run_dir / "STOP"
         stop_file.unlink(missing_ok=True)
         stop = self._stop_conditions(stop_file)
         started = time.monotonic()
         spent_before = float(self.store.meta("elapsed_s") or 0.0)
+        self._clock = (started, spent_before)
         pool = ThreadPoolExecutor(max_workers=self.config.parallel, thread_name_prefix="memarch-propose")
         old_handler = self._install_sigint()
         self.store.log("session_start", pending=len(self._pending()))
@@ -379,6 +379,8 @@ class Campaign:
 
     def _record(self, cid: str, stage: str, result: Result) -> None:
         self.store.add_evaluation(cid, stage, result)
+        started, spent_before = self._clock  # kept current so a kill -9 loses at most one evaluation's time
+        self.store.set_meta("elapsed_s", str(spent_before + time.monotonic() - started))
         if stage == "holdout":
             self.store.log("holdout", candidate=cid, status=result.status)
             return
@@ -505,7 +507,23 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MEMARCH_CACHE") or Path.home() / ".cache" / "memarch")
 
 
-def _backends() -> dict[str, Any]:
-    from sandboxes.backends import BACKENDS
+def sandbox_options(config: CampaignConfig) -> dict[str, Any]:
+    options = dict(config.sandbox.options)
+    if config.sandbox.backend == "docker":
+        options.setdefault("campaign", config.name)  # labels its containers for cleanup
+    return options
 
-    return BACKENDS
+
+def _check_sandbox(config: CampaignConfig) -> None:
+    """Build the backend once on this node so a bad backend, option or missing image fails now."""
+    from sandboxes.backends import BACKENDS, get_sandbox
+
+    backend = config.sandbox.backend
+    if backend not in BACKENDS:
+        raise ConfigError(f"sandbox.backend: unknown backend {backend!r} (known: {', '.join(sorted(BACKENDS))})")
+    try:
+        get_sandbox(backend, **sandbox_options(config))
+    except TypeError as exc:
+        raise ConfigError(f"sandbox.options: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. no Docker engine or no image: say which
+        raise ConfigError(f"sandbox: the {backend} backend cannot start here: {exc}") from None

@@ -63,11 +63,15 @@ class LimitsConfig(_Strict):
     max_processes: int = Field(64, ge=1)
     max_open_files: int = Field(256, ge=16)
     max_file_mb: int = Field(64, ge=1)
+    gpu: bool = False  # evaluations need a GPU: placed on GPU nodes, a device requested in docker
 
 
 class SandboxConfig(_Strict):
-    backend: str = "process"
+    backend: str = "process"  # process | forkserver | docker
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    # backend options, e.g. process: {bwrap: true}; forkserver: {preload_torch: true};
+    # docker: {image: memarch-sandbox:offline, cpus: 1.0}
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class OperatorConfig(_Strict):

@@ -12,13 +12,14 @@ from sandboxes.placement import ray_options
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
-def evaluate_json(job_json: str, backend: str) -> str:
+def evaluate_json(job_json: str, backend: str, options: dict[str, Any] | None = None) -> str:
     """Runs on a Ray worker: the sandbox contains the program; this never raises for its faults."""
     job = Job.from_json(job_json)
-    return get_sandbox(backend).run(job).to_json()
+    return get_sandbox(backend, **(options or {})).run(job).to_json()
 
 
-def init_ray(address: str | None, num_cpus: int | None) -> None:
+def init_ray(address: str | None, num_cpus: int | None, backend: str = "process") -> None:
+    """Join a cluster (`address`), or start a local Ray of our own that can run `backend` jobs."""
     import ray
 
     if ray.is_initialized():
@@ -29,22 +30,26 @@ def init_ray(address: str | None, num_cpus: int | None) -> None:
         ray.init(address=address, **kwargs)
     else:
         # "local": always a fresh instance of our own, never a cluster someone else started here
-        ray.init(address="local", num_cpus=num_cpus, object_store_memory=128 * 2**20, **kwargs)
+        cpus = num_cpus or os.cpu_count() or 1
+        # a local node runs docker jobs only if it says so (a cluster's nodes advertise it themselves)
+        resources = {"docker": float(cpus)} if backend == "docker" else None
+        ray.init(address="local", num_cpus=cpus, resources=resources, object_store_memory=128 * 2**20, **kwargs)
 
 
 class RayEvaluator:
     """Submits jobs as Ray tasks and hands back finished (tag, Result) pairs."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, options: dict[str, Any] | None = None) -> None:
         import ray
 
         self._ray = ray
         self.backend = backend
+        self.options = dict(options or {})
         self._remote = ray.remote(evaluate_json)
         self._inflight: dict[Any, Any] = {}
 
     def submit(self, tag: Any, job: Job) -> None:
-        ref = self._remote.options(**ray_options(self.backend, job)).remote(job.to_json(), self.backend)
+        ref = self._remote.options(**ray_options(self.backend, job)).remote(job.to_json(), self.backend, self.options)
         self._inflight[ref] = tag
 
     def __len__(self) -> int:

@@ -18,9 +18,9 @@ from evolve.inline import InlineError, inline_program
 from evolve.store import Store, StoreError
 from evolve.views import ancestry, final_stage, front_rows, stored_config
 
-KIT = ("design_space.kit", "Kit")
 # What the usage example needs, whether or not the program itself imports it.
-USAGE = [KIT] + [("design_space.contract", n) for n in ("Event", "Query", "Signal", "Recall")]
+USAGE_NAMES = ("Kit", "Event", "Query", "Signal", "Recall")
+USAGE = [("design_space.kit", "Kit")] + [("design_space.contract", n) for n in USAGE_NAMES[1:]]
 
 
 def _target(output: Path, default_name: str) -> Path:
@@ -53,7 +53,8 @@ def export_candidate(store: Store, cid: str, output: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + inlined.code, encoding="utf-8")
     card = path.with_name(f"{path.stem}.card.md")
-    card.write_text(render_card(store, cid, path.stem, {n: inlined.names[k] for k, n in zip(USAGE, ('Kit', 'Event', 'Query', 'Signal', 'Recall'))}, inlined.modules), encoding="utf-8")
+    names = {n: inlined.names[k] for k, n in zip(USAGE, USAGE_NAMES)}  # as called in the module
+    card.write_text(render_card(store, cid, path.stem, names, inlined.modules), encoding="utf-8")
     return path
 
 
@@ -75,12 +76,21 @@ def _third_party(code: str) -> str:
     return (", " + ", ".join(extra)) if extra else ""
 
 
+def _embedder_note(config, kit_name: str) -> str:
+    name = getattr(config.task, "embedder", "hashing")
+    if name == "hashing":
+        return "The campaign measured it with this same hashing embedder, so the metrics above carry over."
+    return (f"The campaign measured it with the `{name}` embedder; for the same behaviour pass any object with "
+            f"`embed(texts) -> (n, d) float32 array, rows L2-normalised` as `{kit_name}(embedder=...)` "
+            f"(e.g. sentence-transformers all-MiniLM-L6-v2).")
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)
 
 
 def render_card(store: Store, cid: str, module: str, names: dict[str, str], modules: list[str]) -> str:
-    kit_name, ev_name, q_name, sig_name = names['Kit'], names['Event'], names['Query'], names['Signal']
+    kit_name, ev_name, q_name, sig_name = names["Kit"], names["Event"], names["Query"], names["Signal"]
     config = stored_config(store)
     cand = store.candidate(cid)
     final = final_stage(config)
@@ -117,7 +127,8 @@ def render_card(store: Store, cid: str, module: str, names: dict[str, str], modu
             if m in vals:
                 d = f" ({vals[m] - prev[m]:+.3g})" if prev and m in prev else ""
                 parts.append(f"{m}={vals[m]:.4g}{d}")
-        lines.append(f"1. `{step.id}` {step.operator}: {step.note or '-'}" + (f" — {', '.join(parts)}" if parts else ""))
+        tail = f" — {', '.join(parts)}" if parts else ""
+        lines.append(f"1. `{step.id}` {step.operator}: {step.note or '-'}{tail}")
         prev = vals
     lines += ["", "## Campaign config (excerpt)", "", "```yaml",
               yaml.safe_dump({"name": config.name, "seed": config.seed, "task": config.task.model_dump(),
@@ -126,12 +137,13 @@ def render_card(store: Store, cid: str, module: str, names: dict[str, str], modu
               "## Use it in an agent", "",
               f"`{module}.py` is self-contained: the memarch building blocks it uses are inlined "
               f"({', '.join(m.rsplit('.', 1)[-1] for m in modules) or 'none'}), "
-              f"and `{kit_name}` is the offline toolkit it was evaluated with (hashing embedder, token counter; "
-              f"pass `llm_fn=` and `llm_call_budget=` to lend it a model).", "",
+              f"and `{kit_name}` is a small offline toolkit: hashing embedder, token counter; "
+              f"pass `llm_fn=` and `llm_call_budget=` to lend it a model.", "", _embedder_note(config, kit_name), "",
               "```python", f"from {module} import Memory, {ev_name}, {q_name}, {sig_name}, {kit_name}", "",
               f"memory = Memory({kit_name}())",
               "for i, turn in enumerate(conversation):          # your agent's dialogue turns",
-              f"    memory.store(memory.encode({ev_name}(id=f\"t{{i}}\", text=turn, speaker=\"user\", session=\"s1\")))",
+              f"    memory.store(memory.encode({ev_name}(id=f\"t{{i}}\", text=turn, speaker=\"user\","
+              " session=\"s1\")))",
               f"memory.manage({sig_name}(kind=\"session_end\", session=\"s1\"))",
               f"recall = memory.retrieve({q_name}(id=\"q1\", text=question, budget_tokens=512))",
               "prompt = f\"{Memory.INSTRUCTIONS}\\n\\n{recall.render()}\\n\\nQuestion: {question}\"",

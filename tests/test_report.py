@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -154,8 +153,8 @@ def test_clicking_a_lineage_node_opens_its_code_and_diff(run, tmp_path):
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10))
         target = next(t for t in targets if t["type"] == "page")
         dt = _DevTools(target["webSocketDebuggerUrl"])
-        for _ in range(100):
-            if dt.js("document.readyState") == "complete":
+        for _ in range(300):  # the target may still show about:blank before the report loads
+            if dt.js("document.readyState === 'complete' && !!document.querySelector('#panel')"):
                 break
             time.sleep(0.1)
         dt.js("document.querySelector('.node[data-id=\"c0004\"]').scrollIntoView({block: 'center'})")

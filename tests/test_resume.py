@@ -182,7 +182,8 @@ def test_resumed_run_matches_an_uninterrupted_run(tmp_path, tag):
     straight = {(h, f): (s, _deterministic(m)) for h, f, s, m in _rows(db2, q)}
     common = set(resumed) & set(straight)
     # parallel 1: up to the kill, both runs made the same programs in the same order
-    assert [h for _i, h in created] == [h for h, in _rows(db2, "SELECT hash FROM candidates ORDER BY seq")][: len(created)]
+    straight_order = [h for h, in _rows(db2, "SELECT hash FROM candidates ORDER BY seq")]
+    assert [h for _i, h in created] == straight_order[: len(created)]
     assert len(common) >= len(before)
     for key in common:
         assert resumed[key] == straight[key], key

@@ -137,8 +137,9 @@ def show(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
     config = stored_config(store)
     cand = store.candidate(candidate)
     objectives = [o.metric for o in config.objectives]
-    console.print(Panel(f"operator [cyan]{cand.operator}[/], generation {cand.generation}, parents "
-                        f"{', '.join(cand.parents) or 'none'}\n{escape(cand.note)}", title=f"{cand.id} of {config.name}"))
+    parents = ", ".join(cand.parents) or "none"
+    head = f"operator [cyan]{cand.operator}[/], generation {cand.generation}, parents {parents}"
+    console.print(Panel(f"{head}\n{escape(cand.note)}", title=f"{cand.id} of {config.name}"))
     console.print(_evaluation_table(store, cand.id, objectives))
     ev = store.evaluation(cand.id, final_stage(config)) or (store.evaluations_of(cand.id) or [None])[-1]
     if ev is not None and ev.per_category:
@@ -155,7 +156,8 @@ def show(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
             got = "; ".join(",".join(r.get("source_ids", [])) for r in f.get("returned", [])[:3])
             lines.append(f"[bold]{escape(str(f.get('question', f.get('query_id', '?'))))}[/] "
                          f"({escape(str(f.get('category', '')))})\n"
-                         f"  gold: {escape(', '.join(f.get('gold_evidence', {})))}   returned: {escape(got) or 'nothing'}")
+                         f"  gold: {escape(', '.join(f.get('gold_evidence', {})))}   "
+                         f"returned: {escape(got) or 'nothing'}")
         console.print(Panel("\n".join(lines), title=f"failure sample ({len(ev.failures)} recorded)"))
     console.print(Syntax(cand.code, "python", line_numbers=True, word_wrap=True))
     calls = store.llm_calls_of(cand.id, cand.prompt_hash)

@@ -18,15 +18,18 @@ section{background:#fff;border:1px solid #dee2e6;border-radius:6px;padding:12px 
 h2{font-size:16px;margin:0 0 8px}.row{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}
 .axis{stroke:#495057}.tick{font-size:10px;fill:#495057}.label{font-size:11px;fill:#212529}
 .point{fill:#adb5bd;cursor:pointer}.point.front{fill:#e8590c}.front-line{fill:none;stroke:#e8590c;stroke-width:1.5}
-.hv-line{fill:none;stroke:#1c7ed6;stroke-width:2}#lineage-wrap{overflow:auto;max-height:640px}
-.edge{fill:none;stroke:#adb5bd;stroke-width:1.2}.node{cursor:pointer}.node circle{stroke:#343a40;stroke-width:1}
+.hv-line{fill:none;stroke:#1c7ed6;stroke-width:2}
+#lineage-wrap{overflow:auto;max-height:640px}.edge{fill:none;stroke:#adb5bd;stroke-width:1.2}.node{cursor:pointer}
+.node circle{stroke:#343a40;stroke-width:1}
 .node.selected circle{stroke:#1c7ed6;stroke-width:3}.nid{font-size:10px}
 #panel{position:fixed;top:0;right:0;width:min(720px,60vw);height:100vh;overflow:auto;background:#fff;
 border-left:2px solid #1c7ed6;box-shadow:-4px 0 12px rgba(0,0,0,.15);padding:12px 16px;box-sizing:border-box}
 #panel[hidden]{display:none}#panel pre{background:#f1f3f5;padding:8px;overflow:auto;font-size:12px}
 .add{color:#2b8a3e;background:#ebfbee;display:block}.del{color:#c92a2a;background:#fff5f5;display:block}
-.hunk{color:#1c7ed6;display:block}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #e9ecef;text-align:left}
-.legend span{display:inline-block;margin-right:10px}.legend i{display:inline-block;width:10px;height:10px;border-radius:5px;
+.hunk{color:#1c7ed6;display:block}table{border-collapse:collapse}
+td,th{padding:2px 8px;border-bottom:1px solid #e9ecef;text-align:left}
+.legend span{display:inline-block;margin-right:10px}
+.legend i{display:inline-block;width:10px;height:10px;border-radius:5px;
 border:1px solid #343a40;margin-right:4px}button.close{float:right}a.pid{cursor:pointer;color:#1c7ed6}
 """
 

@@ -88,7 +88,10 @@ def lineage_layout(nodes: list[dict[str, Any]]) -> dict[str, tuple[float, float]
         by_gen.setdefault(n["generation"], []).append(n)
     pos: dict[str, tuple[float, float]] = {}
     for gen in sorted(by_gen):
-        layer = sorted(by_gen[gen], key=lambda n: (pos.get(n["parents"][0], (0, 0))[0] if n["parents"] else 0, n["id"]))
+        def near_parent(n: dict[str, Any]) -> tuple[float, str]:
+            return (pos.get(n["parents"][0], (0, 0))[0] if n["parents"] else 0, n["id"])
+
+        layer = sorted(by_gen[gen], key=near_parent)
         for i, n in enumerate(layer):
             pos[n["id"]] = (40 + i * 78, 40 + gen * 90)
     return pos
@@ -105,7 +108,8 @@ def lineage_svg(nodes: list[dict[str, Any]], edges: list[dict[str, str]]) -> str
     for e in edges:
         if e["from"] in pos and e["to"] in pos:
             (x1, y1), (x2, y2) = pos[e["from"]], pos[e["to"]]
-            out.append(f'<path class="edge" d="M{x1},{y1 + 14} C{x1},{(y1 + y2) / 2} {x2},{(y1 + y2) / 2} {x2},{y2 - 14}">'
+            mid = (y1 + y2) / 2
+            out.append(f'<path class="edge" d="M{x1},{y1 + 14} C{x1},{mid} {x2},{mid} {x2},{y2 - 14}">'
                        f'<title>{e["from"]} → {e["to"]} ({escape(e["operator"])})</title></path>')
     for n in nodes:
         x, y = pos[n["id"]]
@@ -114,6 +118,7 @@ def lineage_svg(nodes: list[dict[str, Any]], edges: list[dict[str, str]]) -> str
         out.append(f'<g class="node" data-id="{n["id"]}" data-state="{n["state"]}" transform="translate({x},{y})" '
                    f'tabindex="0"><circle r="14" fill="{fill}"/>'
                    f'<text y="28" text-anchor="middle" class="nid">{n["id"]}</text>'
-                   f'<title>{n["id"]} {escape(n["operator"])} [{n["state"]}] {escape(vals)}\n{escape(n["note"])}</title></g>')
+                   f'<title>{n["id"]} {escape(n["operator"])} [{n["state"]}] {escape(vals)}\n'
+                   f'{escape(n["note"])}</title></g>')
     out.append("</svg>")
     return "\n".join(out)
