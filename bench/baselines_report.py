@@ -9,7 +9,8 @@ COLUMNS = [("recall", "recall", 3), ("recall_all", "all", 3), ("session_recall",
            ("ndcg", "nDCG", 3), ("mrr", "MRR", 3), ("abstain_empty", "abstain", 2), ("tokens", "tokens", 0),
            ("retrieve_ms_p50", "ret p50 ms", 2), ("retrieve_ms_p95", "ret p95 ms", 2),
            ("ingest_ms_p50", "ing p50 ms", 3),
-           ("records", "records", 0), ("bytes", "KB", 0), ("llm_calls", "LLM calls", 0)]
+           ("records", "records", 0), ("bytes", "KB", 0), ("llm_calls", "LLM calls", 0),
+           ("embed_misses", "embedded in sandbox", 0)]
 REFERENCE_TEXT = """Independent reference on LoCoMo categories 1-4, evidence recall over turns at top-10:
 BM25 about 0.50, MiniLM dense about 0.45. The rows below run the seeds with no token budget, so
 their TOP_K (10) alone decides what is returned; `recall` excludes category 5, which is scored
@@ -60,8 +61,10 @@ def render(meta: dict, rows: list[dict]) -> str:
            "among the source ids of the items returned (`all`: every gold turn found; `session`: gold",
            "sessions). `abstain` is the share of abstention questions answered with an empty recall.",
            "Latencies are per operation inside the sandbox; `wall s` is the whole evaluation.", "",
-           f"- Command: `{meta['command']}`", f"- Date: {meta['date']}, commit `{meta['commit']}`, {meta['machine']}",
-           f"- Embedder (for seeds that embed): `{meta['embedder']}`, served from the embedding cache", "",
+           f"- Command: `{meta['command'].strip()}`", f"- Date: {meta['date']}, commit `{meta['commit']}`, {meta['machine']}",
+           f"- Embedder (for seeds that embed): `{meta['embedder']}` in the main tables, "
+           f"`{meta.get('reference_embedder', meta['embedder'])}` in the LoCoMo reference rows; "
+           "event texts and questions are served from the embedding cache, other texts are embedded in the sandbox", "",
            "| task | data | fidelity |", "|---|---|---|"]
     for t, v in meta["data"].items():
         out.append(f"| {t} | {v} | {meta['fidelity'][t]} |")
@@ -75,21 +78,27 @@ def render(meta: dict, rows: list[dict]) -> str:
     ref = [r for r in rows if r["task"] == "locomo" and r["params"]]
     if ref:
         out += ["## LoCoMo at top-10 without a token budget", "", REFERENCE_TEXT, "",
-                "| seed | recall (cat 1-4) | any | session | multi_hop | temporal | open_domain | single_hop |",
-                "|---|---|---|---|---|---|---|---|"]
-        for r in ref:
+                "| seed | embedder | recall (cat 1-4) | any | session | multi_hop | temporal | open_domain "
+                "| single_hop |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for r in sorted(ref, key=lambda r: r["seed"]):
             m, pc = r["metrics"], r["per_category"]
             cats = [pc.get(c, {}).get("recall") for c in ("multi_hop", "temporal", "open_domain", "single_hop")]
-            out.append(f"| {r['seed']} | {m.get('recall', 0):.3f} | {m.get('recall_any', 0):.3f} | "
-                       f"{m.get('session_recall', 0):.3f} | "
+            out.append(f"| {r['seed']} | {r.get('embedder', '')} | {m.get('recall', 0):.3f} | "
+                       f"{m.get('recall_any', 0):.3f} | {m.get('session_recall', 0):.3f} | "
                        + " | ".join("-" if c is None else f"{c:.3f}" for c in cats) + " |")
+        ours = {r["seed"]: r["metrics"].get("recall", 0.0) for r in ref}
+        if "bm25_rag" in ours and "dense_rag" in ours:
+            out += ["", f"Against the reference: BM25 {ours['bm25_rag']:.3f} (reference about 0.50), "
+                    f"dense {ours['dense_rag']:.3f} (reference about 0.45)."]
         out.append("")
     speed = meta.get("speed")
     if speed:
         out += ["## Evaluation speed (LoCoMo full)", "",
                 f"`python bench/eval_speed.py --embedder {speed['embedder']}`: {speed['conversations']} conversations, "
                 f"{speed['questions']} questions, {speed['cores']} cores (shared with other work while measured). "
-                f"Cold = building the embedding cache ({int(speed['cache']['computed'])} texts, "
+                + ("The cache was reused, so cold equals warm here. " if speed["cache"].get("reused") else "")
+                + f"Cold = building the embedding cache ({int(speed['cache']['computed'])} texts, "
                 f"{speed['cache']['seconds']:.1f} s) plus the first evaluation; "
                 "warm = an evaluation reading the cache.", "",
                 "| seed | cold s | warm s | target s | recall | embed misses |", "|---|---|---|---|---|---|"]

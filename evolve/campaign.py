@@ -12,7 +12,6 @@ fixed seed and recorded LLM responses replays to the same candidates.
 from __future__ import annotations
 
 import os
-import queue
 import random
 import signal
 import threading
@@ -77,7 +76,6 @@ class Campaign:
         self.stages = list(config.task.cascade)
         self.final = self.stages[-1]
         self.rng = random.Random(f"{config.seed}:{store.count_candidates()}")
-        self._llm_records: "queue.Queue[dict[str, Any]]" = queue.Queue()
         self.client, self.bandit = self._llm()
         deps = OperatorDeps(seed=config.seed, objectives=self.objectives, client=self.client, bandit=self.bandit,
                             max_fix_attempts=config.llm.max_fix_attempts if config.llm else 2,
@@ -149,7 +147,7 @@ class Campaign:
             except ValueError as exc:
                 raise ConfigError(f"llm.cassette: {exc}") from None
         try:
-            client = LLMClient(specs, cassette=cassette, on_call=self._llm_records.put,
+            client = LLMClient(specs, cassette=cassette, on_call=self.store.add_llm_call,
                                max_usd=self.config.budget.llm_dollars)
         except ValueError as exc:
             raise ConfigError(f"llm: {exc}") from None
@@ -195,12 +193,12 @@ class Campaign:
         self._clock = (started, spent_before)
         pool = ThreadPoolExecutor(max_workers=self.config.parallel, thread_name_prefix="memarch-propose")
         old_handler = self._install_sigint()
+        self.store.claim_driver()
         self.store.log("session_start", pending=len(self._pending()))
         try:
             for cid, stage in self._pending():
                 self._submit(cid, stage)
             while True:
-                self._drain_llm_records()
                 self._harvest_proposals()
                 state = self._state(spent_before + time.monotonic() - started)
                 if not self.stop_reason:
@@ -222,7 +220,6 @@ class Campaign:
             pool.shutdown(wait=False, cancel_futures=True)
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
-            self._drain_llm_records()
             self.store.set_meta("elapsed_s", str(spent_before + time.monotonic() - started))
             self.store.log("session_end", reason=self.stop_reason or "budget spent")
         if self._interrupts:
@@ -338,14 +335,6 @@ class Campaign:
             observe(meta, metrics, on_front)
         if self.bandit is not None and meta.get("arm"):
             self.bandit.update(meta["arm"], float(on_front), float(meta.get("cost_usd", 0.0)))
-
-    def _drain_llm_records(self) -> None:
-        while True:
-            try:
-                record = self._llm_records.get_nowait()
-            except queue.Empty:
-                return
-            self.store.add_llm_call(record)
 
     def _job(self, cid: str, stage: str) -> Job:
         limits = Limits(**self.config.sandbox.limits.model_dump())

@@ -58,10 +58,22 @@ def export_candidate(store: Store, cid: str, output: Path) -> Path:
     return path
 
 
+def distinct_front(rows: list[dict], objectives: list[str]) -> list[str]:
+    """Rank-0 candidates, one per point: of programs tied on every objective, the earliest."""
+    seen: set[tuple] = set()
+    out = []
+    for row in sorted((r for r in rows if r["rank"] == 0), key=lambda r: r["id"]):
+        point = tuple(row[m] for m in objectives)
+        if point not in seen:
+            seen.add(point)
+            out.append(row["id"])
+    return out
+
+
 def export_front(store: Store, out_dir: Path, on_step: Callable[[str], None] = lambda cid: None) -> list[Path]:
-    """Export every rank-0 candidate into `out_dir`; returns the module paths."""
+    """Export the front into `out_dir`, one program per distinct point; returns the module paths."""
     config, _archive, rows = front_rows(store)
-    front = [r["id"] for r in rows if r["rank"] == 0]
+    front = distinct_front(rows, [o.metric for o in config.objectives])
     if not front:
         raise StoreError(f"{config.name} has no evaluated front yet; wait for `memarch status` to show one")
     out = []

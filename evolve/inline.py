@@ -97,7 +97,7 @@ class _Module:
     path: str
     module: cst.Module
     stmts: list[cst.CSTNode] = field(default_factory=list)
-    binders: dict[str, int] = field(default_factory=dict)      # name -> index of the statement binding it
+    binders: dict[str, list[int]] = field(default_factory=dict)  # name -> the statements binding it
     ours: dict[str, tuple[str, str]] = field(default_factory=dict)  # alias -> (design_space module, name)
     keep: set[int] = field(default_factory=set)
     futures: set[str] = field(default_factory=set)
@@ -130,7 +130,7 @@ def _parse(name: str, path: str, source: str) -> _Module:
             mod.futures |= {_dotted(a.name) for a in stmt.body[0].names}
             continue
         for n in _bound(stmt):
-            mod.binders[n] = i
+            mod.binders.setdefault(n, []).append(i)
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 if isinstance(small, cst.Import) and any(_ours(_dotted(a.name)) for a in small.names):
@@ -180,7 +180,7 @@ class _Inliner:
                 continue
             done.add(key)
             mod = self.module(key[0])
-            stmts = [mod.binders[key[1]]] if key[1] else [i for i, s in enumerate(mod.stmts) if not _bound(s)
+            stmts = mod.binders[key[1]] if key[1] else [i for i, s in enumerate(mod.stmts) if not _bound(s)
                                                             and not _is_docstring(s) and not _is_future(s)]
             for i in stmts:
                 if i in mod.keep:
@@ -296,8 +296,8 @@ def inline_program(program: str, extra: list[tuple[str, str]] = ()) -> Inlined:
     for m in [PROGRAM] + [o for o in order if o != PROGRAM]:
         mod = inl.modules[m]
         finals[m] = {}
-        for name, i in mod.binders.items():
-            if i not in mod.keep or name in mod.ours:
+        for name, idxs in mod.binders.items():
+            if not mod.keep.intersection(idxs) or name in mod.ours:
                 continue
             ident = _identity(mod, name)
             new = name
@@ -348,7 +348,7 @@ def inline_program(program: str, extra: list[tuple[str, str]] = ()) -> Inlined:
 
 def _identity(mod: _Module, name: str) -> tuple:
     """Two bindings with the same identity may share a name (e.g. `import numpy as np` twice)."""
-    stmt = mod.stmts[mod.binders[name]]
+    stmt = mod.stmts[mod.binders[name][0]]
     if isinstance(stmt, cst.SimpleStatementLine):
         for small in stmt.body:
             if isinstance(small, cst.Import):

@@ -6,8 +6,12 @@ database: a candidate without a final evaluation is simply pending and runs agai
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -117,6 +121,12 @@ class Store:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
+        self._lock = threading.RLock()  # LLM calls are written from proposal threads
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        with self._lock, self.conn:
+            yield
 
     @classmethod
     def create(cls, run_dir: Path, config_yaml: str) -> "Store":
@@ -164,14 +174,32 @@ class Store:
         return row["value"] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.conn:
+        with self._tx():
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # the driver of the current session, so `status` can tell running from killed
+    def claim_driver(self) -> None:
+        self.set_meta("driver", f"{socket.gethostname()}:{os.getpid()}")
+
+    def driver_alive(self) -> bool | None:
+        """True/False when the driver ran on this host; None when it ran elsewhere or never."""
+        driver = self.meta("driver") or ""
+        host, _, pid = driver.rpartition(":")
+        if not pid.isdigit() or host != socket.gethostname():
+            return None
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     # candidates
     def add_candidate(self, code: str, hash_: str, parents: tuple[str, ...], operator: str, note: str = "",
                       prompt_hash: str | None = None, meta: dict[str, Any] | None = None) -> Candidate | None:
         """Insert a new candidate; None if a program with the same hash already exists."""
-        with self.conn:
+        with self._tx():
             if self.conn.execute("SELECT 1 FROM candidates WHERE hash = ?", (hash_,)).fetchone():
                 return None
             seq = (self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM candidates").fetchone()[0]) + 1
@@ -204,7 +232,7 @@ class Store:
 
     # evaluations
     def add_evaluation(self, cid: str, fidelity: str, result: Any) -> None:
-        with self.conn:
+        with self._tx():
             self.conn.execute(
                 "INSERT OR REPLACE INTO evaluations (candidate_id, fidelity, status, metrics, per_category, per_item,"
                 " failures, resources, error, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -235,12 +263,12 @@ class Store:
         for i, d in defaults.items():
             if values[i] is None:
                 values[i] = d
-        with self.conn:
+        with self._tx():
             self.conn.execute(f"INSERT INTO llm_calls ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", values)
 
     def attach_llm_calls(self, cid: str, prompt_hashes: list[str]) -> None:
         """Link the LLM calls that made a candidate to it (calls happen before the candidate exists)."""
-        with self.conn:
+        with self._tx():
             self.conn.executemany("UPDATE llm_calls SET candidate_id = ? WHERE prompt_hash = ? AND candidate_id IS NULL",
                                   [(cid, h) for h in prompt_hashes])
 
@@ -248,7 +276,7 @@ class Store:
         return float(self.conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls").fetchone()[0])
 
     def log(self, kind: str, **data: Any) -> None:
-        with self.conn:
+        with self._tx():
             self.conn.execute("INSERT INTO events (time, kind, data) VALUES (?,?,?)",
                               (time.time(), kind, json.dumps(data, sort_keys=True, default=str)))
 

@@ -39,21 +39,38 @@ def front_rows(store: Store) -> tuple[CampaignConfig, Archive, list[dict[str, An
 
 
 def front_table(store: Store, all_ranks: bool = False) -> Table:
+    """One row per distinct point (candidates tying on every objective are folded into the first),
+    with held-out metrics when the campaign measured them."""
     config, archive, rows = front_rows(store)
     objectives = [(o.metric, o.direction) for o in config.objectives]
-    table = Table(title=f"front of {config.name} — {len(archive)} evaluated, "
-                        f"hypervolume {archive.hypervolume():.4g}")
+    points: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row["rank"] > 0 and not all_ranks:
+            continue
+        points.setdefault((row["rank"], *(round(row[m], 9) for m, _ in objectives)), []).append(row)
+    holdout = {e.candidate_id: e for e in store.evaluations("holdout") if e.status == "ok"}
+    front_points = sum(1 for key in points if key[0] == 0)
+    table = Table(title=f"front of {config.name} — {len(archive)} evaluated, {front_points} distinct front "
+                        f"points, hypervolume {archive.hypervolume():.4g}")
     table.add_column("candidate")
     table.add_column("rank", justify="right")
     for m, d in objectives:
         table.add_column(f"{m} ({'↑' if d == 'max' else '↓'})", justify="right")
+    if holdout:
+        for m, _d in objectives:
+            table.add_column(f"held-out {m}", justify="right")
     table.add_column("operator")
     table.add_column("parents")
-    for row in rows:
-        if row["rank"] > 0 and not all_ranks:
-            continue
-        table.add_row(row["id"], str(row["rank"]), *(f"{row[m]:.4g}" for m, _ in objectives), row["operator"],
-                      ",".join(row["parents"]) or "-")
+    table.add_column("ties", justify="right")
+    for group in points.values():
+        row = group[0]
+        cells = [row["id"], str(row["rank"]), *(f"{row[m]:.4g}" for m, _ in objectives)]
+        if holdout:
+            ev = holdout.get(row["id"])
+            cells += [f"{ev.metrics[m]:.4g}" if ev and m in ev.metrics else "-" for m, _ in objectives]
+        cells += [row["operator"], ",".join(row["parents"]) or "-",
+                  f"+{len(group) - 1}" if len(group) > 1 else ""]
+        table.add_row(*cells)
     return table
 
 

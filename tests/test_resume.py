@@ -162,6 +162,12 @@ def _kill_and_resume(tmp_path: Path, tag: str, budget: int = BUDGET, parallel: i
     assert _rows(db, "SELECT id, hash FROM candidates ORDER BY seq")[: len(created)] == created
     sessions = _rows(db, "SELECT kind FROM events WHERE kind IN ('session_start', 'session_end') ORDER BY id")
     assert [k for k, in sessions] == ["session_start", "session_start", "session_end"]  # kill -9 wrote no end
+    # the wall clock spent before the kill still counts against budget.wall_seconds
+    starts = [t for t, k in _rows(db, "SELECT time, kind FROM events WHERE kind = 'session_start' ORDER BY id")]
+    killed = max(t for _i, _c, _f, t in before) - starts[0]
+    resumed = _rows(db, "SELECT MAX(time) FROM events")[0][0] - starts[1]
+    elapsed = float(_rows(db, "SELECT value FROM meta WHERE key = 'elapsed_s'")[0][0])
+    assert elapsed >= killed + resumed - 1.0, (elapsed, killed, resumed)
     return cfg, db, before, created
 
 
@@ -234,3 +240,4 @@ def test_two_campaigns_side_by_side_do_not_clash(tmp_path, tag):
     # a third run of an existing name refuses instead of writing into the other's database
     clash = _finish(["run", str(tmp_path / "left.yaml"), "--runs-dir", str(runs), "--no-preflight"], tag)
     assert clash.returncode == 2 and "already holds a campaign" in clash.stderr
+

@@ -38,6 +38,9 @@ def campaign_status(store: Store, now: float | None = None) -> dict[str, Any]:
     sessions = [t for t, k, _d in events if k == "session_start"]
     ended = [t for t, k, _d in events if k == "session_end"]
     running = bool(sessions) and (not ended or ended[-1] < sessions[-1])
+    alive = store.driver_alive()  # None: the driver ran on another host, so we cannot tell
+    killed = running and alive is False
+    running = running and alive is not False
     start = sessions[-1] if sessions else now
     recent = [t for t, k, _d in events if k == "done" and t >= start]
     total = config.budget.evaluations
@@ -58,13 +61,13 @@ def campaign_status(store: Store, now: float | None = None) -> dict[str, Any]:
         if archive.metrics:
             cid = (max if d == "max" else min)(archive.metrics, key=lambda c: archive.metrics[c][m])
             best[m] = {"candidate": cid, "value": archive.metrics[cid][m], "direction": d}
-    return {"name": config.name, "running": running, "candidates": store.count_candidates(),
+    return {"name": config.name, "running": running, "killed": killed, "candidates": store.count_candidates(),
             "finished": len(done), "in_flight": store.count_candidates() - len(done), "budget": total,
             "evaluations": sum(sum(s.values()) for s in per_stage.values()), "per_stage": per_stage,
             "front": archive.front(), "hypervolume": archive.hypervolume(), "best": best,
             "llm": store.llm_totals(), "llm_budget": config.budget.llm_dollars, "eta_s": eta,
-            "sessions": len(sessions), "elapsed_s": float(store.meta("elapsed_s") or 0.0)
-            + (now - start if running else 0.0)}
+            "sessions": len(sessions), "last_activity_s": now - events[-1][0] if events else None,
+            "elapsed_s": float(store.meta("elapsed_s") or 0.0)}
 
 
 def _duration(s: float) -> str:
@@ -82,7 +85,13 @@ def status(run: str = typer.Argument(..., help="Run directory or campaign name."
     if as_json:
         console.print_json(json.dumps(st))
         return
-    state = "[green]running[/]" if st["running"] else "stopped"
+    # A session without an end is running, or was killed (kill -9 writes nothing): say how recent it is.
+    if st["killed"]:
+        state = f"[red]killed[/] (its driver is gone; `memarch resume {run}` continues it)"
+    elif st["running"]:
+        state = f"[green]running[/] (last activity {_duration(st['last_activity_s'])} ago)"
+    else:
+        state = "stopped"
     console.print(f"[bold]{st['name']}[/] — {state}, {st['sessions']} session(s), {_duration(st['elapsed_s'])} spent")
     console.print(f"candidates finished {st['finished']}/{st['budget']}, in flight or pending {st['in_flight']}, "
                   f"stage evaluations {st['evaluations']}")
@@ -235,11 +244,14 @@ def compare_runs(s1: Store, s2: Store) -> dict[str, Any]:
         ref = tuple(max(x, y) for x, y in zip(a1.reference(), a2.reference()))
         shared = {c1.name: hypervolume([a1.point(c) for c in a1.metrics], ref),
                   c2.name: hypervolume([a2.point(c) for c in a2.metrics], ref)}
+    from evolve.export import distinct_front
+
     runs = []
     for store, config, rows in ((s1, c1, r1), (s2, c2, r2)):
         front = []
+        keep = set(distinct_front(rows, [m for m, _ in obj1]))  # ties on every objective shown once
         for row in rows:
-            if row["rank"] != 0:
+            if row["id"] not in keep:
                 continue
             code = store.candidate(row["id"]).code
             front.append({**row, "knobs": {k.name: k.value for k in read_knobs(code)},

@@ -78,10 +78,15 @@ def _data_json(data: dict[str, Any]) -> str:
 
 def _front_table(data: dict[str, Any]) -> str:
     mets = [o["metric"] for o in data["objectives"]]
-    rows = "".join(f'<tr><td><a class="pid" data-id="{n["id"]}">{n["id"]}</a></td>'
-                   + "".join(f"<td>{n['metrics'][m]:.4g}</td>" for m in mets)
-                   + f"<td>{escape(n['operator'])}</td><td>{escape(n['note'][:80])}</td></tr>"
-                   for n in data["nodes"] if n["state"] == "front")
+    points: dict[tuple, list[dict[str, Any]]] = {}  # programs tied on every objective share a row
+    for n in sorted((n for n in data["nodes"] if n["state"] == "front"), key=lambda n: n["id"]):
+        points.setdefault(tuple(n["metrics"][m] for m in mets), []).append(n)
+    rows = "".join(f'<tr><td><a class="pid" data-id="{ns[0]["id"]}">{ns[0]["id"]}</a>'
+                   + (f' <small title="{" ".join(x["id"] for x in ns[1:])}">+{len(ns) - 1} tied</small>'
+                      if len(ns) > 1 else "") + "</td>"
+                   + "".join(f"<td>{v:.4g}</td>" for v in point)
+                   + f"<td>{escape(ns[0]['operator'])}</td><td>{escape(ns[0]['note'][:80])}</td></tr>"
+                   for point, ns in sorted(points.items()))
     return (f"<table id='front-table'><tr><th>candidate</th>{''.join(f'<th>{escape(m)}</th>' for m in mets)}"
             f"<th>operator</th><th>note</th></tr>{rows}</table>")
 
