@@ -20,7 +20,8 @@ program's state at the end, pickled by the harness); ``tokens`` returned per que
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

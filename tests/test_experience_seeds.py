@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from data_paths import need
+
 from design_space.seeds import seed_names, seed_source
 from design_space.validate import validate_source
 from sandboxes.backends.process import ProcessSandbox

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from data_paths import need
+
 from design_space.contract import Event, Query, Signal
 from sandboxes.tasks import TaskError, get_task
 

@@ -31,7 +31,7 @@ def test_stream_is_seeded_and_cold_by_default():
     a = get_task("drift").build({}, "smoke", 1)
     b = get_task("drift").build({}, "smoke", 1)
     c = get_task("drift").build({}, "smoke", 2)
-    texts = lambda s: [s.query_text[q] for q in s.order]  # noqa: E731
+    texts = lambda s: [s.query_text[q] for q in s.order]
     assert texts(a) == texts(b) and texts(a) != texts(c)
     assert isinstance(a.episodes[0].steps[0], Query)  # cold start: nothing before the first query
     warm = get_task("drift").build({"warm_per_kind": 2}, "smoke", 1)

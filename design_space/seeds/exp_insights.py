@@ -5,7 +5,8 @@ successes and failures and recalls them for new tasks. Offline, an insight is a 
 rule learned from feedback: for every content word and word pair of a solved input the
 memory counts the answers it went with; a rule is active once it has ``MIN_SUPPORT``
 examples and ``MIN_PRECISION`` agreement, and a query recalls the strongest rules its
-words trigger, each citing the latest examples behind it. ``DECAY`` < 1 lets old counts
+words trigger, each shown with (and citing) the latest ``EXAMPLES`` examples behind it —
+an item cites only events whose text it shows. ``DECAY`` < 1 lets old counts
 fade so a rule can flip when the right answer drifts. With an LLM configured, every
 ``_LLM_EVERY``-th mistake the model writes an insight contrasting the wrong and the right
 answer, recalled when the query shares its words. Simplified: no insight voting/editing
@@ -13,6 +14,7 @@ operations (ExpeL's ADD/EDIT/UPVOTE), counts stand in for them.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ MIN_SUPPORT = 2.0  # (decayed) examples behind a rule
 MIN_PRECISION = 0.5  # share of a word's examples that had the rule's answer
 DECAY = 1.0  # per solved task; 1.0 never forgets
 USE_PAIRS = True  # also learn rules on adjacent word pairs
-SOURCES = 3
+EXAMPLES = 1  # latest examples shown (and cited) per rule
 _LLM_EVERY = 10  # ask the model for an insight after this many mistakes (when a model is configured)
 _LLM_INSIGHTS = 20  # at most this many model-written insights
 
@@ -45,7 +47,7 @@ class Solved:
 
 def features(text: str) -> list[str]:
     words = tokens(text)
-    pairs = [f"{a} {b}" for a, b in zip(words, words[1:])] if USE_PAIRS else []
+    pairs = [f"{a} {b}" for a, b in itertools.pairwise(words)] if USE_PAIRS else []
     return sorted(set(words + pairs))
 
 
@@ -72,7 +74,7 @@ class Memory(MemoryProgram):
             for f in features(s.text):
                 row = self.counts.setdefault(f, {})
                 row[s.label] = row.get(s.label, 0.0) + self.scale
-                self.sources.setdefault((f, s.label), deque(maxlen=max(1, int(SOURCES)))).append(s.id)
+                self.sources.setdefault((f, s.label), deque(maxlen=max(1, int(EXAMPLES)))).append((s.id, s.text))
             self.examples[s.label] = s
             if self.scale > 1e12:  # renormalise long before floats overflow
                 for row in self.counts.values():
@@ -97,9 +99,13 @@ class Memory(MemoryProgram):
 
     def retrieve(self, query: Query) -> Recall:
         rules = self._rules(query.text)[: max(1, int(TOP_K))]
-        items = [RecallItem(f"Insight: inputs mentioning '{f}' were answered {label} "
-                            f"({precision:.0%} of {support:.0f})", tuple(self.sources[(f, label)]), strength)
-                 for strength, f, label, precision, support in rules]
+        items = []
+        for strength, f, label, precision, support in rules:
+            shown = list(self.sources[(f, label)])
+            examples = "; ".join(f'"{text}"' for _i, text in shown)
+            items.append(RecallItem(f"Insight: inputs mentioning '{f}' were answered {label} "
+                                    f"({precision:.0%} of {support:.0f}), e.g. {examples}",
+                                    tuple(i for i, _t in shown), strength))
         words = set(tokens(query.text))
         for text, keys, ids in self.written:
             overlap = len(words & keys) / max(1, len(keys))
@@ -126,5 +132,7 @@ class Memory(MemoryProgram):
         reply = ask(self.kit.llm, INSIGHT_PROMPT.format(wrong=guess, text=text, right=right, other=other.text))
         if reply and reply.strip():
             # cite the example of the right answer: the insight argues for it
-            ids = (self.examples[right].id,) if right in self.examples else (other.id,)
-            self.written.append((" ".join(reply.split()[:60]), frozenset(tokens(text)), ids))
+            cited = self.examples.get(right, other)
+            rule = " ".join(reply.split()[:60])
+            self.written.append((f'{rule} (e.g. "{cited.text}" was {cited.label})', frozenset(tokens(text)),
+                                 (cited.id,)))

@@ -6,7 +6,8 @@ holds one vector per label â€” the mean of the embeddings of its solved tasks â€
 the tasks themselves, so its footprint grows with the number of labels, not of examples.
 ``DECAY`` < 1 makes each centroid an exponential moving average, so old examples fade
 when the right answer drifts. Simplified: each recalled prototype is shown with its label
-and its latest example, and cites its ``SOURCES`` latest examples as source ids.
+and its ``EXAMPLES`` latest examples, and cites exactly those (an item cites only events
+whose text it shows).
 """
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ from design_space.components.retrieve.packing import pack
 
 TOP_K = 3  # prototypes recalled
 DECAY = 1.0  # weight of the old centroid when an example joins (1.0: a plain mean)
-SOURCES = 3  # latest examples a prototype keeps as its source ids
-SHOW_EXAMPLE = True
+EXAMPLES = 1  # latest examples a prototype shows and cites
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Memory(MemoryProgram):
         for e, v in zip(self.pending, vectors):
             if e.label not in self.recent:
                 self.labels.append(e.label)
-                self.recent[e.label] = deque(maxlen=max(1, int(SOURCES)))
+                self.recent[e.label] = deque(maxlen=max(1, int(EXAMPLES)))
                 row = np.zeros((1, len(v)), dtype=np.float32)
                 self.sums = row if not self.sums.size else np.vstack([self.sums, row])
             i = self.labels.index(e.label)
@@ -75,7 +75,7 @@ class Memory(MemoryProgram):
         for i in np.argsort(-sims, kind="stable")[: max(1, int(TOP_K))]:
             label = self.labels[int(i)]
             latest = self.recent[label]
-            text = f"{label}: e.g. {latest[-1].text}" if SHOW_EXAMPLE else label
+            text = f"{label}: e.g. " + "; ".join(f'"{e.text}"' for e in latest)
             items.append(RecallItem(text, tuple(e.id for e in latest), float(sims[i])))
         return pack(items, query.budget_tokens, self.kit.count_tokens)
 

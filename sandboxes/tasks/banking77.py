@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from sandboxes.tasks.base import TaskError
-from sandboxes.tasks.experience import Example, ExperienceParams, ExperienceStream, build_stream, check, ordered
+from sandboxes.tasks.experience import (
+    Example,
+    ExperienceParams,
+    ExperienceStream,
+    build_stream,
+    check,
+    ordered,
+)
 from sandboxes.tasks.params import check_fidelity, data_root, parse_params
 from sandboxes.tasks.selection import split_keys, stratified
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandboxes.tasks.base import TaskError
-from sandboxes.tasks.experience import Example, ExperienceParams, ExperienceStream, build_stream, check
+from sandboxes.tasks.experience import (
+    Example,
+    ExperienceParams,
+    ExperienceStream,
+    build_stream,
+    check,
+)
 from sandboxes.tasks.params import check_fidelity, parse_params
 
 SYLLABLES = ("ba", "ko", "ri", "te", "mu", "sa", "lo", "ne", "vi", "du", "ga", "pe", "zo", "fi", "ha", "tu")

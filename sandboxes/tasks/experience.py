@@ -15,8 +15,9 @@ id made from the file row would leak the label.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from design_space.contract import Event, Query, Signal
 from sandboxes.tasks.base import Episode, Gold, Stream, TaskError
