@@ -119,6 +119,9 @@ def distill_static(target: Path, pca_dims: int = 256) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     model.save_pretrained(str(tmp))
+    # sandboxes read the model under their own uid: make it world-readable (it holds no secret)
+    for path in [tmp, *tmp.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     try:
         os.rename(tmp, target)
     except OSError:  # another process finished first: keep its copy

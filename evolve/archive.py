@@ -19,7 +19,7 @@ class Archive:
     def load(cls, store: Store, objectives: Sequence[tuple[str, str]], fidelity: str) -> "Archive":
         arch = cls(list(objectives))
         for ev in store.evaluations(fidelity):
-            if ev.status == "ok":
+            if ev.status == "ok" and not ev.error:  # an error on an ok run is a health problem
                 arch.add(ev.candidate_id, ev.metrics, ev.per_item)
         return arch
 
@@ -27,6 +27,9 @@ class Archive:
         missing = [m for m, _ in self.objectives if m not in metrics]
         if missing:
             return  # cannot be placed on the front (e.g. a task that does not report this metric)
+        gains = [metrics[m] for m, d in self.objectives if d == "max"]
+        if gains and all(g <= 0 for g in gains):
+            return  # no quality at all: "free" on every cost objective, but worth nothing
         self.metrics[cid] = metrics
         self.per_item[cid] = dict(per_item or {})
 

@@ -380,6 +380,10 @@ class Campaign:
             self._done(cid, f"{result.status}: {result.error.strip().splitlines()[-1][:160] if result.error.strip() else ''}")
             return
         if stage == self.final:
+            if result.error:  # ok, but unhealthy (stored nothing, recalled nothing): never on the front
+                self._observe(op, cand.meta, None, False)
+                self._done(cid, f"unhealthy: {result.error[:160]}")
+                return
             before = set(self.archive.front())
             self.archive.add(cid, result.metrics, result.per_item)
             on_front = cid in self.archive.front()

@@ -12,6 +12,7 @@ LLM use of the program, footprint and health.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -23,21 +24,41 @@ FAILURE_SAMPLE = 8
 ANSWER_KEYS = ("f1", "em", "judge")
 
 
-def _ranked_ids(items: list[list[Any]]) -> list[str]:
+_WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
+_STOP = frozenset("the and for are was were you your with that this have has had but not they them from what "
+                  "when where which who how did does will would can could about just like really yeah its it's "
+                  "she her his him our out all any one get got".split())
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP}
+
+
+def _ranked_ids(items: list[list[Any]], event_text: dict[str, str] | None = None) -> list[str]:
+    """Source ids in rank order. With `event_text`, an item is credited with a cited event only
+    if the item's text shares a content word with that event: citing ids the item does not
+    show earns nothing (otherwise a program could list every id in a few tokens)."""
     seen: dict[str, None] = {}
-    for _text, ids, _score in items:
+    for text, ids, _score in items:
+        shown = _words(text) if event_text is not None else set()
         for i in ids:
-            seen.setdefault(str(i), None)
+            i = str(i)
+            if event_text is not None:
+                source = _words(event_text.get(i, ""))
+                if source and not (source & shown):
+                    continue
+            seen.setdefault(i, None)
     return list(seen)
 
 
-def score_query(gold: Gold, entry: dict[str, Any], event_session: Any) -> dict[str, float]:
+def score_query(gold: Gold, entry: dict[str, Any], event_session: Any,
+                event_text: dict[str, str] | None = None) -> dict[str, float]:
     items = entry["items"]
     out = {"tokens": float(entry["tokens"]), "empty": float(not items)}
     if gold.abstain:
         out["abstain_empty"] = float(not items)
         return out
-    ranked = _ranked_ids(items)
+    ranked = _ranked_ids(items, event_text)
     gold_sessions = set(gold.evidence_sessions) or {event_session.get(e, "") for e in gold.evidence}
     if gold_sessions:
         got_sessions = {event_session.get(i, "") for i in ranked}
@@ -55,8 +76,8 @@ def score_query(gold: Gold, entry: dict[str, Any], event_session: Any) -> dict[s
     idcg = sum(1.0 / math.log2(r + 2) for r in range(len(gold_ids)))
     out["ndcg"] = dcg / idcg
     mrr = 0.0
-    for rank, (_t, ids, _s) in enumerate(items):
-        if gold_ids.intersection(ids):
+    for rank, (text, ids, _s) in enumerate(items):
+        if gold_ids.intersection(_ranked_ids([[text, ids, 0.0]], event_text)):
             mrr = 1.0 / (rank + 1)
             break
     out["mrr"] = mrr
@@ -87,7 +108,7 @@ def score_transcript(stream: Stream, transcript: dict[str, Any],
     if missing:
         raise ValueError(f"transcript lacks {len(missing)} queries (first: {missing[0]})")
     for qid, gold in stream.gold.items():
-        row = score_query(gold, answered[qid], stream.event_session)
+        row = score_query(gold, answered[qid], stream.event_session, stream.event_text or None)
         ans = (answers or {}).get(qid)
         if ans:
             row.update({k: float(ans[k]) for k in ANSWER_KEYS if ans.get(k) is not None})

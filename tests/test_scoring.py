@@ -25,10 +25,10 @@ def entry(items, tokens=10):
 
 def transcript():
     return {"queries": {
-        "q1": entry([["t", ["a2"], 1.0], ["t", ["b1", "a2"], 0.5], ["t", ["c1"], 0.1]], 30),
+        "q1": entry([["text", ["a2"], 1.0], ["text", ["b1", "a2"], 0.5], ["text", ["c1"], 0.1]], 30),
         "q2": entry([], 0),
-        "q3": entry([["t", ["c1"], 1.0]], 5),
-        "q4": entry([["t", ["a1"], 1.0]], 5)},
+        "q3": entry([["text", ["c1"], 1.0]], 5),
+        "q4": entry([["text", ["a1"], 1.0]], 5)},
         "ops": {"ingest": [1.0, 2.0, 3.0, 4.0], "retrieve": [10.0, 20.0], "manage": []},
         "footprint": {"records": 4, "bytes": 100}, "llm": {"calls": 2, "tokens": 50}}
 
@@ -69,3 +69,20 @@ def test_missing_queries_and_health():
     assert health_problem({"records": 0, "empty_rate": 0.0}) == "program stored no records"
     assert health_problem({"records": 3, "empty_rate": 1.0}) == "every recall came back empty"
     assert health_problem({"records": 3, "empty_rate": 0.5}) == ""
+
+
+def test_citing_ids_an_item_does_not_show_earns_nothing():
+    from sandboxes.scoring import score_query
+    from sandboxes.tasks.base import Gold
+
+    event_text = {"e1": "Anna moved to Lisbon last spring", "e2": "The weather is grim today"}
+    gold = Gold(evidence=("e1",), evidence_sessions=("s1",))
+    honest = {"items": [["Anna moved to Lisbon", ["e1"], 1.0]], "tokens": 4, "over_budget": False}
+    gamed = {"items": [["see sources", ["e2", "e1"], 1.0]], "tokens": 2, "over_budget": False}
+    sessions = {"e1": "s1", "e2": "s1"}
+    assert score_query(gold, honest, sessions, event_text)["recall"] == 1.0
+    assert score_query(gold, gamed, sessions, event_text)["recall"] == 0.0
+    assert score_query(gold, gamed, sessions, event_text)["mrr"] == 0.0
+    # a summary that shows what it cites is credited
+    summary = {"items": [["Anna: moved to Lisbon; weather grim", ["e2", "e1"], 1.0]], "tokens": 7, "over_budget": False}
+    assert score_query(gold, summary, sessions, event_text)["recall"] == 1.0

@@ -1,8 +1,9 @@
 """A dense vector index: texts embedded in batches on demand, cosine top-k in numpy (torch on GPU).
 
 Adds are queued and embedded together at the next search, because one batched
-``kit.embed`` call is far cheaper than one per turn for neural embedders. Rows are
-L2-normalised, so a dot product is the cosine similarity.
+``kit.embed`` call is far cheaper than one per turn for neural embedders. Vectors live in a
+buffer that doubles when full, so a stream that interleaves adds and searches never copies
+the whole matrix per step. Rows are L2-normalised, so a dot product is the cosine similarity.
 """
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ class DenseIndex:
         self.embed = embed
         self.texts: list[str] = []
         self.alive: list[bool] = []
-        self._matrix: np.ndarray | None = None
+        self._matrix: np.ndarray | None = None  # capacity buffer; rows [0, _rows) are in use
+        self._rows = 0
+        self._mask: np.ndarray | None = None
         self._pending = 0
         self._stale: set[int] = set()
         self._matmul = _gpu_matmul() if use_gpu else None
@@ -45,10 +48,12 @@ class DenseIndex:
         self.texts.append(text)
         self.alive.append(True)
         self._pending += 1
+        self._mask = None
         return len(self.texts) - 1
 
     def remove(self, doc: int) -> None:
         self.alive[doc] = False
+        self._mask = None
 
     def update(self, doc: int, text: str) -> None:
         """Replace a document's text; it is re-embedded at the next search."""
@@ -59,7 +64,15 @@ class DenseIndex:
         """All document vectors (n, d), embedding whatever is still queued."""
         if self._pending:
             new = np.asarray(self.embed(self.texts[len(self.texts) - self._pending:]), dtype=np.float32)
-            self._matrix = new if self._matrix is None else np.vstack([self._matrix, new])
+            need = self._rows + len(new)
+            if self._matrix is None or need > len(self._matrix) or self._matrix.shape[1] != new.shape[1]:
+                grown = np.zeros((max(need, 2 * (len(self._matrix) if self._matrix is not None else 0), 64),
+                                  new.shape[1]), dtype=np.float32)
+                if self._matrix is not None and self._rows:
+                    grown[: self._rows] = self._matrix[: self._rows]
+                self._matrix = grown
+            self._matrix[self._rows: need] = new
+            self._rows = need
             self._pending = 0
         if self._stale and self._matrix is not None:
             rows = sorted(self._stale)
@@ -67,7 +80,7 @@ class DenseIndex:
             self._stale.clear()
         if self._matrix is None:
             return np.zeros((0, 0), dtype=np.float32)
-        return self._matrix
+        return self._matrix[: self._rows]
 
     def vector(self, doc: int) -> np.ndarray:
         return self.vectors()[doc]
@@ -79,7 +92,9 @@ class DenseIndex:
             return np.zeros(0, dtype=np.float32)
         q = np.asarray(self.embed([query])[0] if isinstance(query, str) else query, dtype=np.float32)
         sims = self._matmul(m, q) if self._matmul else m @ q
-        return np.where(np.asarray(self.alive), sims, -np.inf).astype(np.float32)
+        if self._mask is None:
+            self._mask = np.asarray(self.alive, dtype=bool)
+        return np.where(self._mask, sims, -np.inf).astype(np.float32)
 
     def search(self, query: str | np.ndarray, k: int = 10) -> list[tuple[int, float]]:
         s = self.similarities(query)
