@@ -341,7 +341,8 @@ class Campaign:
         return Job(program=self.store.candidate(cid).code, task=self.config.task.name,
                    task_params=dict(self.config.task.params), fidelity=stage, limits=limits,
                    seed=self.config.seed, job_id=f"{self.config.name}/{cid}/{stage}",
-                   embedder=self.config.task.embedder, embed_cache=self.embed_dir)
+                   embedder=self.config.task.embedder, embed_cache=self.embed_dir,
+                   answer=dict(self.config.task.answer or {}))
 
     def _prepare_embeddings(self) -> str:
         """Embed every event and query text of every stage once, on the trusted side (model embedders only)."""

@@ -37,6 +37,23 @@ class TaskConfig(_Strict):
     # where embeddings of every event and query text are cached (content-addressed, shared by
     # campaigns); default $MEMARCH_CACHE/embeddings or ~/.cache/memarch/embeddings
     embed_cache: str | None = None
+    # an LLM answerer scored by token F1 / EM (and an optional judge), on top of retrieval metrics:
+    # {model: openai/gpt-4o-mini, api_key_env: OPENAI_API_KEY, api_base: ..., judge_model: ...}
+    answer: dict[str, Any] | None = None
+
+    @field_validator("answer")
+    @classmethod
+    def _answer_keys(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is None:
+            return v
+        allowed = {"model", "api_base", "api_key_env", "judge_model", "max_tokens", "temperature", "workers",
+                   "timeout_s", "retries", "memory_chars"}
+        unknown = sorted(set(v) - allowed)
+        if unknown:
+            raise ValueError(f"unknown answer key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        if not v.get("model"):
+            raise ValueError("answer needs a model")
+        return v
 
     @field_validator("embedder")
     @classmethod

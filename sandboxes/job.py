@@ -39,6 +39,9 @@ class Job:
     # precomputed vectors (sandboxes/embed_cache.py) the sandbox reads; "" = compute all.
     embedder: str = ""
     embed_cache: str = ""
+    # An answerer on the trusted side (sandboxes/answer.AnswerConfig fields, with `api_key_env`
+    # naming the key's env var): empty = retrieval metrics only.
+    answer: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

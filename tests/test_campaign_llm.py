@@ -15,6 +15,8 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 ray = pytest.importorskip("ray")
 pytest.importorskip("litellm")
 
+# Ray workers inherit the environment the local Ray started with, so the test key is set first.
+os.environ.setdefault("MEMARCH_TEST_KEY", "sk-local-test")
 KNOB = re.compile(r"^(TOP_K|WINDOW) = (\d+)\s*$", re.MULTILINE)
 
 
@@ -93,3 +95,24 @@ def test_llm_campaign_recovers_records_and_replays(tmp_path, local_ray, openai_s
     errors = [d.get("error") for _t, _k, d in replay.store.events("operator_failed")][:3]
     assert reason == "evaluation budget spent", errors
     assert snapshot(replay.store) == snapshot(store)
+
+
+def test_campaign_with_an_llm_answerer(tmp_path, local_ray, openai_server, monkeypatch):
+    server = openai_server(lambda request: "I do not know")
+    cfg = parse_config({
+        "name": "ans", "seed": 1,
+        "task": {"name": "synthetic", "params": {"conversations": 1}, "cascade": ["smoke"],
+                 "answer": {"model": "openai/answerer", "api_base": server.base_url,
+                            "api_key_env": "MEMARCH_TEST_KEY", "workers": 2}},
+        "seeds": ["bm25_rag"], "budget": {"evaluations": 1}, "parallel": 1,
+    })
+    campaign = Campaign.create(cfg, tmp_path / "runs")
+    campaign.run()
+    (ev,) = campaign.store.evaluations("smoke")
+    assert ev.status == "ok", ev.error
+    assert ev.metrics.get("answer_errors", 0) == 0
+    assert ev.metrics["answer_calls"] == len(server.requests) > 0
+    assert 0.0 <= ev.metrics["f1"] < 0.5  # "I do not know" is mostly wrong
+    # the key, named by env var, reached the model server and nothing else
+    assert all(h.get("authorization") == "Bearer sk-local-test" for h in server.headers)
+    assert "sk-local-test" not in (campaign.store.meta("config") or "")

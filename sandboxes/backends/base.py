@@ -20,6 +20,26 @@ from sandboxes.tasks import TaskError, get_task
 from sandboxes.wire import write_episodes
 
 
+def _score(task, stream, transcript, job: Job) -> dict:
+    """Retrieval metrics always; with `job.answer`, an LLM answers from the recall (trusted side:
+    the key is read here, never inside the sandbox) and F1 / EM / judge join the metrics."""
+    own = getattr(task, "score", None)
+    if own is not None:
+        return own(stream, transcript)
+    if not job.answer:
+        return score_transcript(stream, transcript)
+    import os
+
+    from sandboxes.answer import AnswerConfig, score_with_answers
+
+    opts = dict(job.answer)
+    key_env = opts.pop("api_key_env", "")
+    if key_env:
+        opts["api_key"] = os.environ.get(key_env, "")
+    scored, _report = score_with_answers(stream, transcript, AnswerConfig(**opts))
+    return scored
+
+
 class Sandbox(Protocol):
     name: str
 
@@ -81,7 +101,7 @@ def run_job(job: Job, launcher: Launcher, *, validate: bool = True) -> Result:
                           error=str(transcript.get("error", ""))[:4000], resources=resources)
         try:
             # a task may score its own transcript (experience streams vote over labels)
-            scored = (getattr(task, "score", None) or score_transcript)(stream, transcript)
+            scored = _score(task, stream, transcript, job)
         except (KeyError, TypeError, ValueError) as exc:
             return Result(status="crashed", job_id=job.job_id, error=f"malformed transcript: {exc}",
                           resources=resources)
