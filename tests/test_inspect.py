@@ -138,3 +138,29 @@ def test_show_prints_the_prompt_and_reply_that_made_a_candidate(run, tmp_path): 
     assert ">>>>>>> REPLACE" in res.output and "$0.0021" in res.output
     st = CliRunner().invoke(app, ["status", "rep", "--json", "--runs-dir", str(tmp_path)])
     assert json.loads(st.output)["llm"]["cost_usd"] == pytest.approx(0.0021)
+
+
+def test_compare_runs_with_different_objectives(tmp_path):
+    """A LoCoMo-style run (recall) and a BANKING77-style run (accuracy) still compare by structure."""
+    from design_space.seeds import seed_source
+    from evolve.commands.inspect import compare_runs
+    from evolve.config import dump_config, parse_config
+    from evolve.novelty import program_hash
+    from evolve.store import Store
+    from sandboxes.job import Result
+
+    def run(name, seed, metric):
+        cfg = parse_config({"name": name, "seeds": [seed], "task": {"cascade": ["full"]},
+                            "objectives": [{"metric": metric, "direction": "max"},
+                                           {"metric": "tokens", "direction": "min"}]})
+        store = Store.create(tmp_path / name, dump_config(cfg))
+        code = seed_source(seed)
+        cand = store.add_candidate(code, program_hash(code), (), f"seed:{seed}")
+        store.add_evaluation(cand.id, "full", Result(status="ok", metrics={metric: 0.8, "tokens": 40.0}))
+        return store
+
+    cmp = compare_runs(run("conv", "bm25_rag", "recall"), run("bank", "exp_exemplar", "accuracy"))
+    assert cmp["hypervolume"] is None and cmp["objectives"] is None
+    (conv, bank) = cmp["runs"]
+    assert conv["objectives"] == ["recall", "tokens"] and bank["objectives"] == ["accuracy", "tokens"]
+    assert conv["front"][0]["components"] != bank["front"][0]["components"]

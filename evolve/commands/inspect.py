@@ -237,27 +237,28 @@ def compare_runs(s1: Store, s2: Store) -> dict[str, Any]:
     c2, a2, r2 = front_rows(s2)
     obj1 = [(o.metric, o.direction) for o in c1.objectives]
     obj2 = [(o.metric, o.direction) for o in c2.objectives]
-    if obj1 != obj2:
-        raise StoreError(f"{c1.name} and {c2.name} optimise different objectives ({obj1} vs {obj2})")
+    # Different objectives (e.g. recall on LoCoMo vs accuracy on BANKING77): fronts and structure
+    # still compare, hypervolumes do not.
     shared: dict[str, float] | None = None
-    if len(a1) and len(a2):
+    if obj1 == obj2 and len(a1) and len(a2):
         ref = tuple(max(x, y) for x, y in zip(a1.reference(), a2.reference()))
         shared = {c1.name: hypervolume([a1.point(c) for c in a1.metrics], ref),
                   c2.name: hypervolume([a2.point(c) for c in a2.metrics], ref)}
     from evolve.export import distinct_front
 
     runs = []
-    for store, config, rows in ((s1, c1, r1), (s2, c2, r2)):
+    for store, config, rows, obj in ((s1, c1, r1, obj1), (s2, c2, r2, obj2)):
         front = []
-        keep = set(distinct_front(rows, [m for m, _ in obj1]))  # ties on every objective shown once
+        keep = set(distinct_front(rows, [m for m, _ in obj]))  # ties on every objective shown once
         for row in rows:
             if row["id"] not in keep:
                 continue
             code = store.candidate(row["id"]).code
             front.append({**row, "knobs": {k.name: k.value for k in read_knobs(code)},
                           "components": components_by_stage(code)})
-        runs.append({"name": config.name, "task": config.task.name, "front": front})
-    return {"objectives": [m for m, _ in obj1], "hypervolume": shared, "runs": runs}
+        runs.append({"name": config.name, "task": config.task.name, "objectives": [m for m, _ in obj],
+                     "front": front})
+    return {"objectives": [m for m, _ in obj1] if obj1 == obj2 else None, "hypervolume": shared, "runs": runs}
 
 
 @app.command()
@@ -274,12 +275,12 @@ def compare(run1: str = typer.Argument(...), run2: str = typer.Argument(...),
                       + ", ".join(f"{k} {v:.4g}" for k, v in cmp["hypervolume"].items()))
     for run in cmp["runs"]:
         table = Table(title=f"front of {run['name']} ({run['task']})")
-        for col in ("candidate", *cmp["objectives"], "operator", "components", "knobs"):
+        for col in ("candidate", *run["objectives"], "operator", "components", "knobs"):
             table.add_column(col)
         for row in run["front"]:
             comps = "; ".join(f"{st}: {', '.join(m)}" for st, m in row["components"].items()) or "own code"
             knobs = ", ".join(f"{k}={v}" for k, v in row["knobs"].items())
-            table.add_row(row["id"], *(f"{row[m]:.4g}" for m in cmp["objectives"]), row["operator"], comps,
+            table.add_row(row["id"], *(f"{row[m]:.4g}" for m in run["objectives"]), row["operator"], comps,
                           escape(knobs))
         console.print(table)
 
