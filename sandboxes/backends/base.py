@@ -5,6 +5,7 @@ file; building the stream, static validation and scoring happen here, outside th
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -63,13 +64,20 @@ class Launcher(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=512)
+def _problems(source: str) -> tuple:
+    """Static validation is deterministic in the source: a program checked once (e.g. at its
+    smoke stage) is not parsed again for its later stages."""
+    return tuple(validate_source(source))
+
+
 def run_job(job: Job, launcher: Launcher, *, validate: bool = True) -> Result:
     """Validate, build the stream, launch the harness, score. Never raises for a program's fault.
 
     ``validate=False`` skips the static checks; the hostile-program tests use it to show that
     the sandbox alone contains a program that fooled the validator.
     """
-    problems = validate_source(job.program) if validate else []
+    problems = _problems(job.program) if validate else []
     if problems:
         return Result(status="invalid", job_id=job.job_id, error="; ".join(p.render() for p in problems))
     try:
