@@ -34,7 +34,7 @@ from evolve.config import parse_config  # noqa: E402
 from evolve.pareto import dominates, hypervolume, orient  # noqa: E402
 
 METHODS = {
-    "memarch": [{"name": "structural", "weight": 2.0}, {"name": "tune", "weight": 1.0}],
+    "memarch": [{"name": "structural", "weight": 1.0}, {"name": "tune", "weight": 2.0}],
     "random": [{"name": "random", "weight": 1.0}],
     "optuna": [{"name": "tune", "weight": 1.0}],
 }
