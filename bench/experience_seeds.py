@@ -48,7 +48,7 @@ def main() -> None:
     params = json.loads(args.params)
     cache = ""
     if not args.embedder.startswith("hashing"):
-        from evolve.campaign import default_cache_dir
+        from evolve.campaign_setup import default_cache_dir
         from sandboxes.embed_cache import build
 
         cache = str(default_cache_dir() / "embeddings")

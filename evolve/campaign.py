@@ -11,7 +11,6 @@ fixed seed and recorded LLM responses replays to the same candidates.
 """
 from __future__ import annotations
 
-import os
 import random
 import signal
 import threading
@@ -21,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from design_space.seeds import seed_names, seed_source
 from design_space.validate import validate_source
 from evolve.archive import Archive
+from evolve.campaign_setup import (absolute_cassette, build_llm, check_sandbox, load_seed, prepare_embeddings,
+                                   sandbox_options)
 from evolve.cascade import GATES
 from evolve.config import CampaignConfig, ConfigError, dump_config
 from evolve.evaluate import RayEvaluator, init_ray
@@ -48,24 +48,6 @@ class Progress:
     on_log: Callable[[str], None] = lambda msg: None
 
 
-def load_seed(ref: str, base: Path) -> tuple[str, str]:
-    """A seed is a name from design_space/seeds or a path to a program file (relative to the config)."""
-    if ref in seed_names():
-        return ref, seed_source(ref)
-    path = Path(ref) if Path(ref).is_absolute() else base / ref
-    if path.suffix == ".py" and path.is_file():
-        return path.stem, path.read_text(encoding="utf-8")
-    raise ConfigError(f"seeds: {ref!r} is neither a seed name ({', '.join(seed_names())}) nor a .py file")
-
-
-def _absolute_cassette(config: CampaignConfig, base: Path) -> CampaignConfig:
-    if config.llm is None or not config.llm.cassette:
-        return config
-    path = Path(config.llm.cassette)
-    path = path if path.is_absolute() else (base / path).resolve()
-    return config.model_copy(update={"llm": config.llm.model_copy(update={"cassette": str(path)})})
-
-
 class Campaign:
     def __init__(self, config: CampaignConfig, run_dir: Path, store: Store, progress: Progress | None = None) -> None:
         self.config = config
@@ -76,7 +58,7 @@ class Campaign:
         self.stages = list(config.task.cascade)
         self.final = self.stages[-1]
         self.rng = random.Random(f"{config.seed}:{store.count_candidates()}")
-        self.client, self.bandit = self._llm()
+        self.client, self.bandit = build_llm(config, store)
         deps = OperatorDeps(seed=config.seed, objectives=self.objectives, client=self.client, bandit=self.bandit,
                             max_fix_attempts=config.llm.max_fix_attempts if config.llm else 2,
                             full_rewrite=config.llm.full_rewrite if config.llm else False,
@@ -104,7 +86,7 @@ class Campaign:
     def create(cls, config: CampaignConfig, runs_dir: Path, config_dir: Path | None = None,
                progress: Progress | None = None) -> "Campaign":
         base = config_dir or Path.cwd()
-        config = _absolute_cassette(config, base)
+        config = absolute_cassette(config, base)
         seeds = [load_seed(s, base) for s in config.seeds]
         for name, code in seeds:
             problems = validate_source(code)
@@ -116,7 +98,7 @@ class Campaign:
                 get_task(config.task.name).build({**config.task.params, **config.task.holdout}, "smoke", config.seed)
         except TaskError as exc:
             raise ConfigError(f"task: {exc}") from None
-        _check_sandbox(config)
+        check_sandbox(config)
         store = Store.create(runs_dir / config.name, dump_config(config))
         try:
             for k, (name, code) in enumerate(seeds):
@@ -128,39 +110,6 @@ class Campaign:
         except Exception:
             store.close()
             raise
-
-    def _llm(self) -> tuple[Any, Any]:
-        if self.config.llm is None:
-            return None, None
-        from evolve.llm.bandit import ModelBandit
-        from evolve.llm.cassette import Cassette
-        from evolve.llm.client import LLMClient, ModelSpec
-
-        llm = self.config.llm
-        specs = [ModelSpec(**m.model_dump()) for m in llm.models]
-        cassette = None
-        if llm.cassette_mode != "off":
-            if not llm.cassette:
-                raise ConfigError("llm.cassette: a cassette path is needed when cassette_mode is not 'off'")
-            try:
-                cassette = Cassette(llm.cassette, llm.cassette_mode)
-            except ValueError as exc:
-                raise ConfigError(f"llm.cassette: {exc}") from None
-        try:
-            client = LLMClient(specs, cassette=cassette, on_call=self.store.add_llm_call,
-                               max_usd=self.config.budget.llm_dollars)
-        except ValueError as exc:
-            raise ConfigError(f"llm: {exc}") from None
-        client.spent_usd = self.store.llm_spend()
-        if cassette is not None and cassette.mode == "replay":
-            # a resumed replay must not serve again the answers earlier sessions consumed
-            for row in self.store.conn.execute("SELECT model, prompt_hash FROM llm_calls ORDER BY id"):
-                cassette.mark_asked(row["model"], row["prompt_hash"])
-        bandit = None
-        if llm.bandit:
-            bandit = ModelBandit(self.config.seed, weights={s.key: s.weight for s in specs},
-                                 prior_costs=client.cost_estimates())
-        return client, bandit
 
     def _restore_operators(self) -> None:
         """Give stateful operators (tune's studies, the bandit) what earlier sessions learnt."""
@@ -182,7 +131,7 @@ class Campaign:
 
     # ---- the loop -----------------------------------------------------------------------
     def run(self) -> str:
-        self.embed_dir = self._prepare_embeddings()
+        self.embed_dir = prepare_embeddings(self.config, self.progress.on_log)
         init_ray(self.config.ray.address, self.config.ray.num_cpus, self.config.sandbox.backend)
         self.evaluator = RayEvaluator(self.config.sandbox.backend, sandbox_options(self.config))
         stop_file = self.run_dir / "STOP"
@@ -344,25 +293,6 @@ class Campaign:
                    embedder=self.config.task.embedder, embed_cache=self.embed_dir,
                    answer=dict(self.config.task.answer or {}))
 
-    def _prepare_embeddings(self) -> str:
-        """Embed every event and query text of every stage once, on the trusted side (model embedders only)."""
-        task = self.config.task
-        if task.embedder.startswith("hashing"):
-            return ""
-        from sandboxes.embed_cache import build
-
-        root = Path(task.embed_cache).expanduser() if task.embed_cache else default_cache_dir() / "embeddings"
-        variants = [(dict(task.params), s) for s in self.stages]
-        if task.holdout is not None:
-            variants.append(({**task.params, **task.holdout}, self.final))
-        for params, stage in variants:
-            stream = get_task(task.name).build(params, stage, self.config.seed)
-            stats = build(stream.episodes, task.embedder, root)
-            if stats["computed"]:
-                self.progress.on_log(f"embedded {stats['computed']:.0f} texts with {task.embedder} "
-                                     f"in {stats['seconds']:.1f} s (cache: {root})")
-        return str(root)
-
     def _submit(self, cid: str, stage: str) -> None:
         assert self.evaluator is not None
         self.evaluator.submit((cid, stage), self._job(cid, stage))
@@ -495,29 +425,3 @@ class Campaign:
             notes.append(f"{cid} ({cand.operator}): {cand.note}")
             cid = cand.parents[0] if cand.parents else ""
         return list(reversed(notes))
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("MEMARCH_CACHE") or Path.home() / ".cache" / "memarch")
-
-
-def sandbox_options(config: CampaignConfig) -> dict[str, Any]:
-    options = dict(config.sandbox.options)
-    if config.sandbox.backend == "docker":
-        options.setdefault("campaign", config.name)  # labels its containers for cleanup
-    return options
-
-
-def _check_sandbox(config: CampaignConfig) -> None:
-    """Build the backend once on this node so a bad backend, option or missing image fails now."""
-    from sandboxes.backends import BACKENDS, get_sandbox
-
-    backend = config.sandbox.backend
-    if backend not in BACKENDS:
-        raise ConfigError(f"sandbox.backend: unknown backend {backend!r} (known: {', '.join(sorted(BACKENDS))})")
-    try:
-        get_sandbox(backend, **sandbox_options(config))
-    except TypeError as exc:
-        raise ConfigError(f"sandbox.options: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - e.g. no Docker engine or no image: say which
-        raise ConfigError(f"sandbox: the {backend} backend cannot start here: {exc}") from None

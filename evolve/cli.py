@@ -1,7 +1,6 @@
 """The memarch command line (typer). User errors print one line and exit with code 2."""
 from __future__ import annotations
 
-import os
 import sys
 from functools import wraps
 from pathlib import Path

@@ -17,7 +17,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from evolve.cli import RUNS, app, console, user_errors
-from evolve.store import Store, StoreError
+from evolve.store import Store
 from evolve.views import final_stage, front_rows, resolve_run, stored_config
 
 
