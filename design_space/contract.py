@@ -128,15 +128,3 @@ STAGES = ("encode", "store", "retrieve", "manage")
 def to_json(obj: Any) -> Any:
     """Plain-JSON form of a contract dataclass."""
     return dataclasses.asdict(obj)
-
-
-def event_from_json(d: dict[str, Any]) -> Event:
-    return Event(**d)
-
-
-def query_from_json(d: dict[str, Any]) -> Query:
-    return Query(**d)
-
-
-def signal_from_json(d: dict[str, Any]) -> Signal:
-    return Signal(**d)

@@ -69,7 +69,8 @@ class Campaign:
         self.tournament = ParetoTournament(config.selection.explore)
         self.coverage = InstanceCoverage()
         self.archive = Archive.load(store, self.objectives, self.final)
-        self.best_hv = self.archive.hypervolume() if len(self.archive) else 0.0
+        self.best_hv = (self.archive.hypervolume(self._hv_reference(), ids=self.archive.front())
+                        if len(self.archive) else 0.0)
         self.since_improvement = 0
         self.failed_proposals = 0
         self.evaluator: RayEvaluator | None = None
@@ -315,18 +316,18 @@ class Campaign:
                 self._observe(op, cand.meta, None, False)
                 self._done(cid, f"unhealthy: {result.error[:160]}")
                 return
-            before = set(self.archive.front())
             self.archive.add(cid, result.metrics, result.per_item)
-            on_front = cid in self.archive.front()
-            if on_front and cid not in before:
+            front = self.archive.front()
+            on_front = cid in front
+            if on_front:
                 vals = ", ".join(f"{m}={result.metrics.get(m, float('nan')):.4g}" for m, _ in self.objectives)
                 self.progress.on_log(f"{cid} ({cand.operator}) joins the front: {vals}")
-            hv = self.archive.hypervolume(self._hv_reference())
+            hv = self.archive.hypervolume(self._hv_reference(), ids=front)  # dominated points add nothing
             if hv > self.best_hv + 1e-12:
                 self.best_hv, self.since_improvement = hv, 0
             else:
                 self.since_improvement += 1
-            self.store.log("front", candidate=cid, on_front=on_front, hypervolume=hv, front=self.archive.front())
+            self.store.log("front", candidate=cid, on_front=on_front, hypervolume=hv, front=front)
             self._observe(op, cand.meta, result.metrics, on_front)
             for other in self.by_name.values():  # e.g. tune learns from knob-only children of any operator
                 learn = getattr(other, "learn", None)

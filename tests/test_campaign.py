@@ -145,3 +145,29 @@ def test_model_embeddings_are_computed_once_per_campaign(tmp_path, local_ray, mo
                             progress=Progress(on_log=logs.append))
     again.run()
     assert not any("embedded" in m for m in logs)
+
+
+def test_stop_file_ends_a_running_campaign(tmp_path, local_ray):
+    from evolve.campaign import Progress
+
+    cfg = parse_config({"name": "stopme", "seed": 4, "task": {"params": {"conversations": 1}, "cascade": ["smoke"]},
+                        "seeds": ["bm25_rag"], "budget": {"evaluations": 30}, "parallel": 1})
+    campaign = Campaign.create(cfg, tmp_path / "runs")
+    campaign.progress = Progress(on_done=lambda cid, outcome: (campaign.run_dir / "STOP").touch()
+                                 if cid == "c0003" else None)
+    assert campaign.run().startswith("stop file")
+    assert 3 <= campaign.store.count_candidates() < 30
+
+
+def test_preflight_estimates_time_and_llm_dollars():
+    from design_space.seeds import seed_source
+    from evolve.preflight import estimate
+
+    cfg = parse_config({"name": "pf", "task": {"cascade": ["smoke", "full"]}, "budget": {"evaluations": 21},
+                        "seeds": ["bm25_rag"], "operators": [{"name": "llm_edit"}, {"name": "structural"}],
+                        "llm": {"models": [{"model": "openai/local", "api_base": "http://127.0.0.1:9/v1",
+                                            "price_in": 1.0, "price_out": 2.0}]}, "parallel": 2})
+    est = estimate(cfg, seed_source("bm25_rag"))
+    assert est.seconds_per_candidate > 0 and est.wall_seconds == pytest.approx(est.seconds_per_candidate * 21 / 2)
+    assert est.llm_calls == pytest.approx(0.5 * 20 * 1.5)  # half the children by an LLM, ~1.5 calls each
+    assert est.llm_dollars > 0 and "LLM ~15 calls" in est.render(cfg)

@@ -9,6 +9,7 @@ booleans both ways.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from typing import Any
@@ -44,6 +45,7 @@ def tunable(code: str) -> list[Knob]:
     return [k for k in read_knobs(code) if _distribution(k) is not None]
 
 
+@functools.lru_cache(maxsize=4096)
 def structure_key(code: str) -> str:
     """The program with every tunable knob blanked: children differing only in knobs share it."""
     knobs = tunable(code)
