@@ -228,7 +228,8 @@ class Campaign:
         strategy = self.config.selection.strategy
         use_coverage = strategy == "coverage" or (strategy == "mixed" and self.rng.random() < 0.3)
         parent_ids = self.coverage.pick_from(view.per_item, op.arity, self.rng) if use_coverage else []
-        if len(parent_ids) < op.arity:
+        if len(parent_ids) < op.arity:  # no instance has a winner yet: the log says pareto, as it was
+            use_coverage = False
             parent_ids = self.tournament.pick(ranked, op.arity, self.rng)
         if op.arity > 1 and len(set(parent_ids)) < op.arity:  # a merge needs distinct parents
             others = [r.id for r in ranked if r.id not in parent_ids]
