@@ -6,7 +6,7 @@ from evolve.campaign import Campaign
 from evolve.config import parse_config
 from sandbox_fixtures import docker_client
 
-ray = pytest.importorskip("ray")
+import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
 pytestmark = pytest.mark.docker
 
 

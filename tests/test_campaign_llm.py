@@ -12,8 +12,8 @@ from evolve.campaign import Campaign
 from evolve.config import parse_config
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-ray = pytest.importorskip("ray")
-pytest.importorskip("litellm")
+import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
+import litellm  # noqa: E402,F401 - required, as above
 
 # Ray workers inherit the environment the local Ray started with, so the test key is set first.
 os.environ.setdefault("MEMARCH_TEST_KEY", "sk-local-test")

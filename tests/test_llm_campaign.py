@@ -18,7 +18,7 @@ from evolve.campaign import Campaign
 from evolve.config import parse_config
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-ray = pytest.importorskip("ray")
+import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
 KNOB = re.compile(r"^([A-Z][A-Z0-9_]*) = (\d+)\b.*$", re.MULTILINE)
 

@@ -3,6 +3,8 @@ import random
 
 import pytest
 
+from design_space.contract import Event, Query
+from design_space.kit import Kit
 from design_space.seeds import seed_source
 from design_space.validate import validate_source
 from evolve.operators.base import CandidateView, OperatorContext, OperatorError
@@ -10,6 +12,7 @@ from evolve.operators.knobs import read_knobs, write_knobs
 from evolve.operators.structural import StructuralEdit
 from evolve.operators.structural_edits import add_context, add_neighbours, remove_step, swap_index
 from sandboxes.backends.process import ProcessSandbox
+from sandboxes.harness import load_program
 from sandboxes.job import Job
 
 
@@ -63,12 +66,22 @@ def test_wrappers_run_and_unwrap(edit):
     assert run(undone).per_item == run(base).per_item
 
 
-def test_neighbours_changes_what_is_recalled():
-    base = seed_source("bm25_rag")
+def test_neighbours_recalls_the_turn_after_a_hit(tmp_path):
+    # The answer ("Porto") shares no word with the question; only the turn before it does.
+    turns = ["We talked about the weather.", "Where did Maria move last spring?", "She moved to Porto.",
+             "Dinner was pasta tonight.", "The match ended in a draw."]
+    base = seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 1")
     code, _ = add_neighbours(base, random.Random(0))
-    a = ProcessSandbox().run(Job(program=base, task="synthetic", fidelity="full", task_params={"budget_tokens": 400}))
-    b = ProcessSandbox().run(Job(program=code, task="synthetic", fidelity="full", task_params={"budget_tokens": 400}))
-    assert b.metrics["tokens"] > a.metrics["tokens"]
+
+    def recalled(source: str) -> list[str]:
+        mem = load_program(source, str(tmp_path))(Kit())
+        for i, text in enumerate(turns):
+            mem.store(mem.encode(Event(f"e{i}", text, 1_700_000_000.0 + i, "user", "s0")))
+        recall = mem.retrieve(Query("q", "Where did Maria move last spring?", 1_700_000_100.0, 200))
+        return [i for item in recall.items for i in item.source_ids]
+
+    assert recalled(base) == ["e1"]
+    assert recalled(code) == ["e1", "e0", "e2"]  # the hit first, then the turns around it
 
 
 def test_remove_manage_step_empties_manage():

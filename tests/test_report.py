@@ -17,7 +17,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import websocket
 
+from ci import missing
 from design_space.seeds import seed_source
 from evolve.config import dump_config, parse_config
 from evolve.novelty import program_hash
@@ -90,12 +92,17 @@ def test_report_is_self_contained_and_complete(run, tmp_path):
     assert len(hv) == 4 and hv == sorted(hv) and hv[-1] > 0  # one point per full evaluation, never down
 
 
+def _need_chromium() -> None:
+    if CHROMIUM is None:
+        missing("Chromium is not installed (apt-get install -y chromium)")
+
+
 def _chromium(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([CHROMIUM, *FLAGS, *args], capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install -y chromium)")
 def test_report_in_headless_chromium(run, tmp_path):
+    _need_chromium()
     _runs, store = run
     page = build_report(store, tmp_path / "report.html")
     profile = tmp_path / "profile"
@@ -115,9 +122,9 @@ class _DevTools:
     """A minimal Chrome DevTools protocol client over the local websocket."""
 
     def __init__(self, url: str) -> None:
-        import websocket
-
-        self.ws = websocket.create_connection(url, timeout=30)
+        # No Origin header: newer Chromium rejects DevTools websockets from other origins (403), older
+        # ones ignore --remote-allow-origins; a client without an Origin passes both.
+        self.ws = websocket.create_connection(url, timeout=30, suppress_origin=True)
         self.n = 0
 
     def call(self, method: str, **params):
@@ -134,13 +141,12 @@ class _DevTools:
         return self.call("Runtime.evaluate", expression=expr, returnByValue=True)["result"].get("value")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install -y chromium)")
 def test_clicking_a_lineage_node_opens_its_code_and_diff(run, tmp_path):
-    pytest.importorskip("websocket", reason="pip install websocket-client")
+    _need_chromium()
     _runs, store = run
     page = build_report(store, tmp_path / "report.html")
     proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--remote-debugging-port=0",
-                             "--remote-debugging-address=127.0.0.1", page.as_uri()],
+                             "--remote-debugging-address=127.0.0.1", "--remote-allow-origins=*", page.as_uri()],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         port = None
