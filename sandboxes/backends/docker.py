@@ -8,20 +8,24 @@ container is always removed; each carries labels naming the campaign and its own
 process, so containers left by a killed campaign are removed at the next start.
 
 Images: the offline image (``memarch sandbox build``; a skeleton rootfs made with
-``docker import``) has no interpreter of its own, so the host's ``/usr``, Python prefix,
-site-packages and this checkout are bind-mounted read-only at their own paths. Images
-built from ``sandboxes/images/Dockerfile`` carry their own Python and need no binds.
+``docker import``) has no interpreter of its own, so the allow-list of `view` is bound
+read-only: shared libraries, ``sh``, the interpreter with its standard library and
+site-packages, the ``design_space`` and ``sandboxes`` packages at ``/opt/memarch`` and the
+caches. Images built from ``sandboxes/images/Dockerfile`` carry their own Python and need
+no binds.
 """
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import socket
 import sys
 import time
 from typing import Any
 
-from sandboxes.backends import fences
+from sandboxes.backends import fences, view
 from sandboxes.backends.base import Launch, run_job
 from sandboxes.backends.process import decode_status, tail_of
 from sandboxes.job import Job, Result
@@ -34,7 +38,6 @@ OWNER = "memarch.owner"
 OFFLINE_LABEL = "memarch.offline"
 JOB_DIR = "/job"
 HARNESS = "python -I -m sandboxes.harness job.json stream.jsonl transcript.json > output.log 2>&1"
-HOST_SYSTEM = ("/usr", "/etc/ld.so.cache", "/etc/localtime")
 
 
 class DockerUnavailable(RuntimeError):
@@ -88,10 +91,12 @@ def cleanup_stale(client, campaign: str | None = None) -> int:
     return removed
 
 
-def host_binds(job: Job | None) -> dict[str, dict[str, str]]:
-    """What the offline image needs from the host, read-only at the same paths."""
-    paths = [p for p in HOST_SYSTEM if os.path.exists(p)] + fences.readable_paths(job)
-    return {p: {"bind": p, "mode": "ro"} for p in sorted(set(paths))}
+def host_binds(job: Job | None) -> list[str]:
+    """What the offline image needs from the host: the allow-list of `view`, read-only.
+
+    A list, not a dict keyed by host path: one host file may be bound at two paths.
+    """
+    return [f"{src}:{dst}:ro" for src, dst in view.allowed(job, ("sh",)).binds]
 
 
 class DockerSandbox:
@@ -119,20 +124,23 @@ class DockerSandbox:
 
         limits = job.limits
         mb = 1024 * 1024
-        volumes = {workdir: {"bind": JOB_DIR, "mode": "rw"}}
-        python = "python"
+        volumes = [f"{workdir}:{JOB_DIR}:rw"]
+        command = HARNESS
+        shell = "/bin/sh"
         env = fences.clean_env(JOB_DIR)
         env["PATH"] = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"  # where the Dockerfiles put python
         if self.offline:
-            volumes.update(host_binds(job))
-            python = sys.executable
+            volumes += host_binds(job)
+            shell = shutil.which("sh") or shell  # bound at that path by host_binds
+            command = " ".join(shlex.quote(a) for a in [sys.executable, *view.harness_argv(view.CODE_ROOT)])
+            command += " > output.log 2>&1"
             env["PATH"] = f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin"
         else:  # data the job reads (model cache, embedding cache) is bound in every image
             data = [fences.model_cache(), getattr(job, "embed_cache", "") or ""]
-            volumes.update({p: {"bind": p, "mode": "ro"} for p in data if p and os.path.isdir(p)})
+            volumes += [f"{p}:{p}:ro" for p in data if p and os.path.isdir(p)]
         spec: dict[str, Any] = {
             "image": self.image,
-            "command": ["/bin/sh", "-c", "exec " + HARNESS.replace("python", python, 1)],
+            "command": [shell, "-c", "exec " + command],
             "user": SANDBOX_USER,
             "working_dir": JOB_DIR,
             "environment": env,

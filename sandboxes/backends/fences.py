@@ -5,10 +5,9 @@ Everything here runs in a freshly forked child before the harness starts:
 - rlimits: address space, CPU seconds, open files, file size, no core dumps, processes;
 - ``no_new_privs`` so no setuid binary on the host can hand privileges back;
 - as root, where the kernel allows it: a private network namespace (no interface but a
-  downed loopback) and a private mount namespace in which the whole filesystem is
-  read-only, the caller's home directory and the temp dir are replaced by empty tmpfs
-  mounts, and only the job's workdir (plus the interpreter and the code it needs, read-only)
-  is re-bound into that view;
+  downed loopback) and a private mount namespace whose root is an empty tmpfs holding only
+  the allow-list of `view` (interpreter, libraries, the harness packages, caches; all
+  read-only) and the job's workdir, the one writable path;
 - a job-specific unprivileged uid (so RLIMIT_NPROC counts this job alone and the program
   cannot signal or read other processes), applied by the launcher after the mounts.
 
@@ -18,15 +17,15 @@ from __future__ import annotations
 
 import ctypes
 import os
-import pwd
+import platform
 import resource
 import secrets
-import site
+import stat
 import sys
 import tempfile
 from functools import lru_cache
-from pathlib import Path
 
+from sandboxes.backends import view
 from sandboxes.job import Limits
 
 CLONE_NEWNS = 0x00020000
@@ -34,7 +33,9 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 SYS_MOUNT_SETATTR = 442  # x86_64 and aarch64 share the number
-AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY, MNT_DETACH = -100, 0x8000, 1, 2
+DEVICES = view.DEVICES
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 
 ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -135,64 +136,76 @@ def set_rlimits(limits: Limits, nproc: int | None = None) -> None:
                 raise
 
 
-def hidden_dirs() -> list[str]:
-    """Directories replaced by empty tmpfs inside the sandbox: the caller's home and temp dir."""
-    homes = {os.path.expanduser("~")}
-    try:
-        homes.add(pwd.getpwuid(os.geteuid()).pw_dir)
-    except KeyError:
-        pass
-    dirs = {os.path.realpath(d) for d in (tempfile.gettempdir(), *homes)}
-    dirs = {d for d in dirs if d not in ("/", "/usr", "/etc")}
-    return sorted(d for d in dirs if not any(d.startswith(o + "/") for o in dirs))
+def _mkdirs(path: str) -> None:
+    """Create `path` and its missing parents 0755 whatever the umask (a dropped uid must traverse them)."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for d in reversed(missing):
+        os.mkdir(d)
+        os.chmod(d, 0o755)
 
 
-def code_paths() -> list[str]:
-    """What the interpreter needs to see: its prefix, site-packages and this checkout."""
-    repo = str(Path(__file__).resolve().parents[2])
-    paths = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, repo, *site.getsitepackages())}
-    return sorted(p for p in paths if os.path.isdir(p))
+def _pivot_root(new: str, old: str) -> None:
+    _check(_libc.syscall(SYS_PIVOT_ROOT[platform.machine()], new.encode(), old.encode()), "pivot_root")
 
 
-def readable_paths(job: object | None = None) -> list[str]:
-    """Code paths plus the model cache and the job's embedding cache, when they exist."""
-    extra = [model_cache(), getattr(job, "embed_cache", "") or ""]
-    paths = set(code_paths()) | {os.path.realpath(p) for p in extra if p and os.path.isdir(p)}
-    return sorted(paths)
+def isolate_filesystem(workdir: str, binds: list, links: list) -> None:
+    """In a new mount namespace, make the allow-list of `view.allowed` the whole filesystem.
 
-
-def isolate_filesystem(workdir: str, keep: list[str], hidden: list[str], tmp_mb: int) -> None:
-    """In a new mount namespace: everything read-only, `hidden` emptied, workdir writable."""
+    An empty tmpfs becomes the root; `binds` ((host path, path inside) pairs) are bound into it
+    read-only, `links` recreated, a few device nodes added and the job dir bound writable. The
+    old root is then detached: nothing else is reachable, not even by path.
+    """
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    rebind = [p for p in [*keep, workdir] if any(p == h or p.startswith(h + "/") for h in hidden)]
-    # O_PATH descriptors keep the originals reachable after the tmpfs mounts cover them.
-    fds = {p: os.open(p, os.O_PATH) for p in rebind}
+    mounts = [*((src, dst) for src, dst in binds), *((d, d) for d in DEVICES), (workdir, workdir)]
+    # O_PATH descriptors keep every source reachable once the staging tmpfs covers the job dir.
+    fds: dict[str, int] = {}
     try:
-        for h in hidden:
-            _mount("tmpfs", h, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={max(1, tmp_mb)}m")
-        for p, fd in fds.items():
-            os.makedirs(p, mode=0o755, exist_ok=True)
-            _mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
+        for src, _dst in mounts:
+            if src not in fds:
+                fds[src] = os.open(src, os.O_PATH)
+        new = workdir  # any directory would do as the staging mount point
+        _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        for src, dst in mounts:
+            target = new + dst
+            if stat.S_ISDIR(os.fstat(fds[src]).st_mode):
+                _mkdirs(target)
+            else:
+                _mkdirs(os.path.dirname(target))
+                if not os.path.lexists(target):
+                    os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+            # Not MS_REC: a recursive bind would bring along mounts below a source, the staging
+            # tmpfs on the job dir included.
+            _mount(f"/proc/self/fd/{fds[src]}", target, None, MS_BIND)
+        for path, target in links:
+            os.symlink(target, new + path)
+        _mkdirs(new + "/proc")
     finally:
         for fd in fds.values():
             os.close(fd)
+    os.chdir(new)
+    _pivot_root(".", ".")  # the old root is stacked on the new one ...
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")  # ... and detached here
+    os.chdir("/")
     _set_readonly("/", True, recursive=True)
     _set_readonly(workdir, False, recursive=False)
-    os.chdir(workdir)  # the old cwd handle points below the read-only view
+    os.chdir(workdir)
 
 
-def enter(workdir: str, limits: Limits, isolate: bool, keep: list[str], hidden: list[str],
+def enter(workdir: str, limits: Limits, isolate: bool, binds: list, links: list,
           extra_ns: int = 0, nproc: int | None = None) -> None:
     """Apply every fence this process can apply to itself (run in the forked child).
 
-    `keep` and `hidden` come from `readable_paths` and `hidden_dirs` evaluated by the
-    launcher, whose home is the one to hide.
+    `binds` and `links` are the launcher's `view.allowed`: computed there, where the
+    interpreter and the packages to expose are known.
     """
     if sys.platform == "linux":
         prctl(PR_SET_NO_NEW_PRIVS, 1)
     if isolate:
         unshare(CLONE_NEWNET | CLONE_NEWNS | extra_ns)
-        isolate_filesystem(workdir, keep, hidden, tmp_mb=1)
+        isolate_filesystem(workdir, binds, links)
     set_rlimits(limits, nproc)
 
 
@@ -220,14 +233,15 @@ def probe() -> dict[str, bool]:
                 code = 1
                 try:
                     unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID)
-                    isolate_filesystem(workdir, code_paths(), hidden_dirs(), tmp_mb=1)
+                    fs = view.allowed(None)
+                    isolate_filesystem(workdir, fs.binds, fs.links)
                     code = 0
                 finally:
                     os._exit(code)
             _, status = os.waitpid(pid, 0)
             isolate = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         finally:
-            os.rmdir(workdir)
+            os.rmdir(workdir)  # the staging tmpfs covered it in the child's namespace only
     return {"root": root, "namespaces": isolate, "uid_drop": root,
             "unshare_binary": bool(_which("unshare")), "bwrap": bool(_which("bwrap")),
             "setpriv": bool(_which("setpriv"))}

@@ -4,7 +4,7 @@ The server is a long-lived child started with a clean environment (so nothing se
 in its memory to inherit). It imports numpy, ``design_space``, the embedders and the
 harness once (torch too when asked), then forks one child per job. Each child applies the
 same fences as the process backend — new session, rlimits, no_new_privs, and as root a
-private network, mount and PID namespace, the read-only view and a job-specific uid — and
+private network, mount and PID namespace, the allow-list view (`view`) and a job-specific uid — and
 runs the harness replay. A crashing child is just a wait status; the server carries on.
 
 Wire: the launcher writes one JSON request per line on the server's stdin and reads one
@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from sandboxes.backends import fences
+from sandboxes.backends import fences, view
 from sandboxes.backends.base import Launch, run_job
 from sandboxes.backends.process import decode_status, kill_group, kill_job, tail_of, wait_exit
 from sandboxes.job import Job, Limits, Result
@@ -71,9 +71,11 @@ def _child(req: dict, out_fd: int) -> None:
         os.dup2(out_fd, 2)
         os.closerange(3, 65536)
         isolate = req["isolate"]
-        fences.enter(req["workdir"], Limits(**req["limits"]), isolate, req["keep"], req["hidden"], nproc=req["nproc"])
+        fences.enter(req["workdir"], Limits(**req["limits"]), isolate, req["binds"], req["links"],
+                     nproc=req["nproc"])
         if isolate:
             fences.mount_proc()
+            view.relocate_modules(req["packages"])  # later imports come from the view's code root
         if req["uid"] is not None:
             fences.drop_privileges(req["uid"])
         os.environ.clear()
@@ -164,7 +166,9 @@ class ForkserverSandbox:
 
     def _start(self) -> subprocess.Popen:
         self._home = tempfile.mkdtemp(prefix="memarch-forkserver-")
-        proc = subprocess.Popen([sys.executable, "-I", "-m", "sandboxes.backends.forkserver", *self.preload],
+        # The server imports the same packages as this launcher, whatever an editable install points at.
+        argv = view.python_argv("sandboxes.backends.forkserver", view.host_code_root(), *self.preload)
+        proc = subprocess.Popen([sys.executable, *argv],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 cwd=self._home, env=fences.clean_env(self._home), start_new_session=True,
                                 preexec_fn=lambda: fences.prctl(fences.PR_SET_PDEATHSIG, signal.SIGKILL))
@@ -196,9 +200,10 @@ class ForkserverSandbox:
     def launch(self, job: Job, workdir: str) -> Launch:
         limits = job.limits
         uid = fences.job_uid() if self.root else None
+        fs = view.allowed(job)
         req = {"workdir": workdir, "limits": dataclasses.asdict(limits), "isolate": self.isolate,
-               "uid": uid, "nproc": fences.nproc_limit(limits, uid), "keep": fences.readable_paths(job),
-               "hidden": fences.hidden_dirs(), "env": fences.clean_env(workdir)}
+               "uid": uid, "nproc": fences.nproc_limit(limits, uid), "binds": fs.binds, "links": fs.links,
+               "packages": view.host_packages(), "env": fences.clean_env(workdir)}
         with self._lock:
             if self._proc is not None and self._proc.poll() is not None:
                 self._stop(self._proc)  # died between jobs (killed, OOM): clean up, start afresh

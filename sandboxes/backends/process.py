@@ -4,28 +4,28 @@ Fences (see `fences`): a new session whose process group is killed whole on time
 rlimits on address space, CPU seconds, open files, file size and processes; an allow-listed
 environment with no secrets; a fresh temp dir as cwd. As root, where the kernel allows it,
 also: a private network namespace (no socket reaches anything, loopback included), a
-read-only view of the filesystem with the caller's home and temp dir hidden, a PID
+view of the filesystem that holds only an allow-list (`view`), read-only, a PID
 namespace whose death takes every process the program started with it (detached
 grandchildren included), and a job-specific unprivileged uid.
 
-With ``bwrap=True`` the namespaces and the read-only view come from bubblewrap instead,
+With ``bwrap=True`` the namespaces and the same allow-list view come from bubblewrap instead,
 which also works for non-root users on kernels that allow unprivileged user namespaces.
 """
 from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
-from sandboxes.backends import fences
+from sandboxes.backends import fences, view
 from sandboxes.backends.base import Launch, run_job
 from sandboxes.job import Job, Limits, Result
 
 clean_env = fences.clean_env  # kept importable from here: other modules use it
-HARNESS = ["-I", "-m", "sandboxes.harness", "job.json", "stream.jsonl", "transcript.json"]
 
 
 def tail_of(path: str, n: int) -> str:
@@ -38,33 +38,29 @@ def tail_of(path: str, n: int) -> str:
         return ""
 
 
-def bwrap_command(workdir: str, uid: int | None, keep: list[str]) -> list[str]:
-    """bubblewrap: read-only /, hidden home and temp dir, private net/pid/ipc, workdir writable."""
-    cmd = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-           "--ro-bind", "/", "/"]
-    for hidden in fences.hidden_dirs():
-        cmd += ["--tmpfs", hidden]
-    made: set[str] = set()
-    for path in keep:
-        top = next((h for h in fences.hidden_dirs() if path == h or path.startswith(h + "/")), None)
-        if top is None:
-            continue
-        # bwrap creates missing parents 0700, which a dropped uid cannot traverse.
+def bwrap_command(workdir: str, uid: int | None, fs: view.View) -> list[str]:
+    """bubblewrap: an empty root holding the allow-list read-only, private net/pid/ipc, workdir writable."""
+    cmd = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    # bwrap creates missing parents 0700, which a dropped uid cannot traverse: make each one 0755.
+    parents = set()
+    for path in [*fs.inside(), workdir]:
         parent = os.path.dirname(path)
-        parents = []
-        while parent != top and parent not in made:
-            parents.append(parent)
+        while parent != "/":
+            parents.add(parent)
             parent = os.path.dirname(parent)
-        for d in reversed(parents):
-            cmd += ["--perms", "0755", "--dir", d]
-            made.add(d)
-        cmd += ["--ro-bind", path, path]
-    cmd += ["--bind", workdir, workdir, "--dev", "/dev", "--proc", "/proc", "--chdir", workdir]
+    for d in sorted(parents, key=lambda p: (p.count("/"), p)):
+        cmd += ["--perms", "0755", "--dir", d]
+    for src, dst in fs.binds:
+        cmd += ["--ro-bind", src, dst]
+    for path, target in fs.links:
+        cmd += ["--symlink", target, path]
+    cmd += ["--bind", workdir, workdir, "--dev", "/dev", "--proc", "/proc", "--remount-ro", "/",
+            "--chdir", workdir]
     if uid is None:  # unprivileged: bubblewrap maps us into a user namespace of our own
         return cmd + ["--unshare-user", "--"]
     # As root a user namespace would map the sandbox to uid 0 outside; drop to a real uid instead.
-    return cmd + ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", "setpriv", f"--reuid={uid}", f"--regid={uid}",
-                  "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
+    return cmd + ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", shutil.which("setpriv") or "setpriv",
+                  f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
 
 
 def decode_status(status: int, limits: Limits, wrapped: bool, tail: str) -> Launch:
@@ -101,31 +97,35 @@ class ProcessSandbox:
     def run(self, job: Job, *, validate: bool = True) -> Result:
         return run_job(job, self, validate=validate)
 
-    def command(self, workdir: str, uid: int | None, keep: list[str]) -> list[str]:
-        python = [sys.executable, *HARNESS]
+    def view(self, job: Job | None, uid: int | None) -> view.View:
+        """What this job sees: the allow-list plus the one tool its launcher execs inside it."""
+        tools = ("setpriv",) if self.bwrap and uid is not None else ("unshare",) if self.isolate else ()
+        return view.allowed(job, tools)
+
+    def command(self, workdir: str, uid: int | None, fs: view.View) -> list[str]:
         if self.bwrap:
-            return bwrap_command(workdir, uid, keep) + python
+            return bwrap_command(workdir, uid, fs) + [sys.executable, *view.harness_argv(view.CODE_ROOT)]
         if self.isolate:
             # unshare --fork makes the harness PID 1 of a new namespace: when it exits, the
             # kernel kills everything it left behind, setsid()-detached grandchildren included.
-            return ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
-                    f"--setuid={uid}", f"--setgid={uid}", *python]
-        return python
+            return [shutil.which("unshare") or "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
+                    f"--setuid={uid}", f"--setgid={uid}", sys.executable, *view.harness_argv(view.CODE_ROOT)]
+        return [sys.executable, *view.harness_argv(view.host_code_root())]
 
     def launch(self, job: Job, workdir: str) -> Launch:
         limits = job.limits
         uid = fences.job_uid() if self.root else None
         isolate = self.isolate
-        keep, hidden = fences.readable_paths(job), fences.hidden_dirs()
+        fs = self.view(job, uid)
         nproc = fences.nproc_limit(limits, uid)
 
         def fence() -> None:  # runs in the child between fork and exec
-            fences.enter(workdir, limits, isolate, keep, hidden, nproc=nproc)
+            fences.enter(workdir, limits, isolate, fs.binds, fs.links, nproc=nproc)
 
         out = open(os.path.join(workdir, "output.log"), "wb")
         t0 = time.perf_counter()
         try:
-            proc = subprocess.Popen(self.command(workdir, uid, keep), cwd=workdir, env=clean_env(workdir),
+            proc = subprocess.Popen(self.command(workdir, uid, fs), cwd=workdir, env=clean_env(workdir),
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, close_fds=True,
                                     preexec_fn=fence)

@@ -1,0 +1,147 @@
+"""The filesystem a sandbox sees: an allow-list, and nothing else.
+
+Every backend builds the same view (`allowed`): an empty root into which these are bound
+read-only, and only these —
+
+- the shared libraries (the platform's multiarch library dir, ``/usr/lib64`` for the loader,
+  ``/etc/ld.so.cache``, ``/etc/localtime``) and the one tool the launcher execs (``unshare``,
+  ``setpriv`` or ``sh``);
+- the interpreter: its executable, ``libpython``, the standard library and site-packages
+  (site-packages whole: it holds code only, and a per-distribution list broke on the first
+  undeclared import);
+- the two packages the harness imports, ``design_space`` and ``sandboxes``, taken from the
+  code that is running and bound at the neutral `CODE_ROOT` — never the checkout around them
+  (no ``runs/``, no tests, no ``.git``, no data directory beside it);
+- the model cache and the job's embedding cache, when they exist;
+- the job dir, the one writable path.
+
+Parent directories are created empty (mode 0755) to hold those mounts, so the caller's home
+or temp dir may appear as a path but never with their contents. ``/proc`` (of the job's own
+PID namespace) and a few device nodes complete it.
+
+The interpreter inside puts `CODE_ROOT` first on ``sys.path`` (`python_argv`), so the sandbox
+runs the same ``design_space`` and ``sandboxes`` as the launcher, whatever an editable install
+points at.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import site
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CODE_ROOT = "/opt/memarch"
+PACKAGES = ("design_space", "sandboxes")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+ETC = ("/etc/ld.so.cache", "/etc/localtime")
+TOP_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+# -I keeps PYTHONPATH, the user site and the cwd out; the code root then goes first explicitly.
+BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import runpy; "
+        "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+HARNESS_ARGS = ("job.json", "stream.jsonl", "transcript.json")
+
+
+@dataclass
+class View:
+    """Read-only binds (host path, path inside) and symlinks (path inside, target)."""
+
+    binds: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+    def inside(self) -> list[str]:
+        return sorted({dst for _src, dst in self.binds} | {path for path, _t in self.links})
+
+
+def host_packages() -> dict[str, str]:
+    """name -> host directory of the packages the harness imports, from the code running now."""
+    import design_space
+    import sandboxes
+
+    return {name: str(Path(mod.__file__).resolve().parent) for name, mod in
+            (("design_space", design_space), ("sandboxes", sandboxes))}
+
+
+def host_code_root() -> str:
+    """The directory holding the running ``sandboxes`` package (for launches without a view)."""
+    return str(Path(host_packages()["sandboxes"]).parent)
+
+
+def python_argv(module: str, code_root: str, *args: str) -> list[str]:
+    """``[-I, -c, BOOT, code_root, module, *args]``: run `module` with `code_root` first on sys.path."""
+    return ["-I", "-c", BOOT, code_root, module, *args]
+
+
+def harness_argv(code_root: str) -> list[str]:
+    return python_argv("sandboxes.harness", code_root, *HARNESS_ARGS)
+
+
+def library_dirs() -> list[str]:
+    """Where the loader finds shared libraries: the multiarch dir if the platform has one."""
+    arch = sysconfig.get_config_var("MULTIARCH") or ""
+    dirs = [f"/usr/lib/{arch}", f"/lib/{arch}"] if arch else []
+    dirs += ["/usr/lib64", "/usr/lib32", "/usr/libx32"]
+    # On merged-/usr systems /lib/<arch> is /usr/lib/<arch> through the /lib symlink.
+    real = [d for d in dirs if os.path.isdir(d) and os.path.realpath(d) == d]
+    return real if any(d.startswith("/usr/lib/") or d.startswith("/lib/") for d in real) else ["/usr/lib", *real]
+
+
+def interpreter_paths() -> list[str]:
+    """The interpreter, libpython, the standard library and site-packages (real paths)."""
+    paths = {sys.executable, os.path.realpath(sys.executable)}
+    info = sysconfig.get_paths()
+    paths |= {info[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths |= set(site.getsitepackages())
+    libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
+    if libdir and soname:
+        paths.add(os.path.join(libdir, soname))
+    paths.add(os.path.join(sys.prefix, "pyvenv.cfg"))
+    return sorted(p for p in paths if os.path.exists(p))
+
+
+def _nested(path: str, others: list[str]) -> bool:
+    return any(path != o and path.startswith(o.rstrip("/") + "/") for o in others)
+
+
+def allowed(job: object | None, tools: tuple[str, ...] = (), code_root: str = CODE_ROOT) -> View:
+    """The view for `job`: what to bind (read-only) and which merged-/usr symlinks to recreate.
+
+    `tools`: executables the launcher runs inside the view (found on PATH, bound as files).
+    """
+    from sandboxes.backends.fences import model_cache
+
+    same = [*library_dirs(), *interpreter_paths(), *(p for p in ETC if os.path.exists(p))]
+    same += [t for t in (shutil.which(name) for name in tools) if t]
+    extra = [model_cache(), getattr(job, "embed_cache", "") or ""]
+    same += [os.path.realpath(p) for p in extra if p and os.path.isdir(p)]
+    same = sorted(set(same))
+    view = View(binds=[(os.path.realpath(p), p) for p in same if not _nested(p, same)])
+    view.binds += [(src, f"{code_root}/{name}") for name, src in host_packages().items()]
+    for link in TOP_LINKS:
+        if os.path.islink(link):
+            target = os.readlink(link)
+            absolute = os.path.normpath(os.path.join("/", target))
+            if any(absolute == d or absolute.startswith(d + "/") or d.startswith(absolute + "/")
+                   for _s, d in view.binds):
+                view.links.append((link, target))
+    return view
+
+
+def relocate_modules(host: dict[str, str], code_root: str = CODE_ROOT) -> None:
+    """Point already-imported packages at their paths inside the view (the fork server's children).
+
+    Submodules imported later are then found under `code_root`, the only place they exist.
+    """
+    moves = [(src, f"{code_root}/{name}") for name, src in host.items()]
+    for module in list(sys.modules.values()):
+        paths = getattr(module, "__path__", None)
+        if isinstance(paths, list):
+            for i, p in enumerate(paths):
+                for src, dst in moves:
+                    if p == src or p.startswith(src + "/"):
+                        paths[i] = dst + p[len(src):]
+    roots = {str(Path(src).parent) for src in host.values()}
+    sys.path[:] = [code_root if p in roots else p for p in sys.path]
+    sys.path_importer_cache.clear()
