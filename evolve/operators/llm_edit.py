@@ -7,9 +7,9 @@ note. Blocks that do not apply, and programs that fail `validate_source`, go bac
 model in the same conversation, at most `max_fix_attempts` times; then the operator gives
 up with `LLMOperatorError`, which carries what the attempt cost.
 
-The conversation is written once, as a generator that yields prompts and receives
-replies, and driven either synchronously (`propose`) or on an event loop (`apropose`), so
-LLM calls can run concurrently with evaluations.
+The conversation is a generator that yields prompts and receives replies; `propose` drives
+it with blocking calls, and the campaign runs proposals on a thread pool so LLM calls overlap
+with evaluations.
 """
 from __future__ import annotations
 
@@ -74,22 +74,6 @@ class LLMEdit:
         while True:
             try:
                 reply = self.client.complete(messages, purpose=purpose, model=model)
-            except LLMError as exc:
-                raise LLMOperatorError(f"{self.name}: {exc}", tally) from exc
-            try:
-                messages, purpose = session.send(reply)
-            except StopIteration as done:
-                return done.value
-
-    async def apropose(self, ctx: OperatorContext) -> Proposal:
-        self.check(ctx)
-        model = self.choose_model(ctx)
-        tally: dict[str, Any] = self._tally(model)
-        session = self._session(ctx, model, tally)
-        messages, purpose = next(session)
-        while True:
-            try:
-                reply = await self.client.acomplete(messages, purpose=purpose, model=model)
             except LLMError as exc:
                 raise LLMOperatorError(f"{self.name}: {exc}", tally) from exc
             try:
