@@ -20,7 +20,8 @@ def test_check_proves_every_fence_holds_on_the_process_backend():
     assert sandbox_check_command(["process"], console=console) == 0
     text = out.getvalue()
     assert "BROKEN" not in text
-    assert text.count("held") == 5  # the good program plus four attacks
+    assert text.count("held") == 6  # the good program plus five attacks
+    assert "filesystem: only the allow-list is visible" in text
     assert "network / mount / PID namespaces" in text
 
 
@@ -41,3 +42,16 @@ def test_build_makes_the_offline_image():
     assert sandbox_build_command("offline", console=console) == 0
     assert "built memarch-sandbox:offline" in out.getvalue()
     assert client.images.get("memarch-sandbox:offline").labels["memarch.offline"] == "1"
+
+
+def test_check_reports_a_view_beyond_the_allow_list_as_broken():
+    """The filesystem probe can fail: a process sandbox without its mount namespace sees the
+    checkout's runs/ and the data directory, and the check says so."""
+    from sandboxes.backends.process import ProcessSandbox
+    from sandboxes.backends.selfcheck import check_backend
+
+    box = ProcessSandbox(bwrap=False)
+    box.isolate = False  # the rlimits and the clean environment only, as on a node without namespaces
+    checks, _ms = check_backend(box)
+    fs = next(c for c in checks if c.name.startswith("filesystem"))
+    assert not fs.held and "SEEN" in fs.detail, fs.detail

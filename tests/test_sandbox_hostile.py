@@ -5,14 +5,18 @@ sandbox must hold even when the validator is fooled). Every run must end as a cl
 result status naming the cause; no planted secret may appear anywhere in the result; no
 process the program started may outlive the job; no listener may see a connection; no
 file may appear outside the job's temp dir; and the same sandbox object must still run a
-good program afterwards.
+good program afterwards. ``gold_hunt`` walks the whole visible filesystem for gold planted
+in a run database beside the checkout, in a data directory, in the temp dir and in the home
+directory, and for the benchmark data files by name: it must find nothing.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,6 +34,11 @@ LIMITS = Limits(wall_seconds=20.0, cpu_seconds=10, memory_mb=512, max_processes=
 # Programs that never end get a short leash so the suite stays quick; the rest get room to finish.
 SHORT = Limits(wall_seconds=1.5, cpu_seconds=1, memory_mb=512, max_processes=32, max_file_mb=8)
 ENDLESS = ("infinite_loop", "sleep_forever", "fork_bomb")
+# Walking and reading everything visible takes a while: the whole point is that it finds nothing.
+HUNT = Limits(wall_seconds=180.0, cpu_seconds=150, memory_mb=512, max_processes=32, max_file_mb=8)
+# The benchmark data files and run databases, by name, wherever they might be visible.
+DATA_FILES = ("locomo10.json", "longmemeval_oracle_reassembled.json.gz", "banking77", "tasks_1-20_v1-2",
+              "campaign.db")
 SECRET_ENV = {"OPENAI_API_KEY": "sk-test-canary-env-7f3a", "AWS_SECRET_ACCESS_KEY": "canary-aws-91be",
               "MEMARCH_TEST_TOKEN": "canary-token-c0de"}
 
@@ -133,18 +142,46 @@ def listeners():
         ns.close()
 
 
+def plant_run_database(path: Path, gold: str) -> None:
+    """A campaign database of an earlier run, with gold evidence and answers in its failures."""
+    path.parent.mkdir(parents=True)
+    path.parent.chmod(0o755)
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE evaluations (id INTEGER PRIMARY KEY, failures TEXT)")
+        db.execute("INSERT INTO evaluations (failures) VALUES (?)",
+                   (json.dumps([{"question": "when?", "gold_evidence": ["D1:3"], "answer": gold}]),))
+    db.close()
+    path.chmod(0o644)
+
+
+def plant_data_dir(root: Path, gold: str) -> None:
+    """A data directory shaped like ../shared/data, with a gold answer in its LoCoMo file."""
+    (root / "locomo").mkdir(parents=True)
+    (root / "locomo" / "locomo10.json").write_text(json.dumps([{"qa": [{"question": "q", "answer": gold}]}]))
+    for path in (root, root / "locomo", root / "locomo" / "locomo10.json"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 @pytest.fixture(scope="module")
 def planted():
-    """Secrets in the parent's environment, home and temp dir that must never leak."""
+    """Secrets in the parent's environment, home and temp dir, and gold in a run database and a
+    data directory (named by MEMARCH_DATA), none of which may ever reach a sandbox."""
     token = secrets.token_hex(6)
     files = {Path.home() / f".memarch-canary-{token}": f"canary-home-{token}",
              Path(tempfile.gettempdir()) / f"memarch-canary-{token}": f"canary-tmp-{token}"}
     for path, text in files.items():
         path.write_text(text)
         path.chmod(0o644)
-    old = {k: os.environ.get(k) for k in SECRET_ENV}
-    os.environ.update(SECRET_ENV)
-    yield {"files": files, "values": [*SECRET_ENV.values(), *files.values()]}
+    run_dir = REPO / "runs" / f"memarch-hunt-{token}"
+    data_dir = Path(tempfile.mkdtemp(prefix=f"memarch-hunt-data-{token}-"))
+    gold = {"runs": f"gold-run-{token}", "data": f"gold-data-{token}"}
+    plant_run_database(run_dir / "campaign.db", gold["runs"])
+    plant_data_dir(data_dir, gold["data"])
+    old = {k: os.environ.get(k) for k in [*SECRET_ENV, "MEMARCH_DATA"]}
+    os.environ.update(SECRET_ENV, MEMARCH_DATA=str(data_dir))
+    yield {"files": files, "values": [*SECRET_ENV.values(), *files.values(), *gold.values()],
+           "gold": [*files.values(), *gold.values()],
+           "names": [*(p.name for p in files), run_dir.name, data_dir.name, *DATA_FILES]}
     for k, v in old.items():
         if v is None:
             os.environ.pop(k, None)
@@ -152,6 +189,8 @@ def planted():
             os.environ[k] = v
     for path in files:
         path.unlink(missing_ok=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 # bubblewrap is the optional variant of the process backend: its run of the suite is marked slow.
@@ -191,6 +230,9 @@ def render(name: str, token: str, listeners, planted) -> str:
         text = text.replace("__TARGETS__", repr([str(p) for p in escape_paths(token)]))
     if name == "read_secrets":
         text = text.replace("__TARGETS__", repr([str(p) for p in planted["files"]]))
+    if name == "gold_hunt":  # reversed, so the program's own source in the job dir cannot match
+        text = (text.replace("__CANARIES__", repr([c[::-1] for c in planted["gold"]]))
+                .replace("__NAMES__", repr([n[::-1] for n in planted["names"]])))
     return text.replace("__ESCAPE__", repr(str(escape_paths(token)[0])))
 
 
@@ -209,6 +251,7 @@ CASES = {
     "segfault": ({"crashed"}, "SIGSEGV"),
     "wrong_types": ({"crashed"}, "contract violation"),
     "smuggled_import": ({"crashed"}, "smuggle probe"),
+    "gold_hunt": ({"crashed"}, "hunt probe"),
 }
 
 
@@ -216,12 +259,12 @@ CASES = {
 def test_hostile_program_is_contained(case, backend, listeners, planted):
     name, sandbox = backend
     if not fully_fenced(name) and case in ("network", "write_outside", "read_secrets", "detached_grandchild",
-                                            "smuggled_import"):
+                                            "smuggled_import", "gold_hunt"):
         pytest.skip("namespaces are unavailable here (not root, no bwrap): see README-sandboxes")
     token = "mx" + secrets.token_hex(6)
     loop_before = listeners["loop"].accepted
     ns_before = listeners["ns"].accepted() if listeners["ns"] else 0
-    limits = SHORT if case in ENDLESS else LIMITS
+    limits = SHORT if case in ENDLESS else HUNT if case == "gold_hunt" else LIMITS
     job = Job(program=render(case, token, listeners, planted), task="synthetic", fidelity="smoke",
               limits=limits, job_id=f"hostile-{case}")
     t0 = time.monotonic()
@@ -247,6 +290,11 @@ def test_hostile_program_is_contained(case, backend, listeners, planted):
             assert "CONNECTED" not in result.error
         if case == "read_secrets":
             assert "env=" in result.error  # the probe ran and reported what it found
+        if case == "gold_hunt":
+            report = result.error.rsplit("hunt probe: ", 1)[-1]
+            assert report.rstrip().endswith("found=[]"), report[:2000]
+            # the walk was real: it read thousands of files and saw the harness it runs under
+            assert int(report.split("files=", 1)[1].split()[0]) > 1000 and "harness=True" in report, report
     finally:
         escaped = [p for p in escape_paths(token) if p.exists()]
         for path in escaped:

@@ -1,15 +1,19 @@
 """`memarch sandbox check`: does containment hold on this node, and how fast is it?
 
-For one backend: a good program must score; then four small attacks must fail — a TCP
+For one backend: a good program must score; then five small attacks must fail — a TCP
 connection to a listener this check runs on 127.0.0.1, a planted secret in the caller's
-environment, a file written into the caller's home directory, and a detached grandchild
-that tries to outlive the job. Each probe reports ``held`` or ``BROKEN`` with the evidence.
+environment, a file written into the caller's home directory, a detached grandchild
+that tries to outlive the job, and a walk of the whole visible filesystem (``/proc``,
+``/sys``, ``/dev`` aside) for files planted in the caller's home and temp dir, the data
+directory, the checkout's ``runs/`` and the benchmark data files and run databases by name.
+Each probe reports ``held`` or ``BROKEN`` with the evidence.
 """
 from __future__ import annotations
 
 import os
 import secrets
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +24,8 @@ PROBE = '''
 import ctypes, os, socket, time
 from design_space import MemoryProgram, Recall
 ctypes.CDLL(None).prctl(15, b"{token}", 0, 0, 0)
+PLANTED = {planted!r}
+HUNTED = set({hunted!r})
 class Memory(MemoryProgram):
     def encode(self, event):
         out = []
@@ -38,12 +44,21 @@ class Memory(MemoryProgram):
                 time.sleep(60)
             os._exit(0)
         os.wait()
+        seen = [p for p in PLANTED if os.path.lexists(p)]
+        for root, dirs, names in os.walk("/"):
+            dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/dev")]
+            seen += [os.path.join(root, n) for n in dirs + names if n in HUNTED]
+        out.append("fs:" + ("SEEN:" + ",".join(seen[:4]) if seen else "clean"))
         raise RuntimeError("probe " + " ".join(out))
     def store(self, records): pass
     def retrieve(self, query): return Recall(())
     def manage(self, signal): pass
 '''
 SEED = Path(__file__).resolve().parents[2] / "design_space" / "seeds" / "recency_window.py"
+RUNS = Path(__file__).resolve().parents[2] / "runs"
+# Benchmark data and run databases, looked for by name across the whole visible filesystem.
+DATA_NAMES = ("locomo10.json", "longmemeval_oracle_reassembled.json.gz", "banking77", "tasks_1-20_v1-2",
+              "campaign.db")
 
 
 @dataclass
@@ -71,15 +86,23 @@ def check_backend(sandbox) -> tuple[list[Check], float]:
     ms = (time.perf_counter() - t0) * 1000
     checks = [Check("good program scores", good.status == "ok", good.status + (f": {good.error[:200]}"
                                                                                if good.error else ""))]
+    from sandboxes.tasks.params import data_root
+
     token, secret = "mxchk" + secrets.token_hex(4), "sk-check-" + secrets.token_hex(8)
     escape = Path.home() / f".memarch-check-{token}"
+    canaries = [Path.home() / f".memarch-gold-{token}", Path(tempfile.gettempdir()) / f"memarch-gold-{token}"]
+    for path in canaries:
+        path.write_text("gold")
+        path.chmod(0o644)
+    planted = [str(p) for p in (*canaries, data_root(), RUNS) if os.path.lexists(p)]
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     listener.setblocking(False)
     os.environ["MEMARCH_CHECK_SECRET"] = secret
     try:
-        program = PROBE.format(token=token, port=listener.getsockname()[1], secret=secret, escape=str(escape))
+        program = PROBE.format(token=token, port=listener.getsockname()[1], secret=secret, escape=str(escape),
+                               planted=planted, hunted=[*DATA_NAMES, *(p.name for p in canaries)])
         result = sandbox.run(Job(program=program, task="synthetic", fidelity="smoke",
                                  limits=Limits(wall_seconds=30)), validate=False)
         time.sleep(0.2)
@@ -88,16 +111,20 @@ def check_backend(sandbox) -> tuple[list[Check], float]:
             connected = True
         except BlockingIOError:
             connected = False
-        report = result.error.rsplit("RuntimeError: probe ", 1)[-1].strip()[:200]
+        report = result.error.rsplit("RuntimeError: probe ", 1)[-1].strip()[:400]
         checks += [
             Check("no network (loopback listener)", not connected and "CONNECTED" not in report, report),
             Check("no secrets in the environment", "LEAKED" not in report and secret not in result.to_json(),
                   report),
             Check("no writes outside the job dir", not escape.exists(), str(escape)),
             Check("nothing outlives the job", _survivors(token) == 0, f"{_survivors(token)} left"),
+            Check("filesystem: only the allow-list is visible", "fs:clean" in report,
+                  report.rsplit("fs:", 1)[-1] if "fs:" in report else report),
         ]
     finally:
         os.environ.pop("MEMARCH_CHECK_SECRET", None)
         listener.close()
         escape.unlink(missing_ok=True)
+        for path in canaries:
+            path.unlink(missing_ok=True)
     return checks, ms
