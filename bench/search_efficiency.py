@@ -6,9 +6,10 @@ the evolved front against the best seed on the held-out split.
 
 Objectives: evidence recall within the token budget (max) and tokens returned (min). The
 search sees the `search` split at `subset` fidelity; the front and the seeds are then measured
-on the `test` split at full fidelity. Hypervolume uses one fixed reference point for every
-method (recall 0, tokens = the budget), so the numbers compare. Prints a table and writes
-bench/results/search_efficiency.json.
+on the `test` split at full fidelity. Hypervolume uses the reference point every campaign fixes
+from its task and objectives (recall 0, tokens = the budget: the same for every method, and the
+one `memarch status` / `front` / `report` show), so the numbers compare. Prints a table and
+writes bench/results/search_efficiency.json.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from rich.table import Table  # noqa: E402
 from evolve.campaign import Campaign  # noqa: E402
 from evolve.config import parse_config  # noqa: E402
 from evolve.pareto import dominates, hypervolume, orient  # noqa: E402
+from evolve.reference import campaign_reference  # noqa: E402
 
 METHODS = {
     "memarch": [{"name": "structural", "weight": 1.0}, {"name": "tune", "weight": 2.0}],
@@ -103,7 +105,7 @@ def main() -> None:
 
     ray.init(address="local", num_cpus=args.parallel, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
              object_store_memory=128 * 2**20)
-    reference = (0.0, float(args.budget))
+    reference: tuple[float, ...] = ()
     results: dict[str, list[dict]] = {}
     console = Console()
     with tempfile.TemporaryDirectory(prefix="memarch-bench-") as tmp:
@@ -112,6 +114,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 campaign = Campaign.create(parse_config(config(method, repeat, args)), Path(tmp))
                 campaign.run()
+                reference = campaign_reference(campaign.store, campaign.config)
                 hv = curve(campaign.store, reference, "subset")
                 row = {"repeat": repeat, "hv": hv, "wall_s": time.perf_counter() - t0,
                        "holdout": holdout(campaign.store) if args.task != "synthetic" else {}}

@@ -54,16 +54,7 @@ class Archive:
     def front(self) -> list[str]:
         return sorted(r.id for r in self.ranked() if r.rank == 0)
 
-    def reference(self) -> Point:
-        """A reference point just worse than anything seen (0 for maximised metrics, as recall is >= 0)."""
-        ref = []
-        for k, (_m, d) in enumerate(self.objectives):
-            worst = max(self.point(c)[k] for c in self.metrics)
-            ref.append(0.0 if d == "max" else worst * 1.1 + 1e-9)
-        return tuple(ref)
-
-    def hypervolume(self, reference: Point | None = None, ids: Sequence[str] | None = None) -> float:
-        if not self.metrics:
-            return 0.0
-        ref = reference or self.reference()
-        return hypervolume([self.point(c) for c in (ids if ids is not None else self.metrics)], ref)
+    def hypervolume(self, reference: Point, ids: Sequence[str] | None = None) -> float:
+        """Volume dominated by `ids` (default: every member) up to the campaign's fixed reference
+        (evolve/reference.py); an empty archive has none."""
+        return hypervolume([self.point(c) for c in (ids if ids is not None else self.metrics)], reference)

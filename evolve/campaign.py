@@ -22,14 +22,16 @@ from typing import Any, Callable
 
 from design_space.validate import validate_source
 from evolve.archive import Archive
-from evolve.campaign_setup import (absolute_cassette, build_llm, check_sandbox, load_seed, prepare_embeddings,
-                                   sandbox_options)
+from evolve.campaign_setup import (BANDIT_KEY, absolute_cassette, build_llm, check_sandbox, load_seed,
+                                   prepare_embeddings, sandbox_options, save_bandit)
 from evolve.cascade import GATES
-from evolve.config import CampaignConfig, ConfigError, dump_config
+from evolve.config import CampaignConfig, ConfigError, dump_config, with_split_defaults
 from evolve.evaluate import RayEvaluator, init_ray
 from evolve.novelty import program_hash
 from evolve.operators import OperatorDeps, build_operators
 from evolve.operators.base import CandidateView, Operator, OperatorContext, OperatorError, Proposal
+from evolve.reference import (campaign_reference, check_objectives, fix_reference, probe_task, reference_values,
+                              stored_values)
 from evolve.select import InstanceCoverage, ParetoTournament
 from evolve.stop import (AnyOf, CampaignState, FailedProposals, MaxEvaluations, MaxLLMDollars, MaxWallSeconds,
                          NoImprovement, StopCondition, StopFile)
@@ -48,6 +50,13 @@ class Progress:
     on_log: Callable[[str], None] = lambda msg: None
 
 
+def _deps(config: CampaignConfig, client: Any, bandit: Any, seed_programs: dict[str, str]) -> OperatorDeps:
+    return OperatorDeps(seed=config.seed, objectives=[(o.metric, o.direction) for o in config.objectives],
+                        client=client, bandit=bandit,
+                        max_fix_attempts=config.llm.max_fix_attempts if config.llm else 2,
+                        full_rewrite=config.llm.full_rewrite if config.llm else False, seed_programs=seed_programs)
+
+
 class Campaign:
     def __init__(self, config: CampaignConfig, run_dir: Path, store: Store, progress: Progress | None = None) -> None:
         self.config = config
@@ -59,18 +68,17 @@ class Campaign:
         self.final = self.stages[-1]
         self.rng = random.Random(f"{config.seed}:{store.count_candidates()}")
         self.client, self.bandit = build_llm(config, store)
-        deps = OperatorDeps(seed=config.seed, objectives=self.objectives, client=self.client, bandit=self.bandit,
-                            max_fix_attempts=config.llm.max_fix_attempts if config.llm else 2,
-                            full_rewrite=config.llm.full_rewrite if config.llm else False,
-                            seed_programs={c.operator.removeprefix("seed:"): c.code
-                                           for c in store.candidates() if c.operator.startswith("seed:")})
-        self.operators = build_operators(config.operators, deps)
+        self.operators = build_operators(config.operators, _deps(config, self.client, self.bandit, {
+            c.operator.removeprefix("seed:"): c.code for c in store.candidates() if c.operator.startswith("seed:")}))
         self.by_name: dict[str, Operator] = {op.name: op for op, _w in self.operators}
         self.tournament = ParetoTournament(config.selection.explore)
         self.coverage = InstanceCoverage()
         self.archive = Archive.load(store, self.objectives, self.final)
-        self.best_hv = (self.archive.hypervolume(self._hv_reference(), ids=self.archive.front())
-                        if len(self.archive) else 0.0)
+        if stored_values(store, config) is None:  # a database from before references were fixed
+            fix_reference(store, config, reference_values(config, probe_task(config)))
+        self.reference = campaign_reference(store, config)
+        self.best_hv = self.archive.hypervolume(self.reference, ids=self.archive.front())
+        self._held_out: tuple[set[str], set[str]] | None = None
         self.since_improvement = 0
         self.failed_proposals = 0
         self.evaluator: RayEvaluator | None = None
@@ -87,7 +95,7 @@ class Campaign:
     def create(cls, config: CampaignConfig, runs_dir: Path, config_dir: Path | None = None,
                progress: Progress | None = None) -> "Campaign":
         base = config_dir or Path.cwd()
-        config = absolute_cassette(config, base)
+        config = with_split_defaults(absolute_cassette(config, base))
         seeds = [load_seed(s, base) for s in config.seeds]
         for name, code in seeds:
             problems = validate_source(code)
@@ -99,17 +107,29 @@ class Campaign:
                 get_task(config.task.name).build({**config.task.params, **config.task.holdout}, "smoke", config.seed)
         except TaskError as exc:
             raise ConfigError(f"task: {exc}") from None
+        probe = probe_task(config)
+        check_objectives(config, probe)
+        reference = reference_values(config, probe)
         check_sandbox(config)
-        store = Store.create(runs_dir / config.name, dump_config(config))
+        # Everything that can fail on a user's mistake (a missing API key, an unknown operator
+        # parameter) fails here, before the store exists: a corrected re-run must not find a
+        # half-made campaign under the same name.
+        client, bandit = build_llm(config, None)
+        build_operators(config.operators, _deps(config, client, bandit, dict(seeds)))
+        run_dir = runs_dir / config.name
+        store = Store.create(run_dir, dump_config(config))
         try:
-            for k, (name, code) in enumerate(seeds):
+            fix_reference(store, config, reference)
+            for name, code in seeds:
                 meta = {"island": list(range(config.selection.islands))}
                 if store.add_candidate(code, program_hash(code), (), f"seed:{name}", f"seed {name}",
                                        meta=meta) is None:
                     store.log("duplicate_seed", seed=name)
-            return cls(config, runs_dir / config.name, store, progress)
-        except Exception:
+            return cls(config, run_dir, store, progress)
+        except BaseException:
             store.close()
+            for suffix in ("", "-wal", "-shm"):  # nothing half-made is left behind
+                Path(f"{store.path}{suffix}").unlink(missing_ok=True)
             raise
 
     def _restore_operators(self) -> None:
@@ -123,7 +143,8 @@ class Campaign:
             ev = self.store.evaluation(cand.id, self.final)
             history.append((cand.operator, cand.code, cand.meta,
                             ev.metrics if ev is not None and ev.status == "ok" else None))
-            if self.bandit is not None and cand.meta.get("arm"):
+            if self.bandit is not None and cand.meta.get("arm") and self.store.meta(BANDIT_KEY) is None:
+                # a database from before the bandit's state was saved: rebuild its counts
                 self.bandit.update(cand.meta["arm"], float(cand.id in front), float(cand.meta.get("cost_usd", 0.0)))
         for op in self.by_name.values():
             restore = getattr(op, "restore", None)
@@ -286,6 +307,7 @@ class Campaign:
             observe(meta, metrics, on_front)
         if self.bandit is not None and meta.get("arm"):
             self.bandit.update(meta["arm"], float(on_front), float(meta.get("cost_usd", 0.0)))
+            save_bandit(self.store, self.bandit)
 
     def _job(self, cid: str, stage: str) -> Job:
         limits = Limits(**self.config.sandbox.limits.model_dump())
@@ -323,7 +345,7 @@ class Campaign:
             if on_front:
                 vals = ", ".join(f"{m}={result.metrics.get(m, float('nan')):.4g}" for m, _ in self.objectives)
                 self.progress.on_log(f"{cid} ({cand.operator}) joins the front: {vals}")
-            hv = self.archive.hypervolume(self._hv_reference(), ids=front)  # dominated points add nothing
+            hv = self.archive.hypervolume(self.reference, ids=front)  # dominated points add nothing
             if hv > self.best_hv + 1e-12:
                 self.best_hv, self.since_improvement = hv, 0
             else:
@@ -366,15 +388,6 @@ class Campaign:
             self.progress.on_log(f"measuring {len(todo)} front members and seeds on the held-out data")
         return bool(todo)
 
-    def _hv_reference(self) -> tuple[float, ...]:
-        """A fixed reference per campaign (set from the seeds) so hypervolumes compare over time."""
-        stored = self.store.meta("hv_reference")
-        if stored:
-            return tuple(float(x) for x in stored.split(","))
-        ref = self.archive.reference()
-        self.store.set_meta("hv_reference", ",".join(repr(x) for x in ref))
-        return ref
-
     def _done(self, cid: str, outcome: str) -> None:
         self.store.log("done", candidate=cid, outcome=outcome)
         self.progress.on_done(cid, outcome)
@@ -415,8 +428,24 @@ class Campaign:
         cand = self.store.candidate(cid)
         ev = self.store.evaluation(cid, self.final)
         return CandidateView(id=cid, code=cand.code, metrics=ev.metrics if ev else {},
-                             per_category=ev.per_category if ev else {}, failures=ev.failures if ev else [],
+                             per_category=ev.per_category if ev else {},
+                             failures=self._searchable(ev.failures) if ev else [],
                              operator=cand.operator, note=cand.note)
+
+    def _searchable(self, failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Failures an operator may show an LLM: none about a held-out question, whatever split the
+        search ran on — the front is measured on those, so their gold must never reach a prompt."""
+        if self.config.task.holdout is None:
+            return failures
+        if self._held_out is None:
+            task = self.config.task
+            stream = get_task(task.name).build({**task.params, **task.holdout}, "full", self.config.seed)
+            # ids name the same question in every split of a task that has splits; elsewhere (a
+            # holdout of other generator params) ids repeat with other content, so texts decide
+            ids = set(stream.gold) if getattr(get_task(task.name), "has_splits", False) else set()
+            self._held_out = (ids, {t for t in stream.query_text.values() if t})
+        ids, questions = self._held_out
+        return [f for f in failures if f.get("query_id") not in ids and f.get("question") not in questions]
 
     def _lineage_notes(self, cid: str) -> list[str]:
         notes = []

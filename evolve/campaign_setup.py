@@ -5,6 +5,7 @@ what a user can get wrong into a ConfigError that names the cause.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -33,8 +34,11 @@ def absolute_cassette(config: CampaignConfig, base: Path) -> CampaignConfig:
     return config.model_copy(update={"llm": config.llm.model_copy(update={"cassette": str(path)})})
 
 
-def build_llm(config: CampaignConfig, store: Store) -> tuple[Any, Any]:
-    """The LLM client (recording every call in the store) and the model bandit, or (None, None)."""
+def build_llm(config: CampaignConfig, store: Store | None) -> tuple[Any, Any]:
+    """The LLM client (recording every call in the store) and the model bandit, or (None, None).
+
+    Without a store (a campaign being created checks its config before it writes anything) the
+    calls are not recorded; with one, a bandit saved by an earlier session is restored."""
     if config.llm is None:
         return None, None
     from evolve.llm.bandit import ModelBandit
@@ -52,10 +56,12 @@ def build_llm(config: CampaignConfig, store: Store) -> tuple[Any, Any]:
         except ValueError as exc:
             raise ConfigError(f"llm.cassette: {exc}") from None
     try:
-        client = LLMClient(specs, cassette=cassette, on_call=store.add_llm_call,
+        client = LLMClient(specs, cassette=cassette, on_call=store.add_llm_call if store is not None else None,
                            max_usd=config.budget.llm_dollars)
     except ValueError as exc:
         raise ConfigError(f"llm: {exc}") from None
+    if store is None:
+        return client, (ModelBandit(config.seed) if llm.bandit else None)
     client.spent_usd = store.llm_spend()
     if cassette is not None and cassette.mode == "replay":
         # a resumed replay must not serve again the answers earlier sessions consumed
@@ -65,7 +71,20 @@ def build_llm(config: CampaignConfig, store: Store) -> tuple[Any, Any]:
     if llm.bandit:
         bandit = ModelBandit(config.seed, weights={s.key: s.weight for s in specs},
                              prior_costs=client.cost_estimates())
+        saved = store.meta(BANDIT_KEY)
+        if saved:  # counts, costs and the generator's state: choices go on as if never interrupted
+            restored = ModelBandit.from_json(json.loads(saved))
+            bandit.arms, bandit.prior_cost = restored.arms, restored.prior_cost
+            bandit.rng.setstate(restored.rng.getstate())
     return client, bandit
+
+
+BANDIT_KEY = "bandit"  # store meta: the model bandit's state as JSON (ModelBandit.to_json)
+
+
+def save_bandit(store: Store, bandit: Any) -> None:
+    if bandit is not None:
+        store.set_meta(BANDIT_KEY, json.dumps(bandit.to_json()))
 
 
 def prepare_embeddings(config: CampaignConfig, on_log: Callable[[str], None]) -> str:

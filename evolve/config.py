@@ -22,6 +22,8 @@ class _Strict(BaseModel):
 class Objective(_Strict):
     metric: str
     direction: Literal["max", "min"]
+    # the worst value that still counts, for hypervolume (default: see evolve/reference.py)
+    reference: float | None = None
 
 
 class TaskConfig(_Strict):
@@ -164,6 +166,33 @@ class CampaignConfig(_Strict):
         if needs_llm and self.llm is None:
             raise ValueError(f"operator '{needs_llm[0]}' needs an 'llm' section with at least one model")
         return self
+
+
+def with_split_defaults(config: CampaignConfig) -> CampaignConfig:
+    """A new campaign on a task with splits searches on `search` and is measured on `test`.
+
+    Applied when a campaign is created (and written into its stored config), never when an
+    existing campaign's config is read back, so an old campaign keeps the data it ran on.
+    A search split that contains the held-out data is refused: the LLM would be shown the
+    gold answers of the very questions the front is then measured on."""
+    from sandboxes.tasks import TASKS
+
+    task = config.task
+    if not getattr(TASKS.get(task.name), "has_splits", False):
+        return config
+    params = dict(task.params)
+    params.setdefault("split", "search")
+    holdout = task.holdout
+    if "holdout" not in task.model_fields_set and params["split"] == "search":
+        holdout = {"split": "test"}
+    held = (holdout or {}).get("split")
+    if held is not None and (held == params["split"] or "all" in (held, params["split"])):
+        raise ConfigError(f"task.params.split: the search split {params['split']!r} overlaps the held-out split "
+                          f"{held!r} (search on 'search', hold out 'test')")
+    update = {"params": params}
+    if holdout != task.holdout:
+        update["holdout"] = holdout
+    return config.model_copy(update={"task": task.model_copy(update=update)})
 
 
 def _describe(err: ValidationError) -> str:

@@ -10,6 +10,7 @@ from rich.tree import Tree
 
 from evolve.archive import Archive
 from evolve.config import CampaignConfig, parse_config
+from evolve.reference import campaign_reference
 from evolve.store import Store, StoreError
 
 
@@ -51,7 +52,7 @@ def front_table(store: Store, all_ranks: bool = False) -> Table:
     holdout = {e.candidate_id: e for e in store.evaluations("holdout") if e.status == "ok"}
     front_points = sum(1 for key in points if key[0] == 0)
     table = Table(title=f"front of {config.name} — {len(archive)} evaluated, {front_points} distinct front "
-                        f"points, hypervolume {archive.hypervolume():.4g}")
+                        f"points, hypervolume {archive.hypervolume(campaign_reference(store, config), archive.front()):.4g}")
     table.add_column("candidate")
     table.add_column("rank", justify="right")
     for m, d in objectives:
@@ -253,7 +254,8 @@ def front_plot(store: Store, path: Path) -> Path:
     ax.set_xlabel(f"{mx} ({'higher' if dx == 'max' else 'lower'} is better)")
     ax.set_ylabel(f"{my} ({'higher' if dy == 'max' else 'lower'} is better)")
     ax.set_title(f"{config.name}: {len(rows)} evaluated, {len(front)} on the front, "
-                 f"hypervolume {archive.hypervolume():.4g}", fontsize=10)
+                 f"hypervolume {archive.hypervolume(campaign_reference(store, config), archive.front()):.4g}",
+                 fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     path = Path(path)

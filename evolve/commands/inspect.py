@@ -28,6 +28,7 @@ def _open(run: str, runs_dir: Path) -> Store:
 def campaign_status(store: Store, now: float | None = None) -> dict[str, Any]:
     """The numbers behind `memarch status`, as plain data."""
     from evolve.archive import Archive
+    from evolve.reference import campaign_reference
 
     now = time.time() if now is None else now
     config = stored_config(store)
@@ -64,7 +65,8 @@ def campaign_status(store: Store, now: float | None = None) -> dict[str, Any]:
     return {"name": config.name, "running": running, "killed": killed, "candidates": store.count_candidates(),
             "finished": len(done), "in_flight": store.count_candidates() - len(done), "budget": total,
             "evaluations": sum(sum(s.values()) for s in per_stage.values()), "per_stage": per_stage,
-            "front": archive.front(), "hypervolume": archive.hypervolume(), "best": best,
+            "front": archive.front(), "hypervolume": archive.hypervolume(campaign_reference(store, config)),
+            "best": best,
             "llm": store.llm_totals(), "llm_budget": config.budget.llm_dollars, "eta_s": eta,
             "sessions": len(sessions), "last_activity_s": now - events[-1][0] if events else None,
             "elapsed_s": float(store.meta("elapsed_s") or 0.0)}
@@ -232,6 +234,7 @@ def compare_runs(s1: Store, s2: Store) -> dict[str, Any]:
     """Both fronts, hypervolumes against one shared reference point, and the winners' structure."""
     from evolve.operators.knobs import read_knobs
     from evolve.pareto import hypervolume
+    from evolve.reference import campaign_reference
 
     c1, a1, r1 = front_rows(s1)
     c2, a2, r2 = front_rows(s2)
@@ -241,7 +244,8 @@ def compare_runs(s1: Store, s2: Store) -> dict[str, Any]:
     # still compare, hypervolumes do not.
     shared: dict[str, float] | None = None
     if obj1 == obj2 and len(a1) and len(a2):
-        ref = tuple(max(x, y) for x, y in zip(a1.reference(), a2.reference()))
+        # each campaign's own fixed reference; the looser of the two, so both fronts count whole
+        ref = tuple(max(x, y) for x, y in zip(campaign_reference(s1, c1), campaign_reference(s2, c2)))
         shared = {c1.name: hypervolume([a1.point(c) for c in a1.metrics], ref),
                   c2.name: hypervolume([a2.point(c) for c in a2.metrics], ref)}
     from evolve.export import distinct_front

@@ -5,22 +5,21 @@ import difflib
 from typing import Any, Callable
 
 from evolve.pareto import hypervolume, non_dominated_sort, orient
+from evolve.reference import campaign_reference
 from evolve.store import Store
 from evolve.views import lineage_graph, stored_config
 
 
-def hypervolume_over_time(store: Store, objectives: list[tuple[str, str]], stage: str) -> list[dict[str, Any]]:
-    """Hypervolume of the front after each final-stage evaluation, in finishing order.
-
-    One reference point for the whole curve (just worse than anything the run ever saw), so the
-    curve never goes down and its values compare along the run."""
+def hypervolume_over_time(store: Store, objectives: list[tuple[str, str]], stage: str,
+                          ref: tuple[float, ...]) -> list[dict[str, Any]]:
+    """Hypervolume of the front after each final-stage evaluation, in finishing order, against the
+    campaign's fixed reference (the one `run` and `status` use), so the curve never goes down."""
     evs = sorted((e for e in store.evaluations(stage) if e.status == "ok"
                   and all(m in e.metrics for m, _ in objectives)), key=lambda e: e.finished_at)
     if not evs:
         return []
     dirs = [d for _, d in objectives]
     points = [orient([e.metrics[m] for m, _ in objectives], dirs) for e in evs]
-    ref = tuple(0.0 if d == "max" else max(p[k] for p in points) * 1.1 + 1e-9 for k, d in enumerate(dirs))
     start = min(c.created_at for c in store.candidates())
     out, front = [], []
     for e, p in zip(evs, points):
@@ -43,7 +42,7 @@ def report_data(store: Store, on_step: Callable[[str], None] = lambda step: None
         node["diff"] = "".join(difflib.unified_diff(codes[parent].splitlines(True), node["code"].splitlines(True),
                                                     f"{parent}.py", f"{node['id']}.py", n=2)) if parent else ""
         on_step("node")
-    curve = hypervolume_over_time(store, objectives, stage)
+    curve = hypervolume_over_time(store, objectives, stage, campaign_reference(store, config))
     on_step("hypervolume")
     return {"campaign": config.name, "task": config.task.name, "stage": stage,
             "objectives": [{"metric": m, "direction": d} for m, d in objectives],

@@ -104,6 +104,7 @@ def _tasks(requested: list[Any]) -> set[int]:
 
 class Babi:
     name = "babi"
+    has_splits = True  # params.split: search | test | all (campaigns search on search, hold out test)
 
     def build(self, params: dict[str, Any], fidelity: str, seed: int) -> Stream:
         p = parse_params(BabiParams, "babi", params)

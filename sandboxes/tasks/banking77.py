@@ -76,6 +76,7 @@ def pick(examples: tuple[Example, ...] | list[Example], n: int, salt: str) -> li
 
 class Banking77:
     name = "banking77"
+    has_splits = True  # params.split: search | test | all (campaigns search on search, hold out test)
 
     def build(self, params: dict[str, Any], fidelity: str, seed: int) -> ExperienceStream:
         p = parse_params(Banking77Params, "banking77", params)

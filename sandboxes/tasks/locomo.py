@@ -75,6 +75,7 @@ def _sessions(conv: dict[str, Any]) -> list[int]:
 
 class LoCoMo:
     name = "locomo"
+    has_splits = True  # params.split: search | test | all (campaigns search on search, hold out test)
 
     def build(self, params: dict[str, Any], fidelity: str, seed: int) -> Stream:
         p = parse_params(LocomoParams, "locomo", params)

@@ -74,6 +74,7 @@ def category(q: dict[str, Any]) -> str:
 
 class LongMemEval:
     name = "longmemeval"
+    has_splits = True  # params.split: search | test | all (campaigns search on search, hold out test)
 
     def build(self, params: dict[str, Any], fidelity: str, seed: int) -> Stream:
         p = parse_params(LongMemEvalParams, "longmemeval", params)
