@@ -1,0 +1,156 @@
+"""How the campaign driver's pace holds up as a campaign grows.
+
+A campaign of trivial evaluations (synthetic task, smoke fidelity, one tiny conversation,
+`structural` operator, forkserver sandbox, `parallel: 2`) runs to each size in `--sizes`.
+For each size: candidates/s per window of the run, driver CPU per candidate, driver peak RSS,
+and the ratio to the bare sandbox's rate (a no-op job, two at a time) measured in the same run.
+
+Targets on 2 cores: >= 20 candidates/s sustained; the rate over the last 1,000 of 20,000
+candidates >= 0.8x the rate over the first 1,000; driver RSS under 1 GB at 20,000.
+
+Run: ``python bench/engine_throughput.py [--sizes 100 1000 5000 20000]``. Each size runs in a
+fresh driver process (so peak RSS is that size's). Prints a table, writes
+bench/results/engine_throughput.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TINY = {"conversations": 1}
+TARGET_RATE = 20.0
+
+
+def bare_rate(seconds: float = 5.0) -> float:
+    """No-op jobs per second through the forkserver, two at a time (what the sandbox alone allows)."""
+    from sandboxes.backends import get_sandbox
+    from sandboxes.job import Job, Limits
+
+    noop = ("from design_space import MemoryProgram, Recall\n\nclass Memory(MemoryProgram):\n"
+            "    def encode(self, event):\n        return []\n    def store(self, records):\n        pass\n"
+            "    def retrieve(self, query):\n        return Recall(())\n    def manage(self, signal):\n        pass\n")
+    box = get_sandbox("forkserver")
+    job = Job(program=noop, task="synthetic", task_params=TINY, fidelity="smoke", limits=Limits(wall_seconds=60))
+    box.run(job)  # warm
+    done = [0]
+    stop = time.monotonic() + seconds
+
+    def worker() -> None:
+        while time.monotonic() < stop:
+            box.run(job, validate=False)
+            done[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done[0] / (time.monotonic() - t0)
+
+
+def one_campaign(size: int, out: Path) -> None:
+    """Run in a child process: one campaign of `size` candidates; writes its measurements to `out`."""
+    from evolve.campaign import Campaign
+    from evolve.config import parse_config
+
+    cfg = parse_config({
+        "name": f"engine{size}", "seed": 1,
+        "task": {"name": "synthetic", "params": TINY, "cascade": ["smoke"]},
+        "seeds": ["bm25_rag", "recency_window", "dense_rag"],
+        "operators": [{"name": "structural", "weight": 1.0}],
+        "budget": {"evaluations": size}, "parallel": 2,
+        "sandbox": {"backend": "forkserver"},
+    })
+    runs = Path(tempfile.mkdtemp(prefix="memarch-engine-"))
+    campaign = Campaign.create(cfg, runs)
+    cpu0 = time.process_time()
+    t0 = time.monotonic()
+    campaign.run()
+    wall = time.monotonic() - t0
+    cpu = time.process_time() - cpu0
+    done = sorted(t for t, _k, _d in campaign.store.events("done"))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.write_text(json.dumps({"size": size, "done_times": done, "wall_s": wall, "driver_cpu_s": cpu,
+                               "driver_rss_mb": rss_mb, "candidates": campaign.store.count_candidates()}))
+
+
+def windows(times: list[float], size: int) -> list[tuple[int, int, float]]:
+    """(first, last, candidates/s) over consecutive windows of the finished candidates."""
+    width = 100 if size <= 1000 else 1000
+    out = []
+    for lo in range(0, len(times) - 1, width):
+        hi = min(len(times) - 1, lo + width)
+        if hi - lo < width // 2 and out:
+            break
+        span = times[hi] - times[lo]
+        out.append((lo, hi, (hi - lo) / span if span > 0 else float("inf")))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000, 20000])
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        one_campaign(args.child, Path(args.out))
+        return
+    bare = bare_rate()
+    print(f"bare forkserver, no-op jobs two at a time: {bare:.1f} jobs/s")
+    rows = []
+    for size in args.sizes:
+        out = Path(tempfile.mkstemp(suffix=".json")[1])
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        subprocess.run([sys.executable, __file__, "--child", str(size), "--out", str(out)], check=True, env=env)
+        m = json.loads(out.read_text())
+        times = m["done_times"]
+        win = windows(times, size)
+        rates = [r for _lo, _hi, r in win]
+        sustained = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+        row = {"size": size, "candidates": m["candidates"], "wall_s": round(m["wall_s"], 1),
+               "rate_overall": round(sustained, 2), "rate_first_window": round(rates[0], 2) if rates else None,
+               "rate_last_window": round(rates[-1], 2) if rates else None,
+               "last_over_first": round(rates[-1] / rates[0], 3) if rates else None,
+               "driver_cpu_ms_per_candidate": round(1000 * m["driver_cpu_s"] / max(1, m["candidates"]), 2),
+               "driver_rss_mb": round(m["driver_rss_mb"], 1), "ratio_to_bare": round(sustained / bare, 3),
+               "windows": [{"from": lo, "to": hi, "rate": round(r, 2)} for lo, hi, r in win]}
+        rows.append(row)
+        print(f"{size:>6} candidates: {row['rate_overall']:6.2f}/s overall, first window {row['rate_first_window']}/s, "
+              f"last {row['rate_last_window']}/s (x{row['last_over_first']}), driver CPU "
+              f"{row['driver_cpu_ms_per_candidate']} ms/candidate, RSS {row['driver_rss_mb']} MB, "
+              f"{row['ratio_to_bare']:.2f} of the bare sandbox")
+    print()
+    print(f"{'size':>6} {'cand/s':>8} {'first':>8} {'last':>8} {'last/first':>10} {'CPU ms/c':>9} {'RSS MB':>8} {'/bare':>6}")
+    for r in rows:
+        print(f"{r['size']:>6} {r['rate_overall']:>8} {r['rate_first_window']:>8} {r['rate_last_window']:>8} "
+              f"{r['last_over_first']:>10} {r['driver_cpu_ms_per_candidate']:>9} {r['driver_rss_mb']:>8} "
+              f"{r['ratio_to_bare']:>6}")
+    largest = rows[-1]
+    verdict = {"rate>=20": largest["rate_overall"] >= TARGET_RATE,
+               "last/first>=0.8": (largest["last_over_first"] or 0) >= 0.8,
+               "rss<1GB": largest["driver_rss_mb"] < 1024}
+    print("targets at the largest size:", ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in verdict.items()))
+    dest = ROOT / "bench" / "results" / "engine_throughput.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps({"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                                "bare_jobs_per_s": round(bare, 2), "rows": rows, "targets": verdict}, indent=1))
+    print(f"wrote {dest}")
+
+
+if __name__ == "__main__":
+    main()
