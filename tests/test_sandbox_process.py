@@ -11,19 +11,21 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 
-from sandbox_fixtures import fully_fenced, make_backend, seed_job
+import design_space
+from sandbox_fixtures import REPO, fully_fenced, make_backend, seed_job
 from sandboxes.backends import fences, get_sandbox
 from sandboxes.backends.process import ProcessSandbox, decode_status
 from sandboxes.job import Job, Limits
 
 INSIDE = '''
-import json, os
+import importlib.util, json, os
 from design_space import MemoryProgram, Recall
 
 def _try(fn):
@@ -42,6 +44,9 @@ class Memory(MemoryProgram):
             "tmp": _try(lambda: sorted(os.listdir(TMP))),
             "cache": _try(lambda: open(CACHE_FILE).read()),
             "root_write": _try(lambda: open("/memarch-inside-probe", "w").close() or "WRITTEN"),
+            "root": sorted(os.listdir("/")),
+            "checkout": _try(lambda: sorted(os.listdir(CHECKOUT))),
+            "seed": _try(lambda: list(os.stat(importlib.util.find_spec(SEED_MODULE).origin)[1:3])),
         }
         raise RuntimeError("REPORT" + json.dumps(report) + "END")
 
@@ -84,7 +89,8 @@ def test_inside_view(sandbox, tmp_path, monkeypatch):
     cache.chmod(0o755)  # the sandbox uid reads it, as it reads caches sandboxes/embed_cache.py writes
     (cache / "vectors.txt").write_text("cached-vectors")
     program = (INSIDE.replace("HOME", repr(str(Path.home()))).replace("TMP", repr(tempfile.gettempdir()))
-               .replace("CACHE_FILE", repr(str(cache / "vectors.txt"))))
+               .replace("CACHE_FILE", repr(str(cache / "vectors.txt"))).replace("CHECKOUT", repr(str(REPO)))
+               .replace("SEED_MODULE", repr("design_space.seeds.recency_window")))
     try:
         result = box.run(Job(program=program, task="synthetic", fidelity="smoke", limits=Limits(wall_seconds=30),
                              embed_cache=str(cache)), validate=False)
@@ -100,8 +106,16 @@ def test_inside_view(sandbox, tmp_path, monkeypatch):
     assert report["ifaces"] == ["lo"]
     assert report["pids"] <= 5, "the program can see processes outside its job"
     assert canary.name not in str(report["home"])
+    # Wherever the checkout lives (CI clones under the temp dir too), the temp dir shows the job's own things.
     assert report["tmp"] == [] or all(n.startswith("memarch-job-") or n.startswith("memarch-embcache-")
                                       for n in report["tmp"])
+    assert set(report["root"]) <= {"bin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "opt",
+                                   *(Path(p).parts[1] for p in (sys.prefix, sys.base_prefix, tempfile.gettempdir(),
+                                                                fences.model_cache()))}, report["root"]
+    assert report["checkout"] in ("FileNotFoundError", "PermissionError"), "the checkout is visible"
+    # The sandbox imports the very files of the code that launched it, not another copy.
+    seed = (Path(design_space.__file__).resolve().parent / "seeds" / "recency_window.py").stat()
+    assert report["seed"] == [seed.st_ino, seed.st_dev], "the sandbox imported another copy of design_space"
     assert report["cache"] == "cached-vectors", "the job's embedding cache must stay readable"
     assert report["root_write"] in ("OSError", "PermissionError")
     assert not Path("/memarch-inside-probe").exists()
