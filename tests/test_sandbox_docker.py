@@ -14,10 +14,11 @@ import tempfile
 
 import pytest
 
-from sandbox_fixtures import docker_client, seed_job
+from sandbox_fixtures import REPO, docker_client, seed_job
 from sandboxes.backends.docker import (CAMPAIGN, LABEL, OFFLINE_IMAGE, OFFLINE_LABEL, OWNER, DockerSandbox,
                                        cleanup_stale, host_binds, owner_alive, owner_tag)
 from sandboxes.images.offline import skeleton_tar
+from sandboxes.tasks.params import data_root
 
 pytestmark = pytest.mark.docker
 
@@ -57,8 +58,8 @@ def test_every_fence_is_in_the_container_spec(sandbox):
     assert spec["user"] == "65534:65534" and spec["cap_drop"] == ["ALL"]
     assert "no-new-privileges" in spec["security_opt"]
     assert spec["mem_limit"] == "300m" and spec["memswap_limit"] == "300m" and spec["pids_limit"] == 20
-    assert spec["volumes"][workdir] == {"bind": "/job", "mode": "rw"}
-    assert all(v["mode"] == "ro" for k, v in spec["volumes"].items() if k != workdir)
+    assert f"{workdir}:/job:rw" in spec["volumes"]
+    assert all(v.endswith(":ro") for v in spec["volumes"] if v != f"{workdir}:/job:rw")
     assert "OPENAI_API_KEY" not in spec["environment"]
     assert spec["labels"][LABEL] == "1" and spec["labels"][CAMPAIGN] == "test-docker"
     assert "device_requests" not in spec
@@ -67,10 +68,17 @@ def test_every_fence_is_in_the_container_spec(sandbox):
     os.rmdir(workdir)
 
 
-def test_offline_image_binds_the_interpreter_read_only():
-    binds = host_binds(None)
-    assert binds["/usr"] == {"bind": "/usr", "mode": "ro"}
-    assert os.path.realpath(sys.base_prefix) in binds
+def test_offline_image_binds_only_the_allow_list_read_only():
+    binds = [b.split(":") for b in host_binds(None)]
+    assert all(mode == "ro" for _src, _dst, mode in binds)
+    inside = {dst for _src, dst, _mode in binds}
+    assert sys.executable in inside and "/opt/memarch/design_space" in inside and "/opt/memarch/sandboxes" in inside
+    assert "/usr" not in inside and "/" not in inside
+    # nothing of the checkout but its two packages, nothing of the data directory
+    repo = str(REPO)
+    assert [src for src, _d, _m in binds if src.startswith(repo + "/")] in ([], [f"{repo}/design_space",
+                                                                               f"{repo}/sandboxes"])
+    assert not any(str(data_root()).startswith(src + "/") or src == repo for src, _d, _m in binds)
 
 
 def test_skeleton_rootfs_knows_nobody_and_has_no_interpreter():
@@ -90,7 +98,7 @@ def _dead_owner() -> str:
 
 def _parked(client, campaign: str, owner: str):
     """A labelled container that would sleep for minutes, as a killed campaign leaves behind."""
-    return client.containers.create(OFFLINE_IMAGE, command=["/bin/sh", "-c", "sleep 300"],
+    return client.containers.create(OFFLINE_IMAGE, command=[sys.executable, "-c", "import time; time.sleep(300)"],
                                     labels={LABEL: "1", CAMPAIGN: campaign, OWNER: owner},
                                     volumes=host_binds(None), network_mode="none")
 
@@ -135,7 +143,8 @@ def test_an_image_with_its_own_python_gets_no_host_binds(client):
         box = DockerSandbox(image=tag, client=client, campaign="test-docker")
         workdir = tempfile.mkdtemp()
         spec = box.container_spec(seed_job(), workdir)
-        assert "/usr" not in spec["volumes"] and sys.base_prefix not in spec["volumes"]
+        assert spec["volumes"] == [f"{workdir}:/job:rw"] or all("/opt/memarch" not in v and sys.executable not in v
+                                                               for v in spec["volumes"])
         assert spec["command"][-1].startswith("exec python -I -m sandboxes.harness")
         assert spec["environment"]["PATH"].startswith("/opt/venv/bin:/usr/local/bin")
         os.rmdir(workdir)

@@ -3,8 +3,9 @@
 `sandbox_build_command` builds the docker sandbox image: the offline image by default
 (``docker import`` of a skeleton rootfs; no registry needed), or an image from
 ``sandboxes/images/Dockerfile`` / ``Dockerfile.cuda`` for nodes that can pull base images.
-`sandbox_check_command` shows which fences this node has and runs a good program plus four
-attacks on each backend, reporting what held and how long a no-op job took.
+`sandbox_check_command` shows which fences this node has and runs a good program plus five
+attacks on each backend (the last walks the visible filesystem for anything beyond the
+allow-list), reporting what held and how long a no-op job took.
 Both return the process exit code (0 fine, 1 a fence broke, 2 a cause the user can fix).
 """
 from __future__ import annotations
@@ -44,7 +45,8 @@ def sandbox_build_command(variant: str = "offline", tag: Optional[str] = None,
     size_mb = client.images.get(tag).attrs.get("Size", 0) / 2**20
     console.print(f"built [bold]{tag}[/] ({image_id[:19]}, {size_mb:.1f} MB) in {time.perf_counter() - t0:.1f} s")
     if variant == "offline":
-        console.print("the interpreter, site-packages and this checkout are bind-mounted read-only at run time")
+        console.print("the interpreter, site-packages and the design_space and sandboxes packages are "
+                      "bind-mounted read-only at run time (nothing else of the checkout)")
     return 0
 
 

@@ -2,8 +2,9 @@
 
 `build_offline` makes ``memarch-sandbox:offline`` without any registry: a skeleton rootfs
 (empty mount points, merged-/usr symlinks, an /etc/passwd that knows ``nobody``) packed as
-a tar in memory and loaded with ``docker import``. The interpreter, site-packages and this
-checkout are bind-mounted read-only at run time by the docker backend.
+a tar in memory and loaded with ``docker import``. The docker backend binds the allow-list of
+``sandboxes/backends/view.py`` (libraries, interpreter, site-packages, the ``design_space``
+and ``sandboxes`` packages, caches) read-only at run time.
 
 `build_dockerfile` builds ``sandboxes/images/Dockerfile`` (or ``Dockerfile.cuda``) with the
 checkout as context, for nodes that can pull ``python:3.11-slim`` / a CUDA base.
@@ -20,8 +21,9 @@ from sandboxes.backends.docker import OFFLINE_IMAGE, OFFLINE_LABEL
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = {"cpu": "Dockerfile", "cuda": "Dockerfile.cuda"}
 SYMLINKS = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
+# Mount points only; the engine creates any other path an allow-listed bind needs.
 DIRS = {"usr": 0o755, "etc": 0o755, "tmp": 0o1777, "job": 0o777, "proc": 0o555, "sys": 0o555, "dev": 0o755,
-        "root": 0o755, "home": 0o755, "work": 0o755, "opt": 0o755, "var": 0o755, "run": 0o755}
+        "opt": 0o755}
 PASSWD = "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
 GROUP = "root:x:0:\nnogroup:x:65534:\n"
 
