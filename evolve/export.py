@@ -8,6 +8,10 @@ lineage with change notes, the campaign config and a usage example for an agent 
 """
 from __future__ import annotations
 
+import keyword
+import os
+import re
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -23,12 +27,58 @@ USAGE_NAMES = ("Kit", "Event", "Query", "Signal", "Recall")
 USAGE = [("design_space.kit", "Kit")] + [("design_space.contract", n) for n in USAGE_NAMES[1:]]
 
 
+def module_name(text: str) -> str:
+    """`text` made an importable module name: `locomo-spec_c0012` -> `locomo_spec_c0012`."""
+    name = re.sub(r"\W", "_", text)
+    name = f"m_{name}" if not name or name[0].isdigit() else name
+    return f"{name}_" if keyword.iskeyword(name) else name
+
+
 def _target(output: Path, default_name: str) -> Path:
-    """A `.py` path is the module to write; anything else is a directory to write into."""
+    """A `.py` path is the module to write (its name must be importable); anything else is a directory."""
     output = Path(output)
     if output.suffix == ".py" and not output.is_dir():
+        if not output.stem.isidentifier() or keyword.iskeyword(output.stem):
+            raise StoreError(f"-o {output}: {output.stem!r} cannot be imported as a Python module; "
+                             f"name it like {module_name(output.stem)}.py")
         return output
-    return output / f"{default_name}.py"
+    return output / f"{module_name(default_name)}.py"
+
+
+def _write_both(path: Path, code: str, card: Path, card_text: str) -> None:
+    """Write the module and its card, or neither: a failure leaves no half-written export behind."""
+    blocking = next((d for d in path.parents if d.exists() and not d.is_dir()), None)
+    if blocking is not None:
+        raise StoreError(f"cannot write {path}: {blocking} is a file, not a folder")
+    made = [d for d in reversed(path.parents) if not d.exists()]
+    existed = path.exists()
+    temps: list[Path] = []
+    target = path.parent
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for target, text in ((path, code), (card, card_text)):
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            temps.append(Path(tmp))
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o644)
+        target = path
+        os.replace(temps[0], path)
+        target = card
+        os.replace(temps[1], card)
+    except BaseException as exc:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        if target == card and not existed:
+            path.unlink(missing_ok=True)
+        for d in reversed(made):  # directories this export created, deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise
 
 
 def export_candidate(store: Store, cid: str, output: Path) -> Path:
@@ -50,11 +100,9 @@ def export_candidate(store: Store, cid: str, output: Path) -> Path:
               f"task {config.task.name}: {metrics}\n"
               f"# Standalone: needs numpy{_third_party(inlined.code)}; memarch is not required. "
               f"See {path.stem}.card.md.\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + inlined.code, encoding="utf-8")
     card = path.with_name(f"{path.stem}.card.md")
     names = {n: inlined.names[k] for k, n in zip(USAGE, USAGE_NAMES)}  # as called in the module
-    card.write_text(render_card(store, cid, path.stem, names, inlined.modules), encoding="utf-8")
+    _write_both(path, header + inlined.code, card, render_card(store, cid, path.stem, names, inlined.modules))
     return path
 
 
@@ -78,7 +126,7 @@ def export_front(store: Store, out_dir: Path, on_step: Callable[[str], None] = l
         raise StoreError(f"{config.name} has no evaluated front yet; wait for `memarch status` to show one")
     out = []
     for cid in front:
-        out.append(export_candidate(store, cid, Path(out_dir) / f"{config.name}_{cid}.py"))
+        out.append(export_candidate(store, cid, Path(out_dir) / f"{module_name(config.name)}_{cid}.py"))
         on_step(cid)
     return out
 
