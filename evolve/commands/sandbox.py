@@ -62,6 +62,7 @@ def _fence_table() -> Table:
             ("network / mount / PID namespaces", caps["namespaces"]),
             ("unshare (util-linux)", caps["unshare_binary"]),
             ("bubblewrap", caps["bwrap"]),
+            ("filesystem view: the allow-list only (namespaces or bubblewrap)", caps["namespaces"] or caps["bwrap"]),
             ("setpriv (bwrap as root)", caps["setpriv"])]
     try:
         client = client_from_env()
