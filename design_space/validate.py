@@ -115,6 +115,12 @@ def _check_contract(checker: _Checker) -> list[Problem]:
     return problems
 
 
+def _syntax_message(exc: SyntaxError) -> str:
+    code = (exc.text or "").strip()
+    where = f" at column {exc.offset}" if exc.offset else ""
+    return f"{exc.msg}{where}" + (f": {code}" if code else "")
+
+
 def validate_source(source: str) -> list[Problem]:
     """All problems with `source`; an empty list means it may be run."""
     problems: list[Problem] = []
@@ -122,15 +128,19 @@ def validate_source(source: str) -> list[Problem]:
         problems.append(Problem("size", f"program is larger than {MAX_BYTES} bytes"))
     if source.count("\n") > MAX_LINES:
         problems.append(Problem("size", f"program has more than {MAX_LINES} lines"))
+    # Python's own compiler first: its message and line are the ones a person (or an LLM) knows how
+    # to fix ("expected ':'" on the `def` line), where libcst reports where its parser gave up.
+    try:
+        compile(source, "<candidate>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return problems + [Problem("syntax", _syntax_message(exc), exc.lineno or 0)]
+    except ValueError as exc:  # null bytes
+        return problems + [Problem("syntax", str(exc))]
     try:
         module = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
+    except cst.ParserSyntaxError as exc:  # valid Python that libcst cannot read
         return problems + [Problem("syntax", str(exc).splitlines()[0] if str(exc) else "syntax error",
                                    getattr(exc, "raw_line", 0))]
-    try:
-        compile(source, "<candidate>", "exec")
-    except SyntaxError as exc:
-        return problems + [Problem("syntax", exc.msg, exc.lineno or 0)]
     checker = _Checker()
     MetadataWrapper(module, unsafe_skip_copy=True).visit(checker)
     return problems + checker.problems + _check_contract(checker)

@@ -216,6 +216,20 @@ def parse_config(data: Any, source: str = "config") -> CampaignConfig:
         raise ConfigError(f"{source}: {_describe(err)}") from None
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """` at line N: reason`, N being where the mistake is: pyyaml notices an unclosed bracket or a
+    key without ':' on a later line, and says where the construct it was reading started."""
+    mark, ctx = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    if mark is None:
+        return ""
+    line, reason = mark.line + 1, getattr(exc, "problem", None) or "syntax error"
+    if ctx is not None and ctx.line < mark.line:
+        what = (getattr(exc, "context", "") or "").removeprefix("while parsing ").removeprefix("while scanning ")
+        reason += f" (in {what or 'the construct'} starting on line {ctx.line + 1}; noticed on line {line})"
+        line = ctx.line + 1
+    return f" at line {line}: {reason}"
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> CampaignConfig:
     p = Path(path)
     try:
@@ -225,9 +239,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ca
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{where}") from None
+        raise ConfigError(f"{p}: not valid YAML{_yaml_problem(exc)}") from None
     if isinstance(data, dict) and overrides:
         data = {**data, **overrides}
     return parse_config(data, str(p))
