@@ -7,8 +7,8 @@ read-only, and only these —
   ``/etc/ld.so.cache``, ``/etc/localtime``) and the one tool the launcher execs (``unshare``,
   ``setpriv`` or ``sh``);
 - the interpreter: its executable, ``libpython``, the standard library and site-packages
-  (site-packages whole: it holds code only, and a per-distribution list broke on the first
-  undeclared import);
+  (site-packages whole: it holds code only, and a list per distribution would have to track
+  every optional or undeclared import of numpy, torch, bm25s, networkx and scipy);
 - the two packages the harness imports, ``design_space`` and ``sandboxes``, taken from the
   code that is running and bound at the neutral `CODE_ROOT` — never the checkout around them
   (no ``runs/``, no tests, no ``.git``, no data directory beside it);
