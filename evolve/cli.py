@@ -198,7 +198,6 @@ def resume(run: Optional[str] = RUN_ARG,
                                                  help="Join a Ray cluster (host:port or auto)."),
            runs_dir: Path = RUNS) -> None:
     """Continue a stopped or killed campaign: finished evaluations are kept, unfinished ones rerun."""
-    from evolve.campaign import Campaign
     from evolve.views import stored_config
 
     run_dir = pick_run(run, runs_dir)
@@ -218,6 +217,8 @@ def resume(run: Optional[str] = RUN_ARG,
         return
     if address:
         cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"address": address})})
+    from evolve.campaign import Campaign  # imports Ray: only once there is something to run
+
     _run_campaign(Campaign(cfg, run_dir, store))
 
 

@@ -31,7 +31,7 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def print_error(message: str, label: str = "error") -> None:
-    """One line on stderr: `error: <message>` (the message is printed literally, brackets included)."""
+    """`error: <message>` on stderr, the message printed literally (brackets are not markup)."""
     make_console(stderr=True).print(f"[red]{label}:[/] {escape(message)}", highlight=False)
 
 

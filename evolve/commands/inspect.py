@@ -6,23 +6,26 @@ from __future__ import annotations
 
 import difflib
 import json
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.table import Table
 
-from evolve.cli import RUNS, app, console, user_errors
+from evolve.cli import RUN_ARG, RUNS, app, console, pick_run, user_errors
 from evolve.store import Store
+from evolve.terminal import code_view
 from evolve.views import final_stage, front_rows, resolve_run, stored_config
 
+RUN_NAMED = typer.Argument(..., help="Campaign name under --runs-dir, or its directory.")
 
-def _open(run: str, runs_dir: Path) -> Store:
-    return Store.open(resolve_run(run, runs_dir))
+
+def _open(run: str | None, runs_dir: Path) -> Store:
+    return Store.open(pick_run(run, runs_dir) if run is None else resolve_run(run, runs_dir))
 
 
 def campaign_status(store: Store, now: float | None = None) -> dict[str, Any]:
@@ -77,19 +80,20 @@ def _duration(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-@app.command()
+@app.command(epilog="Examples: memarch status | memarch status quickstart --json | jq .hypervolume")
 @user_errors
-def status(run: str = typer.Argument(..., help="Run directory or campaign name."),
+def status(run: Optional[str] = RUN_ARG,
            as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
            runs_dir: Path = RUNS) -> None:
     """Progress of a campaign: evaluations done and in flight, best per objective, hypervolume, spend, ETA."""
-    st = campaign_status(_open(run, runs_dir))
+    store = _open(run, runs_dir)
+    st = campaign_status(store)
     if as_json:
         console.print_json(json.dumps(st))
         return
     # A session without an end is running, or was killed (kill -9 writes nothing): say how recent it is.
     if st["killed"]:
-        state = f"[red]killed[/] (its driver is gone; `memarch resume {run}` continues it)"
+        state = f"[red]killed[/] (its driver is gone; `memarch resume {store.path.parent}` continues it)"
     elif st["running"]:
         state = f"[green]running[/] (last activity {_duration(st['last_activity_s'])} ago)"
     else:
@@ -138,9 +142,9 @@ def _message_text(request: str) -> str:
     return json.dumps(data, indent=1)
 
 
-@app.command()
+@app.command(epilog="Example: memarch show quickstart c0012 --full | less")
 @user_errors
-def show(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
+def show(run: str = RUN_NAMED, candidate: str = typer.Argument(..., help="The candidate, e.g. c0012."),
          full: bool = typer.Option(False, "--full", help="Print whole prompts and failure samples."),
          runs_dir: Path = RUNS) -> None:
     """One candidate: code, metrics per stage and category, failures, parents, operator, LLM prompt and reply."""
@@ -150,7 +154,8 @@ def show(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
     objectives = [o.metric for o in config.objectives]
     parents = ", ".join(cand.parents) or "none"
     head = f"operator [cyan]{cand.operator}[/], generation {cand.generation}, parents {parents}"
-    console.print(Panel(f"{head}\n{escape(cand.note)}", title=f"{cand.id} of {config.name}"))
+    console.print(Panel(f"{head}\n{escape(cand.note)}", title=f"{cand.id} of {config.name}",
+                        expand=console.is_terminal))
     console.print(_evaluation_table(store, cand.id, objectives))
     ev = store.evaluation(cand.id, final_stage(config)) or (store.evaluations_of(cand.id) or [None])[-1]
     if ev is not None and ev.per_category:
@@ -169,45 +174,84 @@ def show(run: str = typer.Argument(...), candidate: str = typer.Argument(...),
                          f"({escape(str(f.get('category', '')))})\n"
                          f"  gold: {escape(', '.join(f.get('gold_evidence', {})))}   "
                          f"returned: {escape(got) or 'nothing'}")
-        console.print(Panel("\n".join(lines), title=f"failure sample ({len(ev.failures)} recorded)"))
-    console.print(Syntax(cand.code, "python", line_numbers=True, word_wrap=True))
+        console.print(Panel("\n".join(lines), title=f"failure sample ({len(ev.failures)} recorded)",
+                            expand=console.is_terminal))
+    console.print(code_view(console, cand.code, "python"))
     calls = store.llm_calls_of(cand.id, cand.prompt_hash)
     for call in calls:
         prompt, reply = _message_text(call["request"]), call["response"]
         if not full:
             prompt = prompt if len(prompt) < 2500 else prompt[:1200] + "\n[...]\n" + prompt[-1200:]
-        console.print(Panel(escape(prompt),
+        console.print(Panel(escape(prompt), expand=console.is_terminal,
                             title=f"prompt to {call['model']} ({call['purpose']}, {call['prompt_tokens']} tokens)"))
         console.print(Panel(escape(reply) + (f"\n[red]{escape(call['error'])}[/]" if call["error"] else ""),
-                            title=f"reply ({call['completion_tokens']} tokens, ${call['cost_usd']:.4f})"))
+                            title=f"reply ({call['completion_tokens']} tokens, ${call['cost_usd']:.4f})",
+                            expand=console.is_terminal))
     if not calls and not cand.operator.startswith("seed:"):
         console.print(f"[dim]no LLM call made {cand.id} ({cand.operator} works offline)[/]")
 
 
-@app.command()
-@user_errors
-def diff(run: str = typer.Argument(...), a: str = typer.Argument(..., help="Candidate A (e.g. the parent)."),
-         b: str = typer.Argument(..., help="Candidate B."), runs_dir: Path = RUNS) -> None:
-    """Unified diff of two candidates' code and the change in every metric they share."""
-    store = _open(run, runs_dir)
+def unified_patch(old: str, new: str, a: str, b: str) -> str:
+    """A unified diff `patch` and `git apply` accept, including files without a final newline."""
+    def lines(text: str) -> list[str]:
+        out = text.splitlines(True)
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n\\ No newline at end of file\n"
+        return out
+
+    return "".join(difflib.unified_diff(lines(old), lines(new), f"{a}.py", f"{b}.py"))
+
+
+def _metric_deltas(store: Store, a: str, b: str) -> tuple[str, list[tuple[str, float, float]]]:
+    """The final stage and (metric, A, B) for every metric both ok evaluations share, objectives first."""
     config = stored_config(store)
-    ca, cb = store.candidate(a), store.candidate(b)
-    text = "".join(difflib.unified_diff(ca.code.splitlines(True), cb.code.splitlines(True), f"{a}.py", f"{b}.py"))
-    console.print(Syntax(text or "(identical code)\n", "diff", word_wrap=True))
     stage = final_stage(config)
     ea, eb = store.evaluation(a, stage), store.evaluation(b, stage)
     if not (ea and eb and ea.status == eb.status == "ok"):
+        return stage, []
+    objectives = [o.metric for o in config.objectives]
+    shared = [m for m in objectives if m in ea.metrics and m in eb.metrics]
+    shared += sorted(m for m in ea.metrics if m in eb.metrics and m not in objectives)
+    return stage, [(m, ea.metrics[m], eb.metrics[m]) for m in shared]
+
+
+@app.command(epilog="Examples: memarch diff quickstart c0003 c0012 | memarch diff quickstart c0003 c0012 > "
+                    "change.patch (then: patch -o new.py old.py change.patch) | memarch diff quickstart c0003 "
+                    "c0012 --stat")
+@user_errors
+def diff(run: str = RUN_NAMED, a: str = typer.Argument(..., help="Candidate A (e.g. the parent)."),
+         b: str = typer.Argument(..., help="Candidate B."),
+         stat: bool = typer.Option(False, "--stat", help="Only the size of the change and the metric deltas."),
+         runs_dir: Path = RUNS) -> None:
+    """Unified diff of two candidates' code and the change in every metric they share.
+
+    Piped, the output is a plain unified diff (metric deltas as `#` comment lines before it), so
+    `memarch diff RUN A B > x.patch` can be applied with `patch` or `git apply`.
+    """
+    store = _open(run, runs_dir)
+    ca, cb = store.candidate(a), store.candidate(b)
+    text = unified_patch(ca.code, cb.code, a, b)
+    stage, deltas = _metric_deltas(store, a, b)
+    if stat or not console.is_terminal:
+        body = text.splitlines()[2:]
+        added = sum(1 for line in body if line.startswith("+"))
+        removed = sum(1 for line in body if line.startswith("-"))
+        head = [f"# memarch diff {store.path.parent} {a} {b}: {added} line(s) added, {removed} removed"]
+        head += ([f"# metrics at {stage}, {a} -> {b}:"]
+                 + [f"#   {m}: {x:.4g} -> {y:.4g} ({y - x:+.4g})" for m, x, y in deltas]
+                 if deltas else [f"# no metric deltas: both need an ok {stage} evaluation"])
+        sys.stdout.write("\n".join(head) + "\n" + ("" if stat else text))
+        sys.stdout.flush()
+        return
+    console.print(code_view(console, text or "(identical code)\n", "diff"))
+    if not deltas:
         console.print(f"[dim]no metric deltas: both need an ok `{stage}` evaluation[/]")
         return
-    objectives = [o.metric for o in config.objectives]
     table = Table(title=f"metrics at {stage} ({a} → {b}); objectives first")
     for col in ("metric", a, b, "delta"):
         table.add_column(col, justify="right" if col != "metric" else "left")
-    shared = [m for m in objectives if m in ea.metrics and m in eb.metrics]
-    shared += sorted(m for m in ea.metrics if m in eb.metrics and m not in objectives)
-    for m in shared:
-        d = eb.metrics[m] - ea.metrics[m]
-        table.add_row(m, f"{ea.metrics[m]:.4g}", f"{eb.metrics[m]:.4g}", f"{d:+.4g}")
+    for m, x, y in deltas:
+        table.add_row(m, f"{x:.4g}", f"{y:.4g}", f"{y - x:+.4g}")
     console.print(table)
 
 
@@ -265,10 +309,12 @@ def compare_runs(s1: Store, s2: Store) -> dict[str, Any]:
     return {"objectives": [m for m, _ in obj1] if obj1 == obj2 else None, "hypervolume": shared, "runs": runs}
 
 
-@app.command()
+@app.command(epilog="Example: memarch compare locomo-spec banking77-spec")
 @user_errors
-def compare(run1: str = typer.Argument(...), run2: str = typer.Argument(...),
-            as_json: bool = typer.Option(False, "--json"), runs_dir: Path = RUNS) -> None:
+def compare(run1: str = typer.Argument(..., help="First campaign (name under --runs-dir, or directory)."),
+            run2: str = typer.Argument(..., help="Second campaign."),
+            as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+            runs_dir: Path = RUNS) -> None:
     """Contrast two campaigns: fronts, hypervolume on a shared reference, winners' knobs and components."""
     cmp = compare_runs(_open(run1, runs_dir), _open(run2, runs_dir))
     if as_json:

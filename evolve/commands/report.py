@@ -8,9 +8,9 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from evolve.cli import RUNS, app, console, user_errors
+from evolve.cli import RUN_ARG, RUNS, app, console, pick_run, user_errors
 from evolve.store import Store, StoreError
-from evolve.views import lineage_dot, lineage_graph, resolve_run
+from evolve.views import lineage_dot, lineage_graph
 
 LINEAGE_FORMATS = ("tree", "dot", "json", "html")
 
@@ -28,13 +28,14 @@ def write_report(store: Store, output: Path, sections: tuple[str, ...] = ("front
         return build_report(store, output, lambda step: bar.advance(task), sections)
 
 
-@app.command()
+@app.command(epilog="Example: memarch report quickstart -o quickstart.html")
 @user_errors
-def report(run: str = typer.Argument(..., help="Run directory or campaign name."),
-           output: Path = typer.Option(Path("report.html"), "-o", "--output", help="HTML file to write."),
+def report(run: Optional[str] = RUN_ARG,
+           output: Path = typer.Option(Path("report.html"), "-o", "--output", metavar="FILE",
+                                       help="HTML file to write."),
            runs_dir: Path = RUNS) -> None:
     """One self-contained HTML page: the front, hypervolume over time, and a clickable lineage graph."""
-    path = write_report(Store.open(resolve_run(run, runs_dir)), output)
+    path = write_report(Store.open(pick_run(run, runs_dir)), output)
     console.print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
 

@@ -1,8 +1,9 @@
 """`memarch seeds` (list the seed programs) and `memarch eval PROGRAM --task T` (measure one program).
 
-Both are plain functions returning the process exit code (0 fine, 1 the program did not
-run cleanly, 2 a cause the user can fix: an unknown seed, a missing file, bad JSON, an
-unknown task or backend); the CLI registers them.
+Both are plain functions returning the process exit code (0 fine, 1 the program crashed, timed
+out or ran out of memory, 2 a cause the user can fix: an unknown seed, a missing file, a program
+that does not validate (syntax, contract, imports), bad JSON, an unknown task or backend); the CLI
+registers them. Errors are one line on stderr.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Optional
 
 from rich.console import Console
 from rich.table import Table
+
+from evolve.terminal import print_error
 
 # What a person reads first; everything else in Result.metrics follows in name order.
 HEADLINE = ("recall", "recall_all", "session_recall", "ndcg", "mrr", "abstain_empty", "tokens", "empty_rate",
@@ -52,7 +55,6 @@ def eval_command(program: str, task: str = "synthetic", fidelity: str = "smoke",
     from sandboxes.job import Job
 
     console = console or Console()
-    err = Console(stderr=True)
     try:
         source = program_source(program)
         params = json.loads(params_json) if params_json else {}
@@ -60,18 +62,24 @@ def eval_command(program: str, task: str = "synthetic", fidelity: str = "smoke",
             raise ValueError("task parameters must be a JSON object, e.g. '{\"budget_tokens\": 128}'")
         sandbox = get_sandbox(backend)
     except json.JSONDecodeError as exc:
-        err.print(f"[red]error:[/] --params is not valid JSON: {exc.msg} (column {exc.colno})", highlight=False)
+        print_error(f"--params is not valid JSON: {exc.msg} (column {exc.colno})")
         return 2
     except (FileNotFoundError, ValueError) as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        print_error(str(exc))
+        return 2
+    except OSError as exc:  # a directory, an unreadable file
+        print_error(f"{program}: {exc.strerror or exc}")
         return 2
     with console.status(f"evaluating {program} on {task} ({fidelity}) in the {backend} sandbox"):
         result = sandbox.run(Job(program=source, task=task, task_params=params, fidelity=fidelity))
     if result.status == "invalid" and result.error.startswith("task:"):
-        err.print(f"[red]error:[/] {result.error[len('task:'):].strip()}", highlight=False)
+        print_error(result.error[len("task:"):].strip())
+        return 2
+    if result.status == "invalid":  # the program does not validate: the user's to fix
+        print_error(" ".join(result.error.split()), label=f"{program} is invalid")
         return 2
     if result.status != "ok":
-        err.print(f"[red]{result.status}:[/] {result.error}", highlight=False)
+        print_error(result.error.strip() or "no error text", label=result.status)  # the program's traceback
         return 1
     metrics = Table(title=f"{program} on {task} ({fidelity})")
     metrics.add_column("metric")
