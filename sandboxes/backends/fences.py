@@ -160,6 +160,7 @@ def isolate_filesystem(workdir: str, binds: list, links: list) -> None:
     """
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     mounts = [*((src, dst) for src, dst in binds), *((d, d) for d in DEVICES), (workdir, workdir)]
+    mounts.sort(key=lambda m: m[1].count("/"))  # a parent before what is bound inside it
     # O_PATH descriptors keep every source reachable once the staging tmpfs covers the job dir.
     fds: dict[str, int] = {}
     try:
