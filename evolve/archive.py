@@ -1,60 +1,120 @@
-"""The archive: evaluated candidates at the final fidelity, ranked by Pareto dominance."""
+"""The archive: evaluated candidates at the final fidelity, ranked by Pareto dominance.
+
+Its cost per new candidate does not grow with the archive: the front is kept incrementally
+(a newcomer is compared with the front only), instance coverage keeps only the best score per
+item and who holds it (not every candidate's per-item results), and the ranks of dominated
+members — needed only when a tournament draws an explorer from the whole archive — are
+recomputed in one vectorised sort when the archive has grown by a tenth since the last one
+(newly dominated members carry rank 1 until then).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Sequence
 
-from evolve.pareto import Point, hypervolume, orient
+from evolve.coverage import CoverageIndex
+from evolve.pareto import Point, crowding, dominates, hypervolume, orient, pareto_ranks
 from evolve.select import Ranked, rank_all
 from evolve.store import Store
 
+RERANK_GROWTH = 1.1
 
-@dataclass
+
 class Archive:
-    objectives: list[tuple[str, str]]  # (metric, "max" | "min")
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    per_item: dict[str, dict[str, float]] = field(default_factory=dict)
+    def __init__(self, objectives: Sequence[tuple[str, str]]) -> None:
+        self.objectives = list(objectives)  # (metric, "max" | "min")
+        self._dirs = [d for _, d in self.objectives]
+        self.metrics: dict[str, dict[str, float]] = {}
+        self.points: dict[str, Point] = {}
+        self.coverage = CoverageIndex()
+        self._front: set[str] = set()
+        self._front_ranked: list[Ranked] | None = None
+        self._rank: dict[str, int] = {}
+        self._ranked_size = 0
+        self._ids: list[str] = []  # insertion order, for uniform draws
 
     @classmethod
     def load(cls, store: Store, objectives: Sequence[tuple[str, str]], fidelity: str) -> "Archive":
-        arch = cls(list(objectives))
+        arch = cls(objectives)
         for ev in store.evaluations(fidelity):
             if ev.status == "ok" and not ev.error:  # an error on an ok run is a health problem
                 arch.add(ev.candidate_id, ev.metrics, ev.per_item)
         return arch
 
-    def add(self, cid: str, metrics: dict[str, float], per_item: dict[str, float] | None = None) -> None:
-        missing = [m for m, _ in self.objectives if m not in metrics]
-        if missing:
-            return  # cannot be placed on the front (e.g. a task that does not report this metric)
+    def admits(self, metrics: dict[str, float]) -> bool:
+        if any(m not in metrics for m, _ in self.objectives):
+            return False  # cannot be placed on the front (e.g. a task that does not report this metric)
         gains = [metrics[m] for m, d in self.objectives if d == "max"]
-        if gains and all(g <= 0 for g in gains):
-            return  # no quality at all: "free" on every cost objective, but worth nothing
-        self.metrics[cid] = metrics
-        self.per_item[cid] = dict(per_item or {})
+        return not (gains and all(g <= 0 for g in gains))  # no quality at all: "free" but worth nothing
 
-    def subset(self, ids: set[str]) -> "Archive":
-        """The same archive restricted to `ids` (an island's view)."""
-        return Archive(self.objectives, {c: m for c, m in self.metrics.items() if c in ids},
-                       {c: p for c, p in self.per_item.items() if c in ids})
+    def add(self, cid: str, metrics: dict[str, float], per_item: dict[str, float] | None = None) -> bool:
+        """Add a candidate; True when it is on the front afterwards."""
+        if cid in self.metrics or not self.admits(metrics):
+            return cid in self._front
+        point = orient([metrics[m] for m, _ in self.objectives], self._dirs)
+        self.metrics[cid] = {m: metrics[m] for m, _ in self.objectives}
+        self.points[cid] = point
+        self._ids.append(cid)
+        self.coverage.add(cid, per_item or {})
+        if any(dominates(self.points[f], point) for f in self._front):
+            self._rank[cid] = 1  # provisional until the next full ranking
+            return False
+        beaten = {f for f in self._front if dominates(point, self.points[f])}
+        for f in beaten:
+            self._rank[f] = 1
+        self._front -= beaten
+        self._front.add(cid)
+        self._rank[cid] = 0
+        self._front_ranked = None
+        return True
 
     def __len__(self) -> int:
         return len(self.metrics)
+
+    def __contains__(self, cid: object) -> bool:
+        return cid in self.metrics
+
+    def ids(self) -> list[str]:
+        return list(self._ids)
+
+    def draw(self, rng) -> str:
+        return self._ids[rng.randrange(len(self._ids))]
 
     def values(self, cid: str) -> tuple[float, ...]:
         return tuple(self.metrics[cid][m] for m, _ in self.objectives)
 
     def point(self, cid: str) -> Point:
-        return orient(self.values(cid), [d for _, d in self.objectives])
+        return self.points[cid]
+
+    # ---- ranks ------------------------------------------------------------------------------
+    def front(self) -> list[str]:
+        return sorted(self._front)
+
+    def on_front(self, cid: str) -> bool:
+        return cid in self._front
+
+    def front_ranked(self) -> list[Ranked]:
+        """The front with crowding distances (recomputed only when the front changed)."""
+        if self._front_ranked is None:
+            ids = sorted(self._front)
+            pts = [self.points[i] for i in ids]
+            crowd = crowding(pts, list(range(len(ids))))
+            self._front_ranked = [Ranked(i, p, 0, crowd[k]) for k, (i, p) in enumerate(zip(ids, pts))]
+        return self._front_ranked
+
+    def rank_of(self, cid: str) -> int:
+        if len(self) > self._ranked_size * RERANK_GROWTH:
+            ids = list(self._ids)
+            for i, r in zip(ids, pareto_ranks([self.points[i] for i in ids])):
+                self._rank[i] = r
+            self._ranked_size = len(ids)
+        return self._rank[cid]
 
     def ranked(self) -> list[Ranked]:
+        """Every member with its exact rank and crowding (for people: the front table, reports)."""
         ids = sorted(self.metrics)
-        return rank_all(ids, [self.point(i) for i in ids])
-
-    def front(self) -> list[str]:
-        return sorted(r.id for r in self.ranked() if r.rank == 0)
+        return rank_all(ids, [self.points[i] for i in ids])
 
     def hypervolume(self, reference: Point, ids: Sequence[str] | None = None) -> float:
-        """Volume dominated by `ids` (default: every member) up to the campaign's fixed reference
+        """Volume dominated by `ids` (default: the front) up to the campaign's fixed reference
         (evolve/reference.py); an empty archive has none."""
-        return hypervolume([self.point(c) for c in (ids if ids is not None else self.metrics)], reference)
+        return hypervolume([self.points[c] for c in (ids if ids is not None else self._front)], reference)

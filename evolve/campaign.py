@@ -32,13 +32,14 @@ from evolve.operators import OperatorDeps, build_operators
 from evolve.operators.base import CandidateView, Operator, OperatorContext, OperatorError, Proposal
 from evolve.reference import (campaign_reference, check_objectives, fix_reference, probe_task, reference_values,
                               stored_values)
-from evolve.select import InstanceCoverage, ParetoTournament
+from evolve.select import ParetoTournament
 from evolve.stop import (AnyOf, CampaignState, FailedProposals, MaxEvaluations, MaxLLMDollars, MaxWallSeconds,
                          NoImprovement, StopCondition, StopFile)
 from evolve.store import Store
 from sandboxes.job import Job, Limits, Result
 from sandboxes.tasks import TaskError, get_task
 
+LINEAGE_DEPTH = 12  # ancestors whose notes an operator sees: a prompt's size must not grow with the campaign
 MAX_FAILED_PROPOSALS = 200  # consecutive operator failures before the campaign gives up making children
 
 
@@ -72,8 +73,7 @@ class Campaign:
             c.operator.removeprefix("seed:"): c.code for c in store.candidates() if c.operator.startswith("seed:")}))
         self.by_name: dict[str, Operator] = {op.name: op for op, _w in self.operators}
         self.tournament = ParetoTournament(config.selection.explore)
-        self.coverage = InstanceCoverage()
-        self.archive = Archive.load(store, self.objectives, self.final)
+        self.archive, self.islands = self._load_archives()
         if stored_values(store, config) is None:  # a database from before references were fixed
             fix_reference(store, config, reference_values(config, probe_task(config)))
         self.reference = campaign_reference(store, config)
@@ -131,6 +131,44 @@ class Campaign:
             for suffix in ("", "-wal", "-shm"):  # nothing half-made is left behind
                 Path(f"{store.path}{suffix}").unlink(missing_ok=True)
             raise
+
+    def _load_archives(self) -> tuple[Archive, list[Archive]]:
+        """The campaign's archive and, with islands, one archive per island: members born there
+        (seeds belong to every island) plus the migrants the store's `migrate` events name."""
+        archive = Archive(self.objectives)
+        n = self.config.selection.islands
+        islands = [Archive(self.objectives) for _ in range(n)] if n > 1 else []
+        homes = {c.id: c.meta.get("island", 0) for c in self.store.candidates()} if islands else {}
+        for ev in self.store.evaluations(self.final):
+            if ev.status != "ok" or ev.error:  # an error on an ok run is a health problem
+                continue
+            archive.add(ev.candidate_id, ev.metrics, ev.per_item)
+            for i in self._homes(homes.get(ev.candidate_id, 0)) if islands else ():
+                islands[i].add(ev.candidate_id, ev.metrics, ev.per_item)
+        for _t, _k, d in self.store.events("migrate") if islands else ():
+            for cid in d["ids"]:
+                self._migrate_one(cid, islands[d["into"]], archive)
+        return archive, islands
+
+    def _homes(self, home: Any) -> list[int]:
+        n = self.config.selection.islands
+        return [int(i) % n for i in (home if isinstance(home, list) else [home])]
+
+    def _migrate_one(self, cid: str, into: Archive, archive: Archive) -> None:
+        if cid in archive and cid not in into:
+            ev = self.store.evaluation(cid, self.final)
+            into.add(cid, ev.metrics if ev else archive.metrics[cid], ev.per_item if ev else {})
+
+    def _migrate(self) -> None:
+        """Ring migration: each island's front members join the next island."""
+        n = len(self.islands)
+        moves = [(src, (src + 1) % n, self.islands[src].front()) for src in range(n)]
+        for _src, dst, ids in moves:
+            new = [c for c in ids if c not in self.islands[dst]]
+            for cid in new:
+                self._migrate_one(cid, self.islands[dst], self.archive)
+            if new:
+                self.store.log("migrate", into=dst, ids=new)
 
     def _restore_operators(self) -> None:
         """Give stateful operators (tune's studies, the bandit) what earlier sessions learnt."""
@@ -223,7 +261,7 @@ class Campaign:
 
     def _state(self, elapsed: float) -> CampaignState:
         return CampaignState(candidates=self.store.count_candidates(), elapsed_s=elapsed,
-                             llm_usd=self.store.llm_spend(), since_improvement=self.since_improvement,
+                             llm_usd=self.client.spent_usd if self.client is not None else 0.0, since_improvement=self.since_improvement,
                              failed_proposals=self.failed_proposals)
 
     def _fill(self, pool: ThreadPoolExecutor) -> None:
@@ -242,21 +280,20 @@ class Campaign:
         ops, weights = zip(*self.operators)
         op = self.rng.choices(ops, weights=weights)[0]
         island = self.store.count_candidates() % self.config.selection.islands
-        view = self.archive.subset(self._island_members(island)) if self.config.selection.islands > 1 else self.archive
-        if not len(view):
-            view = self.archive
-        ranked = view.ranked()
+        view = self.islands[island] if self.islands and len(self.islands[island]) else self.archive
         strategy = self.config.selection.strategy
         use_coverage = strategy == "coverage" or (strategy == "mixed" and self.rng.random() < 0.3)
-        parent_ids = self.coverage.pick_from(view.per_item, op.arity, self.rng) if use_coverage else []
+        parent_ids = view.coverage.pick(op.arity, self.rng) if use_coverage else []
         if len(parent_ids) < op.arity:  # no instance has a winner yet: the log says pareto, as it was
             use_coverage = False
-            parent_ids = self.tournament.pick(ranked, op.arity, self.rng)
-        if op.arity > 1 and len(set(parent_ids)) < op.arity:  # a merge needs distinct parents
-            others = [r.id for r in ranked if r.id not in parent_ids]
-            if others:
-                parent_ids = parent_ids[:1] + self.rng.sample(others, min(op.arity - 1, len(others)))
-        front = [r.id for r in ranked if r.rank == 0 and r.id not in parent_ids]
+            parent_ids = self.tournament.pick(view, op.arity, self.rng)
+        if op.arity > 1 and len(set(parent_ids)) < op.arity and len(view) > 1:  # a merge needs distinct parents
+            for _ in range(32):
+                other = view.draw(self.rng)
+                if other not in parent_ids:
+                    parent_ids = parent_ids[:1] + [other]
+                    break
+        front = [c for c in view.front() if c not in parent_ids]
         inspirations = self.rng.sample(front, min(2, len(front)))
         ctx = OperatorContext(parents=[self._view(p) for p in parent_ids],
                               inspirations=[self._view(i) for i in inspirations],
@@ -296,6 +333,8 @@ class Campaign:
             self.store.attach_llm_calls(cand.id, hashes)
         self.store.log("child", candidate=cand.id, operator=op.name, parents=list(proposal.parents),
                        note=proposal.note)
+        if self.islands and cand.seq % self.config.selection.migration_interval == 0:
+            self._migrate()
         self._submit(cand.id, self.stages[0])
 
     def _observe(self, op: Operator | None, meta: dict[str, Any], metrics: dict[str, float] | None,
@@ -339,18 +378,21 @@ class Campaign:
                 self._observe(op, cand.meta, None, False)
                 self._done(cid, f"unhealthy: {result.error[:160]}")
                 return
-            self.archive.add(cid, result.metrics, result.per_item)
-            front = self.archive.front()
-            on_front = cid in front
+            on_front = self.archive.add(cid, result.metrics, result.per_item)
+            for i in self._homes(cand.meta.get("island", 0)) if self.islands else ():
+                self.islands[i].add(cid, result.metrics, result.per_item)
             if on_front:
                 vals = ", ".join(f"{m}={result.metrics.get(m, float('nan')):.4g}" for m, _ in self.objectives)
                 self.progress.on_log(f"{cid} ({cand.operator}) joins the front: {vals}")
-            hv = self.archive.hypervolume(self.reference, ids=front)  # dominated points add nothing
-            if hv > self.best_hv + 1e-12:
-                self.best_hv, self.since_improvement = hv, 0
+                hv = self.archive.hypervolume(self.reference)  # only a new front member can change it
+                if hv > self.best_hv + 1e-12:
+                    self.best_hv, self.since_improvement = hv, 0
+                else:
+                    self.since_improvement += 1
+                self.store.log("front", candidate=cid, on_front=True, hypervolume=hv, front=self.archive.front())
             else:
                 self.since_improvement += 1
-            self.store.log("front", candidate=cid, on_front=on_front, hypervolume=hv, front=front)
+                self.store.log("front", candidate=cid, on_front=False, hypervolume=self.best_hv)
             self._observe(op, cand.meta, result.metrics, on_front)
             for other in self.by_name.values():  # e.g. tune learns from knob-only children of any operator
                 learn = getattr(other, "learn", None)
@@ -409,21 +451,6 @@ class Campaign:
                     break
         return out
 
-    def _island_members(self, island: int) -> set[str]:
-        """An island's candidates: its own, shared seeds, and front members migrated in from the previous island."""
-        n = self.config.selection.islands
-        members: dict[int, set[str]] = {k: set() for k in range(n)}
-        cands = self.store.candidates()
-        for k, cand in enumerate(cands):
-            home = cand.meta.get("island", 0)
-            for i in (home if isinstance(home, list) else [home]):
-                members[int(i) % n].add(cand.id)
-            if (k + 1) % self.config.selection.migration_interval == 0:
-                for src in range(n):  # ring migration of each island's current front members
-                    migrants = self.archive.subset(members[src]).front() if members[src] else []
-                    members[(src + 1) % n].update(migrants)
-        return members[island]
-
     def _view(self, cid: str) -> CandidateView:
         cand = self.store.candidate(cid)
         ev = self.store.evaluation(cid, self.final)
@@ -448,9 +475,10 @@ class Campaign:
         return [f for f in failures if f.get("query_id") not in ids and f.get("question") not in questions]
 
     def _lineage_notes(self, cid: str) -> list[str]:
+        """The change notes of the most recent LINEAGE_DEPTH ancestors, oldest first."""
         notes = []
         seen = set()
-        while cid and cid not in seen:
+        while cid and cid not in seen and len(notes) < LINEAGE_DEPTH:
             seen.add(cid)
             cand = self.store.candidate(cid)
             notes.append(f"{cid} ({cand.operator}): {cand.note}")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 Point = tuple[float, ...]
 
 
@@ -19,29 +21,21 @@ def dominates(a: Point, b: Point) -> bool:
 
 
 def non_dominated_sort(points: Sequence[Point]) -> list[list[int]]:
-    """Deb's fast non-dominated sort: indices grouped into fronts, best front first."""
-    n = len(points)
-    dominated_by: list[list[int]] = [[] for _ in range(n)]
-    count = [0] * n
-    fronts: list[list[int]] = [[]]
-    for i in range(n):
-        for j in range(i + 1, n):
-            if dominates(points[i], points[j]):
-                dominated_by[i].append(j)
-                count[j] += 1
-            elif dominates(points[j], points[i]):
-                dominated_by[j].append(i)
-                count[i] += 1
-    fronts[0] = [i for i in range(n) if count[i] == 0]
-    while fronts[-1]:
-        nxt = []
-        for i in fronts[-1]:
-            for j in dominated_by[i]:
-                count[j] -= 1
-                if count[j] == 0:
-                    nxt.append(j)
-        fronts.append(sorted(nxt))
-    return [f for f in fronts if f]
+    """Indices grouped into fronts, best front first (each front sorted)."""
+    fronts: dict[int, list[int]] = {}
+    for i, r in enumerate(pareto_ranks(points)):
+        fronts.setdefault(r, []).append(i)
+    return [fronts[r] for r in sorted(fronts)]
+
+
+def pareto_ranks(points: Sequence[Point]) -> list[int]:
+    """The front index of every point (0 = non-dominated; equal points share a front), in one
+    C-backed sort (moocore): what `non_dominated_sort` gives, fast enough for 10^5 points."""
+    if not points:
+        return []
+    import moocore
+
+    return [int(r) for r in moocore.pareto_rank(np.asarray(points, dtype=float))]
 
 
 def crowding(points: Sequence[Point], front: Sequence[int]) -> dict[int, float]:

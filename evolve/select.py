@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from evolve.pareto import Point, crowding, non_dominated_sort
+
+if TYPE_CHECKING:
+    from evolve.archive import Archive
 
 
 @dataclass(frozen=True)
@@ -25,49 +28,29 @@ def rank_all(ids: Sequence[str], points: Sequence[Point]) -> list[Ranked]:
 
 
 class ParentSelector(Protocol):
-    def pick(self, ranked: list[Ranked], k: int, rng: random.Random) -> list[str]: ...
+    def pick(self, archive: "Archive", k: int, rng: random.Random) -> list[str]: ...
 
 
 class ParetoTournament:
     """Binary tournaments on (rank, -crowding): non-dominated and isolated candidates win.
 
-    With probability `explore` a tournament entrant comes from anywhere in the archive, so
-    dominated but different programs still get children now and then."""
+    Entrants come from the front (its crowding is kept by the archive); with probability `explore`
+    both come from anywhere in the archive instead, so dominated but different programs still get
+    children now and then. Either way a pick costs the same whatever the archive's size."""
 
     def __init__(self, explore: float = 0.1) -> None:
         self.explore = explore
 
-    def pick(self, ranked: list[Ranked], k: int, rng: random.Random) -> list[str]:
-        if not ranked:
+    def pick(self, archive: "Archive", k: int, rng: random.Random) -> list[str]:
+        if not len(archive):
             return []
-        front = [r for r in ranked if r.rank == 0]
+        front = archive.front_ranked()
+        crowd = {r.id: r.crowd for r in front}
         chosen: list[str] = []
         for _ in range(k):
-            pool = ranked if rng.random() < self.explore else front
-            a, b = rng.choice(pool), rng.choice(pool)
-            win = min((a, b), key=lambda r: (r.rank, -r.crowd, r.id))
-            chosen.append(win.id)
+            if rng.random() < self.explore:
+                a, b = archive.draw(rng), archive.draw(rng)
+            else:
+                a, b = rng.choice(front).id, rng.choice(front).id
+            chosen.append(min((a, b), key=lambda c: (archive.rank_of(c), -crowd.get(c, 0.0), c)))
         return chosen
-
-
-class InstanceCoverage:
-    """GEPA-style: sample among candidates that are best on at least one task instance,
-    weighted by how many instances they win; this keeps specialists a scalar mean would drop."""
-
-    def pick_from(self, per_item: dict[str, dict[str, float]], k: int, rng: random.Random) -> list[str]:
-        if not per_item:
-            return []
-        items: set[str] = set().union(*(p.keys() for p in per_item.values()))
-        wins: dict[str, int] = {}
-        for item in items:
-            scores = {cid: p[item] for cid, p in per_item.items() if item in p}
-            best = max(scores.values())
-            if best <= 0:
-                continue
-            for cid, s in scores.items():
-                if s == best:
-                    wins[cid] = wins.get(cid, 0) + 1
-        if not wins:
-            return []
-        ids = sorted(wins)
-        return rng.choices(ids, weights=[wins[i] for i in ids], k=k)

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     data TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id);
 """
 
 
@@ -153,6 +154,10 @@ class Store:
             raise StoreError(f"{db} is not a memarch campaign database") from None
         if version != str(SCHEMA_VERSION):
             raise StoreError(f"{db} has schema version {version}; this memarch reads {SCHEMA_VERSION}")
+        try:  # indexes added since a database was created (same schema version: they only speed reads)
+            store.conn.execute("CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id)")
+        except sqlite3.OperationalError:
+            pass  # a read-only copy: reads still work, more slowly
         return store
 
     @staticmethod
@@ -228,7 +233,8 @@ class Store:
         return [_candidate(r) for r in self.conn.execute("SELECT * FROM candidates ORDER BY seq")]
 
     def count_candidates(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
+        # seq runs 1..N without gaps (candidates are never deleted): an index lookup, not a scan
+        return self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM candidates").fetchone()[0]
 
     # evaluations
     def add_evaluation(self, cid: str, fidelity: str, result: Any) -> None:

@@ -2,27 +2,63 @@
 import random
 from collections import Counter
 
-from evolve.select import InstanceCoverage, ParetoTournament, rank_all
+from evolve.archive import Archive
+from evolve.coverage import MAX_HOLDERS, CoverageIndex
+from evolve.pareto import non_dominated_sort, orient
+from evolve.select import ParetoTournament
 from evolve.stop import (AnyOf, CampaignState, MaxEvaluations, MaxLLMDollars, MaxWallSeconds, NoImprovement,
                          StopFile)
 
 
+def _archive(points: dict[str, tuple[float, float]]) -> Archive:
+    arch = Archive([("recall", "max"), ("tokens", "min")])
+    for cid, (recall, tokens) in points.items():
+        arch.add(cid, {"recall": recall, "tokens": tokens})
+    return arch
+
+
 def test_tournament_prefers_front_and_explores_sometimes():
-    ids = ["a", "b", "c", "d"]
-    pts = [(0.0, 1.0), (1.0, 0.0), (2.0, 2.0), (3.0, 3.0)]
-    ranked = rank_all(ids, pts)
-    picks = Counter(ParetoTournament(explore=0.0).pick(ranked, 400, random.Random(0)))
+    arch = _archive({"a": (1.0, 1.0), "b": (0.5, 0.0), "c": (0.4, 2.0), "d": (0.1, 3.0)})
+    picks = Counter(ParetoTournament(explore=0.0).pick(arch, 400, random.Random(0)))
     assert set(picks) == {"a", "b"}
-    picks = Counter(ParetoTournament(explore=1.0).pick(ranked, 400, random.Random(0)))
-    assert picks["c"] > 0
+    picks = Counter(ParetoTournament(explore=1.0).pick(arch, 400, random.Random(0)))
+    assert picks["c"] > 0 and picks["c"] > picks["d"]  # among explorers the better rank wins
+
+
+def test_incremental_front_and_ranks_match_a_full_sort():
+    rng = random.Random(3)
+    arch = Archive([("recall", "max"), ("tokens", "min"), ("latency_ms", "min")])
+    points = {}
+    for k in range(600):
+        m = {"recall": round(0.01 + rng.random(), 2), "tokens": rng.randrange(1, 50), "latency_ms": rng.randrange(1, 9)}
+        cid = f"c{k:04d}"
+        on_front = arch.add(cid, m, {})
+        points[cid] = orient([m["recall"], m["tokens"], m["latency_ms"]], ["max", "min", "min"])
+        exact = non_dominated_sort(list(points.values()))
+        front = sorted(list(points)[i] for i in exact[0])
+        assert arch.front() == front and on_front == (cid in front)
+    ranks = {list(points)[i]: r for r, f in enumerate(non_dominated_sort(list(points.values()))) for i in f}
+    arch._ranked_size = 0  # force the periodic full ranking
+    assert {c: arch.rank_of(c) for c in points} == ranks
 
 
 def test_coverage_keeps_specialists():
-    per_item = {"generalist": {"q1": 0.9, "q2": 0.9, "q3": 0.9},
-                "specialist": {"q1": 1.0, "q2": 0.0, "q3": 0.0},
-                "loser": {"q1": 0.5, "q2": 0.5, "q3": 0.5}}
-    picks = Counter(InstanceCoverage().pick_from(per_item, 300, random.Random(0)))
+    cov = CoverageIndex()
+    cov.add("generalist", {"q1": 0.9, "q2": 0.9, "q3": 0.9})
+    cov.add("specialist", {"q1": 1.0, "q2": 0.0, "q3": 0.0})
+    cov.add("loser", {"q1": 0.5, "q2": 0.5, "q3": 0.5})
+    picks = Counter(cov.pick(300, random.Random(0)))
     assert picks["specialist"] > 50 and picks["generalist"] > picks["specialist"] and picks["loser"] == 0
+    cov.add("better", {"q1": 1.0, "q2": 1.0, "q3": 1.0})  # ties the specialist, beats the generalist
+    assert cov.wins == {"specialist": 1, "better": 3}
+
+
+def test_coverage_memory_is_bounded_by_items_not_candidates():
+    cov = CoverageIndex()
+    for k in range(5000):  # every candidate ties on the easy item; one is best on the hard one
+        cov.add(f"c{k}", {"easy": 1.0, "hard": 1.0 if k == 4321 else 0.0})
+    assert cov.holders["easy"] is None and cov.wins == {"c4321": 1}
+    assert sum(len(h or ()) for h in cov.holders.values()) <= MAX_HOLDERS
 
 
 def state(**kw):
