@@ -6,6 +6,7 @@ from design_space.components.encode.chunking import SessionBuffer, SlidingWindow
 from design_space.components.encode.entities import entities, keywords, mentions, tokens
 from design_space.components.encode.facts import extract_facts
 from design_space.components.encode.llm_extract import ask, extractive_summary, llm_facts, summarise
+from design_space.components.encode.phrases import phrases
 from design_space.contract import Event
 from design_space.kit import Kit
 
@@ -71,3 +72,12 @@ def test_extractive_summary_keeps_dense_sentences_within_the_word_limit():
     texts = ["Anna moved to Kyoto.", "ok.", "Anna loves Kyoto and its temples.", "The weather is fine."]
     summary = extractive_summary(texts, max_words=10)
     assert "Kyoto" in summary and len(summary.split()) <= 10
+
+
+def test_phrases_are_names_dates_numbers_and_noun_phrases_not_every_word():
+    assert phrases("On 7 May 2023 Tara bought 3 goats for the farm near Lyon.") == [
+        "7 may 2023", "tara", "lyon", "3 goats", "farm", "goats"]  # the counted noun is a node of its own too
+    assert phrases("The dog park was crowded on Sunday.") == ["sunday", "dog park"]
+    assert phrases("Rex absolutely loves eating carrots.") == ["rex", "carrots"]
+    assert phrases("Dr Ines Moreau teaches cello to Priya.") == ["dr ines moreau", "priya", "cello"]
+    assert phrases("Where does Priya's teacher live?") == ["priya", "teacher"]  # the verb ends the phrase

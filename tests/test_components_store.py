@@ -8,7 +8,7 @@ from design_space.components.store.bm25_index import BM25Index
 from design_space.components.store.dense_index import DenseIndex
 from design_space.components.store.graph_store import EntityGraph
 from design_space.components.store.hybrid_index import HybridIndex
-from design_space.components.store.neural_store import NeuralMemory
+from design_space.components.store.neural_store import NeuralMemory, SlotMemory
 from design_space.components.store.tiered_store import TierItem, TieredStore
 from design_space.embedders import HashingEmbedder
 
@@ -121,3 +121,26 @@ def test_neural_memory_gates_unsurprising_writes_and_forgets_with_decay():
     for _ in range(5):
         leaky.write(other, other)
     assert float(leaky.read(k) @ k) < 0.5 * before
+
+
+def test_slot_memory_stays_within_its_slots_and_frees_the_faded_ones():
+    gen = torch.Generator().manual_seed(3)
+    keys = torch.nn.functional.normalize(torch.randn(200, 64, generator=gen), dim=1)
+    mem = SlotMemory(64, 32, code_dim=64, hidden=0, lr=0.5, momentum=0.0, forget=0.02, surprise_threshold=0.3)
+    for i, k in enumerate(keys):
+        mem.write(k, i)
+    assert len(mem) <= 32 and mem.writes == 200 and mem.evicted >= 200 - 32
+    kept = {p for p in mem.payload if p is not None}
+    assert min(kept) >= 120  # weight decay faded the old associations, and they were the ones freed
+    assert sum(mem.read(keys[i], 1)[0][0] == i for i in range(190, 200)) >= 9
+    assert mem.write(keys[199], "again") is None and mem.skipped == 1  # M already maps it: no surprise
+
+
+def test_entity_graph_synonym_edges_carry_pagerank_between_two_names():
+    g = EntityGraph()
+    g.add_passage(["priya", "ines moreau"])
+    g.add_passage(["dr ines moreau", "porto"])
+    assert [p for p, _ in g.rank_passages({"priya": 1.0})] == [0]
+    g.add_synonym("ines moreau", "dr ines moreau", 0.8)
+    assert [p for p, _ in g.rank_passages({"priya": 1.0})] == [0, 1]
+    assert [p for p, _ in g.rank_passages({}, passage_seeds={1: 1.0})][0] == 1

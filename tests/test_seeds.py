@@ -147,12 +147,16 @@ def test_hipporag_answers_a_two_hop_question_bm25_misses(tmp_path):
 
 def test_titans_recalls_stored_associations_after_many_writes(tmp_path):
     mem = build("titans", tmp_path)
-    texts = [f"Guest {i} ordered dish number {i * 7 % 101} with sauce {i % 13} at table {i % 17}." for i in range(300)]
+    texts = [f"Guest {i} ordered dish number {i * 7 % 101} with sauce {i % 13} at table {i % 17}." for i in range(200)]
     feed(mem, texts)
     mem.manage(Signal("session_end", T0 + DAY, "s0"))
-    assert mem.memory.writes > 100  # it learned at test time
-    hits = sum(ask(mem, texts[i], budget=30)[0] == f"e{i}" for i in range(0, 300, 15))
-    assert hits >= 18  # of 20 probes, spread over the whole stream
+    assert mem.memory.writes == 200  # it learned at test time, within its slot budget
+    probes = range(0, 200, 10)
+    hits = sum(ask(mem, texts[i], budget=30)[0] == f"e{i}" for i in probes)
+    assert hits >= 17  # of 20 probes, spread over the whole stream
+    for p in mem.memory.net.params:  # wipe the network: the slots are still there, but nothing decodes them
+        p.zero_()
+    assert not any(f"e{i}" in ask(mem, texts[i], budget=30) for i in probes)  # a kNN over stored texts would pass
 
 
 def test_titans_skips_unsurprising_writes(tmp_path):
@@ -329,7 +333,10 @@ def test_seed_uses_the_llm_when_configured_and_survives_a_spent_budget(name, tmp
     # per-turn users spend the whole budget and carry on without the model; summarisers call it at boundaries
     assert kit.llm_calls == 12 if name in PER_TURN_LLM else 1 <= kit.llm_calls <= 12
     found = ask(mem, "What does Rex eat?", T0 + 2 * DAY)
-    assert found, name
+    assert {f"e{i}" for i in range(1, 180, 3)} & set(found), (name, found)  # a 'Rex loves eating carrots' turn
+    # the budget is long spent: a new turn must still be stored and found without the model
+    feed(mem, ["Bruno keeps a parrot called Kiwi."], start=T0 + 3 * DAY, prefix="late")
+    assert "late0" in ask(mem, "Who keeps a parrot called Kiwi?", T0 + 4 * DAY), name
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
@@ -344,4 +351,4 @@ def test_seed_survives_its_knobs_at_zero_and_flipped(name, tmp_path):
     feed(mem, ["Anna has a dog called Rex.", "Rex loves eating carrots.", "Big news: Anna moved to Oslo."] * 3)
     mem.manage(Signal("session_end", T0 + DAY, "s0"))
     recall = mem.retrieve(Query("q", "Where does Anna live?", T0 + 2 * DAY, 40))
-    assert sum(Kit().count_tokens(it.text) for it in recall.items) <= 40 or name == "recency_window"
+    assert sum(Kit().count_tokens(it.text) for it in recall.items) <= 40, name

@@ -19,7 +19,7 @@ import numpy as np
 from design_space import Event, MemoryProgram, Query, Recall, RecallItem, Signal
 from design_space.components.encode.entities import tokens
 from design_space.components.encode.facts import extract_facts
-from design_space.components.encode.llm_extract import ask, llm_facts
+from design_space.components.encode.llm_extract import FACT_PROMPT, ask, reply_lines
 from design_space.components.manage.conflict import (
     ADD, DECISION_PROMPT, DELETE, NOOP, UPDATE, decide, parse_decision)
 from design_space.components.retrieve.packing import pack
@@ -61,9 +61,10 @@ class Memory(MemoryProgram):
 
     def encode(self, event: Event) -> list[Candidate]:
         ids = (event.id,)
-        if self.kit.llm is not None:
-            return [Candidate(t, None, False, ids, event.time) for t in llm_facts(self.kit.llm, event.text, event.speaker)]
-        facts = extract_facts(event.text, event.speaker)
+        reply = ask(self.kit.llm, FACT_PROMPT.format(speaker=event.speaker or "user", text=event.text))
+        if reply is not None:
+            return [Candidate(t, None, False, ids, event.time) for t in reply_lines(reply)]
+        facts = extract_facts(event.text, event.speaker)  # no model, or its call budget is spent
         if facts:
             return [Candidate(f.render(), f.key, f.single, ids, event.time) for f in facts]
         if KEEP_UNMATCHED and len(tokens(event.text)) >= int(MIN_CONTENT_WORDS):

@@ -5,7 +5,10 @@ strength S and a last-recall time; retention is R = exp(-t / S) with t the elaps
 recalling a memory adds 1 to S and resets t, and memories whose retention falls below a
 threshold are forgotten. Each session also gets an event summary (by the LLM when one is
 configured; otherwise its most salient turns), kept as a memory of its own. Retrieval is
-dense (the paper uses FAISS over MiniLM/text-embedding vectors). Simplified: time runs on
+dense (the paper uses FAISS over MiniLM/text-embedding vectors) over a candidate pool, and
+the pool is ordered by (1 - RETENTION_WEIGHT) * relevance + RETENTION_WEIGHT * retention:
+of two equally relevant memories the stronger, more recently recalled one comes first, as
+the forgetting curve says it is the better remembered. Simplified: time runs on
 the stream's own clock, the time unit of t is a knob (the paper uses days), the user
 portrait is not modelled, and forgetting is a deterministic threshold, not sampled.
 """
@@ -22,10 +25,12 @@ from design_space.components.retrieve.scorers import rule_importance
 from design_space.components.store.dense_index import DenseIndex
 
 TOP_K = 8
+RETENTION_WEIGHT = 0.3  # share of Ebbinghaus retention in the score that orders memories (0: relevance only)
 UNIT_DAYS = 30.0  # one unit of t in R = exp(-t / S)
 FORGET_BELOW = 0.02  # retention under which a memory is dropped
 RECALL_BOOST = 1.0  # added to S on each recall (MemoryBank: +1)
-SUMMARY_WORDS = 40
+_SUMMARY_WORDS = 40
+_POOL = 4  # candidates per returned memory, re-ordered by relevance and retention
 SUMMARISE_SESSIONS = True
 
 
@@ -65,7 +70,12 @@ class Memory(MemoryProgram):
 
     def retrieve(self, query: Query) -> Recall:
         now = max(self.clock, query.time)
-        hits = self.index.search(query.text, max(1, int(TOP_K)))
+        k = max(1, int(TOP_K))
+        w = min(1.0, max(0.0, float(RETENTION_WEIGHT)))
+        unit = max(1e-9, float(UNIT_DAYS)) * DAY
+        scored = [(d, (1.0 - w) * s + w * self.pieces[d].trace.retention(now, unit))
+                  for d, s in self.index.search(query.text, k * _POOL)]
+        hits = sorted(scored, key=lambda h: -h[1])[:k]
         items = [RecallItem(self.pieces[d].text, self.pieces[d].source_ids, s) for d, s in hits]
         recall = pack(items, query.budget_tokens, self.kit.count_tokens)
         returned = {item.text for item in recall.items}
@@ -86,7 +96,7 @@ class Memory(MemoryProgram):
         if not turns:
             return
         if self.kit.llm is not None:
-            text = summarise(self.kit.llm, [p.text for p in turns], int(SUMMARY_WORDS))
+            text = summarise(self.kit.llm, [p.text for p in turns], int(_SUMMARY_WORDS))
             ids = tuple(i for p in turns for i in p.source_ids)
         else:  # the session's most salient turns stand in for an abstractive summary
             ranked = sorted(turns, key=lambda p: -rule_importance(p.text))[:3]

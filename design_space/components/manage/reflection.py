@@ -62,7 +62,7 @@ def reflect(llm: LLM, memories: list[str], n: int = 3, min_support: int = 2) -> 
     counts = Counter({e: len(ix) for e, ix in by_entity.items() if len(ix) >= min_support})
     out = []
     for e, _ in counts.most_common(n):
-        ix = by_entity[e]
-        facts = "; ".join(memories[i].rstrip(".") for i in ix[:4])
+        ix = by_entity[e][:4]  # an insight cites the memories it shows
+        facts = "; ".join(memories[i].rstrip(".") for i in ix)
         out.append(Insight(f"About {e}: {facts}.", tuple(ix)))
     return out

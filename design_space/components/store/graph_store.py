@@ -2,8 +2,10 @@
 
 HippoRAG's knowledge graph in small: passage nodes ``("p", i)`` and entity nodes
 ``("e", name)``; a passage-entity edge per mention, an entity-entity edge per extracted
-relation (subject - object). Retrieval seeds personalised PageRank at the query's entities
-and reads off passage nodes, so evidence two hops away (A -> B, B -> C) is reachable.
+relation (subject - object), and a synonym edge between two entities whose names embed
+alike (HippoRAG 2), weighted by their similarity. Retrieval seeds personalised PageRank at
+the query's entities (and, as HippoRAG 2 does, lightly at the passages themselves) and reads
+off passage nodes, so evidence two hops away (A -> B, B -> C) is reachable.
 """
 from __future__ import annotations
 
@@ -36,6 +38,12 @@ class EntityGraph:
         self.graph.graph["version"] = self.graph.graph.get("version", 0) + 1
         return pid
 
+    def add_synonym(self, a: str, b: str, similarity: float) -> None:
+        a, b = a.lower(), b.lower()
+        if a != b and not self.graph.has_edge(("e", a), ("e", b)):
+            self.graph.add_edge(("e", a), ("e", b), weight=float(similarity), synonym=True)
+            self.graph.graph["version"] = self.graph.graph.get("version", 0) + 1
+
     def has_entity(self, name: str) -> bool:
         return ("e", name.lower()) in self.graph
 
@@ -47,9 +55,12 @@ class EntityGraph:
         return [n[1] for n in self.graph.neighbors(("p", pid)) if n[0] == "e"]
 
     def rank_passages(self, seeds: dict[str, float], damping: float = 0.5, iters: int = 30,
-                      k: int = 0) -> list[tuple[int, float]]:
-        """Personalised PageRank from the seed entities: (passage, score) best first (the top `k` if k > 0)."""
+                      k: int = 0, passage_seeds: dict[int, float] | None = None) -> list[tuple[int, float]]:
+        """Personalised PageRank from the seed entities (and passages): (passage, score) best first."""
         personal = {("e", s.lower()): v for s, v in seeds.items() if ("e", s.lower()) in self.graph and v > 0}
+        for pid, v in (passage_seeds or {}).items():
+            if v > 0 and ("p", pid) in self.graph:
+                personal[("p", pid)] = personal.get(("p", pid), 0.0) + v
         if not personal:
             return []
         r = ppr_vector(self.graph, personal, damping=damping, iters=iters)
