@@ -105,11 +105,11 @@ def _hold_driver_lock(run_dir: Path):
     return handle
 
 
-def _run_campaign(campaign) -> None:
+def _run_campaign(campaign, lock=None) -> None:
     from evolve.campaign import Progress as Hooks
     from evolve.views import front_table
 
-    lock = _hold_driver_lock(campaign.run_dir)
+    lock = lock or _hold_driver_lock(campaign.run_dir)
     total = campaign.config.budget.evaluations
     done_before = len({d["candidate"] for _t, _k, d in campaign.store.events("done")})
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -210,8 +210,10 @@ def resume(run: Optional[str] = RUN_ARG,
         raise StoreError(f"{cfg.name} is still running (driver {store.meta('driver')}); stop it first "
                          f"(Ctrl-C in its terminal, or `touch {run_dir}/STOP`), or watch it with "
                          f"`memarch status {cfg.name}`")
+    lock = _hold_driver_lock(run_dir)
     why = _finished(store, cfg)
     if why:
+        lock.close()
         console.print(f"{cfg.name} is finished: {why}; nothing to resume. Raise the budget in a copy of its "
                       f"config and `memarch run` it, or look at it: memarch front {cfg.name}")
         return
@@ -219,7 +221,7 @@ def resume(run: Optional[str] = RUN_ARG,
         cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"address": address})})
     from evolve.campaign import Campaign  # imports Ray: only once there is something to run
 
-    _run_campaign(Campaign(cfg, run_dir, store))
+    _run_campaign(Campaign(cfg, run_dir, store), lock)
 
 
 @app.command(epilog="Example: memarch front quickstart --plot front.png")

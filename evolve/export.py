@@ -20,7 +20,7 @@ import yaml
 from design_space.validate import validate_source
 from evolve.inline import InlineError, inline_program
 from evolve.store import Store, StoreError
-from evolve.views import ancestry, final_stage, front_rows, stored_config
+from evolve.views import ancestry, final_stage, front_groups, front_rows, stored_config
 
 # What the usage example needs, whether or not the program itself imports it.
 USAGE_NAMES = ("Kit", "Event", "Query", "Signal", "Recall")
@@ -108,14 +108,7 @@ def export_candidate(store: Store, cid: str, output: Path) -> Path:
 
 def distinct_front(rows: list[dict], objectives: list[str]) -> list[str]:
     """Rank-0 candidates, one per point: of programs tied on every objective, the earliest."""
-    seen: set[tuple] = set()
-    out = []
-    for row in sorted((r for r in rows if r["rank"] == 0), key=lambda r: r["id"]):
-        point = tuple(row[m] for m in objectives)
-        if point not in seen:
-            seen.add(point)
-            out.append(row["id"])
-    return out
+    return [ids[0] for ids in front_groups(rows, objectives)]
 
 
 def export_front(store: Store, out_dir: Path, on_step: Callable[[str], None] = lambda cid: None) -> list[Path]:

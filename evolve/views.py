@@ -39,6 +39,21 @@ def front_rows(store: Store) -> tuple[CampaignConfig, Archive, list[dict[str, An
     return config, archive, rows
 
 
+def front_groups(rows: list[dict[str, Any]], objectives: list[str]) -> list[list[str]]:
+    """The front as distinct points: rank-0 candidates grouped by their objective values (to 1e-9),
+    earliest id first in each group and groups in order of their first id. The size of the front is
+    the number of groups, in every view (front, status, plot, report)."""
+    groups: dict[tuple, list[str]] = {}
+    for row in sorted((r for r in rows if r["rank"] == 0), key=lambda r: r["id"]):
+        groups.setdefault(tuple(round(row[m], 9) for m in objectives), []).append(row["id"])
+    return list(groups.values())
+
+
+def front_size(points: int, programs: int) -> str:
+    """`5 distinct front points`, plus how many programs share them when some tie."""
+    return f"{points} distinct front points" + (f" ({programs} programs, ties folded)" if programs > points else "")
+
+
 def front_table(store: Store, all_ranks: bool = False) -> Table:
     """One row per distinct point (candidates tying on every objective are folded into the first),
     with held-out metrics when the campaign measured them."""
@@ -50,9 +65,10 @@ def front_table(store: Store, all_ranks: bool = False) -> Table:
             continue
         points.setdefault((row["rank"], *(round(row[m], 9) for m, _ in objectives)), []).append(row)
     holdout = {e.candidate_id: e for e in store.evaluations("holdout") if e.status == "ok"}
-    front_points = sum(1 for key in points if key[0] == 0)
-    table = Table(title=f"front of {config.name} — {len(archive)} evaluated, {front_points} distinct front "
-                        f"points, hypervolume {archive.hypervolume(campaign_reference(store, config), archive.front()):.4g}")
+    groups = front_groups(rows, [m for m, _ in objectives])
+    size = front_size(len(groups), sum(len(g) for g in groups))
+    table = Table(title=f"front of {config.name} — {len(archive)} evaluated, {size}, "
+                        f"hypervolume {archive.hypervolume(campaign_reference(store, config), archive.front()):.4g}")
     table.add_column("candidate")
     table.add_column("rank", justify="right")
     for m, d in objectives:
@@ -249,11 +265,15 @@ def front_plot(store: Store, path: Path) -> Path:
     ax.scatter([r[mx] for r in rest], [r[my] for r in rest], c="#9aa5b1", s=18, label="dominated")
     ax.scatter([r[mx] for r in front], [r[my] for r in front], c="#d9480f", s=36, label="front", zorder=3)
     ax.step([r[mx] for r in front], [r[my] for r in front], where="post", c="#d9480f", lw=1)
-    for r in front:
-        ax.annotate(r["id"], (r[mx], r[my]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    groups = front_groups(rows, [m for m, _ in objectives])
+    # One label per drawn position: programs tied on the plotted objectives would print on top of each other.
+    for ids in front_groups(rows, [mx, my]):
+        r = next(r for r in front if r["id"] == ids[0])
+        label = ids[0] + (f" (+{len(ids) - 1} tied)" if len(ids) > 1 else "")
+        ax.annotate(label, (r[mx], r[my]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel(f"{mx} ({'higher' if dx == 'max' else 'lower'} is better)")
     ax.set_ylabel(f"{my} ({'higher' if dy == 'max' else 'lower'} is better)")
-    ax.set_title(f"{config.name}: {len(rows)} evaluated, {len(front)} on the front, "
+    ax.set_title(f"{config.name}: {len(rows)} evaluated, {front_size(len(groups), len(front))}, "
                  f"hypervolume {archive.hypervolume(campaign_reference(store, config), archive.front()):.4g}",
                  fontsize=10)
     ax.legend(fontsize=8)

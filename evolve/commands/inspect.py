@@ -19,7 +19,7 @@ from rich.table import Table
 from evolve.cli import RUN_ARG, RUNS, app, console, pick_run, user_errors
 from evolve.store import Store
 from evolve.terminal import code_view
-from evolve.views import final_stage, front_rows, resolve_run, stored_config
+from evolve.views import final_stage, front_groups, front_rows, front_size, resolve_run, stored_config
 
 RUN_NAMED = typer.Argument(..., help="Campaign name under --runs-dir, or its directory.")
 
@@ -68,7 +68,9 @@ def campaign_status(store: Store, now: float | None = None) -> dict[str, Any]:
     return {"name": config.name, "running": running, "killed": killed, "candidates": store.count_candidates(),
             "finished": len(done), "in_flight": store.count_candidates() - len(done), "budget": total,
             "evaluations": sum(sum(s.values()) for s in per_stage.values()), "per_stage": per_stage,
-            "front": archive.front(), "hypervolume": archive.hypervolume(campaign_reference(store, config)),
+            "front": archive.front(), "front_points": len(front_groups(
+                [{"id": c, "rank": 0, **archive.metrics[c]} for c in archive.front()], [m for m, _ in objectives])),
+            "hypervolume": archive.hypervolume(campaign_reference(store, config)),
             "best": best,
             "llm": store.llm_totals(), "llm_budget": config.budget.llm_dollars, "eta_s": eta,
             "sessions": len(sessions), "last_activity_s": now - events[-1][0] if events else None,
@@ -103,7 +105,8 @@ def status(run: Optional[str] = RUN_ARG,
                   f"stage evaluations {st['evaluations']}")
     for stage, counts in st["per_stage"].items():
         console.print(f"  {stage}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    table = Table(title=f"best per objective (front of {len(st['front'])}, hypervolume {st['hypervolume']:.4g})")
+    size = front_size(st["front_points"], len(st["front"]))
+    table = Table(title=f"best per objective ({size}, hypervolume {st['hypervolume']:.4g})")
     for col in ("objective", "best", "candidate"):
         table.add_column(col)
     for m, b in st["best"].items():

@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from evolve.report.svg import STATE_COLOURS, front_svg, hypervolume_svg, lineage_svg
+from evolve.views import front_size
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#212529;background:#f8f9fa}
@@ -91,6 +92,13 @@ def _front_table(data: dict[str, Any]) -> str:
             f"<th>operator</th><th>note</th></tr>{rows}</table>")
 
 
+def _front_size(data: dict[str, Any]) -> str:
+    """Distinct points, ties folded: the same count `memarch front` and `status` give."""
+    mets = [o["metric"] for o in data["objectives"]]
+    front = [n for n in data["nodes"] if n["state"] == "front"]
+    return front_size(len({tuple(round(n["metrics"][m], 9) for m in mets) for n in front}), len(front))
+
+
 def render_page(data: dict[str, Any], sections: tuple[str, ...] = ("front", "hypervolume", "lineage")) -> str:
     counts: dict[str, int] = {}
     for n in data["nodes"]:
@@ -110,7 +118,7 @@ def render_page(data: dict[str, Any], sections: tuple[str, ...] = ("front", "hyp
                      f'<div id="lineage-wrap">{lineage_svg(data["nodes"], data["edges"])}</div></section>')
     llm = data.get("llm", {})
     summary = (f"task {escape(data['task'])}, {len(data['nodes'])} candidates, {data.get('evaluations', 0)} stage "
-               f"evaluations, {sum(1 for n in data['nodes'] if n['state'] == 'front')} on the front, "
+               f"evaluations, {_front_size(data)}, "
                f"LLM {llm.get('calls', 0)} calls ${llm.get('cost_usd', 0):.4f}")
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
