@@ -87,7 +87,8 @@ def pick_run(run: Optional[str], runs_dir: Path) -> Path:
     if run is not None:
         return resolve_run(run, runs_dir)
     path = latest_run(runs_dir)
-    make_console(stderr=True).print(f"[dim]campaign: {path} (the most recent under {runs_dir}/)[/]", highlight=False)
+    make_console(stderr=True).print(f"campaign: {path} (the most recent under {runs_dir}/)", style="dim",
+                                    markup=False, highlight=False)
     return path
 
 
@@ -251,9 +252,17 @@ def lineage(run: Optional[str] = RUN_ARG,
                                                   help="Write to this file (html: required)."),
             runs_dir: Path = RUNS) -> None:
     """The lineage tree (or one candidate's ancestry) with operators, notes and metric deltas."""
+    import re
+
     from evolve.views import lineage_tree
 
-    store = Store.open(pick_run(run, runs_dir))
+    try:
+        run_dir = pick_run(run, runs_dir)
+    except StoreError:
+        if candidate is not None or run is None or not re.fullmatch(r"c\d+", run):
+            raise
+        run_dir, candidate = pick_run(None, runs_dir), run  # `memarch lineage c0012`: the most recent campaign
+    store = Store.open(run_dir)
     if fmt == "tree":
         console.print(lineage_tree(store, candidate))
     else:

@@ -267,6 +267,9 @@ def test_commands_without_run_use_the_most_recent_campaign(runs):
     assert f"campaign: {runs / NAME}" in r.stderr
     lineage = memarch("lineage", "--format", "json", runs=runs)
     assert lineage.returncode == 0 and len(json.loads(lineage.stdout)["nodes"]) == 4
+    ancestry = memarch("lineage", "c0003", "--format", "json", runs=runs)  # a candidate, not a campaign
+    assert ancestry.returncode == 0, ancestry.stderr
+    assert {n["id"] for n in json.loads(ancestry.stdout)["nodes"]} == {"c0001", "c0003"}
     empty = memarch("status", runs=runs.parent / "nothing-here")
     assert empty.returncode == 2 and "memarch run examples/quickstart.yaml" in _one_line(empty.stderr)
 
