@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import design_space
+import sandboxes
 from sandbox_fixtures import REPO, fully_fenced, make_backend, seed_job
 from sandboxes.backends import fences, get_sandbox
 from sandboxes.backends.process import ProcessSandbox, decode_status
@@ -169,3 +170,20 @@ def test_cpu_limit_fires_even_though_the_job_has_its_own_pid_namespace(sandbox):
     result = box.run(Job(program=spin, task="synthetic", fidelity="smoke",
                          limits=Limits(wall_seconds=60, cpu_seconds=1)), validate=False)
     assert result.status == "timeout" and "CPU limit of 1 s" in result.error, result.error
+
+
+def test_the_view_binds_nothing_beyond_the_allow_list():
+    """No bound source holds the checkout's runs/, tests/ or .git, the data directory, the whole
+    home or the whole temp dir; the packages come from the running code, at the neutral root."""
+    from sandboxes.backends import view
+    from sandboxes.tasks.params import data_root
+
+    fs = view.allowed(None, ("unshare",))
+    sources = [src for src, _dst in fs.binds]
+    secret = [REPO / "runs", REPO / "tests", REPO / ".git", data_root(), Path.home(), Path(tempfile.gettempdir())]
+    for path in map(str, secret):
+        holders = [s for s in sources if path == s or path.startswith(s.rstrip("/") + "/")]
+        assert holders == [], f"{path} is visible through {holders}"
+    packages = {dst: src for src, dst in fs.binds if dst.startswith(view.CODE_ROOT + "/")}
+    assert packages == {f"{view.CODE_ROOT}/design_space": str(Path(design_space.__file__).resolve().parent),
+                        f"{view.CODE_ROOT}/sandboxes": str(Path(sandboxes.__file__).resolve().parent)}

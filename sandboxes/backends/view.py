@@ -139,8 +139,9 @@ def allowed(job: object | None, tools: tuple[str, ...] = (), code_root: str = CO
 
     fixed = _fixed(tuple(tools), code_root)
     caches = [p for p in (model_cache(), getattr(job, "embed_cache", "") or "") if p and os.path.isdir(p)]
-    return View(binds=[*fixed.binds, *_identity_binds([os.path.realpath(p) for p in caches])],
-                links=list(fixed.links))
+    binds = [*fixed.binds, *_identity_binds([os.path.realpath(p) for p in caches])]
+    # Parents first: a bind made before one of its parents would be covered by it.
+    return View(binds=sorted(binds, key=lambda b: b[1].count("/")), links=list(fixed.links))
 
 
 def relocate_modules(host: dict[str, str], code_root: str = CODE_ROOT) -> None:
