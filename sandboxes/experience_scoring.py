@@ -6,8 +6,10 @@ rank) with score ``s`` weighs ``1/(r+1) + max(s, 0)/max_score`` — rank order a
 counts, and scores count relative to the best item so BM25 and cosine programs vote
 alike. An item citing several events splits its weight evenly among them, so a rule or
 prototype backed by many examples votes in proportion to their labels. Only events that
-came *before* the query in the stream can vote: a program that guesses the id of a
-future event learns nothing. No vote means wrong, or the majority label revealed so far
+came *before* the query in the stream and that the item shows can vote (the evidence rule
+of sandboxes/evidence.py: the item's text holds at least half of the event's content words):
+a program that guesses the id of a future event, or cites examples it does not show, learns
+nothing. No vote means wrong, or the majority label revealed so far
 when the task's ``fallback`` is ``majority``.
 
 Metrics: ``accuracy`` (online accuracy over the stream = area under the learning curve),
@@ -25,20 +27,27 @@ from typing import Any
 
 import numpy as np
 
+from sandboxes.evidence import EventWords
 from sandboxes.tasks.experience import ExperienceStream
 
 FAILURE_SAMPLE = 8
 
 
-def vote(items: list[list[Any]], label_of: Callable[[str], str | None]) -> tuple[str | None, dict[str, float]]:
-    """The label with the most weight among the items' source events (ties: the better-ranked label)."""
+def vote(items: list[list[Any]], label_of: Callable[[str], str | None],
+         events: EventWords | None = None) -> tuple[str | None, dict[str, float]]:
+    """The label with the most weight among the items' source events (ties: the better-ranked label).
+    With `events`, only the cited events an item shows vote."""
     if not items:
         return None, {}
     top = max((max(float(s), 0.0) for _t, _ids, s in items), default=0.0)
     weights: dict[str, float] = {}
     first_rank: dict[str, int] = {}
-    for rank, (_text, ids, score) in enumerate(items):
-        labels = [lab for i in ids if (lab := label_of(str(i))) is not None]
+    for rank, (text, ids, score) in enumerate(items):
+        voters = [str(i) for i in ids if label_of(str(i)) is not None]
+        if events is not None:
+            shown = events.credit(text, voters)
+            voters = [i for i in voters if i in shown]
+        labels = [label_of(i) for i in voters]
         if not labels:
             continue
         w = 1.0 / (rank + 1) + (max(float(score), 0.0) / top if top > 0 else 0.0)
@@ -59,6 +68,7 @@ def predictions(stream: ExperienceStream, transcript: dict[str, Any]) -> dict[st
         raise ValueError(f"transcript lacks {len(missing)} queries (first: {missing[0]})")
     events = sorted((pos, eid) for eid, pos in stream.position.items() if eid in stream.event_label)
     seen: Counter[str] = Counter()
+    shows = EventWords(stream.event_text)
     k = 0
     out: dict[str, str | None] = {}
     for qid in stream.order:
@@ -71,7 +81,7 @@ def predictions(stream: ExperienceStream, transcript: dict[str, Any]) -> dict[st
             pos = stream.position.get(eid)
             return stream.event_label.get(eid) if pos is not None and pos < qpos else None
 
-        label, _ = vote(answered[qid]["items"], label_of)
+        label, _ = vote(answered[qid]["items"], label_of, shows)
         if label is None and stream.fallback == "majority" and seen:
             label = max(sorted(seen), key=lambda lab: seen[lab])
         out[qid] = label

@@ -1,9 +1,10 @@
 """Scoring a transcript against gold, on the trusted side: no LLM needed.
 
-Per query: evidence recall within the token budget at turn level (mean share of gold turns
-found, ``recall_any`` at least one, ``recall_all`` every one) and session level
-(``session_recall``, ``session_recall_all``), nDCG and MRR over the ranked source ids,
-tokens returned. Abstention queries score whether the recall came back empty
+Per query: evidence recall within the token budget at turn level (mean credit of the gold
+turns, ``recall_any`` at least one credited, ``recall_all`` every one) and session level
+(``session_recall``, ``session_recall_all``), graded nDCG over the credited source ids and
+MRR (the first item that earns a gold turn), tokens returned. A cited event is credited only
+with the share of it the item shows (sandboxes/evidence.py); citing alone earns nothing. Abstention queries score whether the recall came back empty
 (``abstain_empty``); questions with no usable gold are counted but not scored. When an
 answerer ran (sandboxes/answer.py) its per-query ``f1``, ``em`` and ``judge`` join the rows.
 Aggregates are means overall and per category, plus latency percentiles per operation,
@@ -12,75 +13,59 @@ LLM use of the program, footprint and health.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
+from sandboxes.evidence import EventWords
 from sandboxes.tasks.base import Gold, Stream
 
 FAILURE_SAMPLE = 8
 ANSWER_KEYS = ("f1", "em", "judge")
 
 
-_WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
-_STOP = frozenset("the and for are was were you your with that this have has had but not they them from what "
-                  "when where which who how did does will would can could about just like really yeah its it's "
-                  "she her his him our out all any one get got".split())
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP}
-
-
-def _ranked_ids(items: list[list[Any]], event_text: dict[str, str] | None = None) -> list[str]:
-    """Source ids in rank order. With `event_text`, an item is credited with a cited event only
-    if the item's text shares a content word with that event: citing ids the item does not
-    show earns nothing (otherwise a program could list every id in a few tokens)."""
-    seen: dict[str, None] = {}
-    for text, ids, _score in items:
-        shown = _words(text) if event_text is not None else set()
-        for i in ids:
-            i = str(i)
-            if event_text is not None:
-                source = _words(event_text.get(i, ""))
-                if source and not (source & shown):
-                    continue
-            seen.setdefault(i, None)
-    return list(seen)
+def credited(items: list[list[Any]], events: EventWords | None) -> tuple[dict[str, float], dict[str, int]]:
+    """Every cited event's credit (the best share one item shows, see sandboxes/evidence.py) in
+    the order events are first credited, and the rank of the first item that earns it. Without
+    event texts (`events` None) a citation is taken at its word."""
+    credit: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for rank, (text, ids, _score) in enumerate(items):
+        got = events.credit(text, ids) if events is not None else {str(i): 1.0 for i in ids}
+        for i, c in got.items():
+            if c > credit.get(i, 0.0):
+                credit[i] = c
+            first.setdefault(i, rank)
+    return credit, first
 
 
 def score_query(gold: Gold, entry: dict[str, Any], event_session: Any,
-                event_text: dict[str, str] | None = None) -> dict[str, float]:
+                events: EventWords | None = None) -> dict[str, float]:
     items = entry["items"]
     out = {"tokens": float(entry["tokens"]), "empty": float(not items)}
     if gold.abstain:
         out["abstain_empty"] = float(not items)
         return out
-    ranked = _ranked_ids(items, event_text)
+    credit, first = credited(items, events)
     gold_sessions = set(gold.evidence_sessions) or {event_session.get(e, "") for e in gold.evidence}
     if gold_sessions:
-        got_sessions = {event_session.get(i, "") for i in ranked}
+        got_sessions = {event_session.get(i, "") for i in credit}
         hit = gold_sessions & got_sessions
         out["session_recall"] = len(hit) / len(gold_sessions)
         out["session_recall_all"] = float(hit == gold_sessions)
     if not gold.evidence:  # session-level gold only (e.g. LongMemEval without has_answer turns)
         return out
     gold_ids = set(gold.evidence)
-    found = gold_ids.intersection(ranked)
-    out["recall"] = len(found) / len(gold_ids)
+    found = gold_ids.intersection(credit)
+    out["recall"] = sum(credit[i] for i in found) / len(gold_ids)
     out["recall_any"] = float(bool(found))
     out["recall_all"] = float(found == gold_ids)
-    dcg = sum(1.0 / math.log2(r + 2) for r, i in enumerate(ranked) if i in gold_ids)
+    # graded nDCG: the gain of a gold event is its credit, at its place among the credited ids
+    dcg = sum(credit[i] / math.log2(r + 2) for r, i in enumerate(credit) if i in gold_ids)
     idcg = sum(1.0 / math.log2(r + 2) for r in range(len(gold_ids)))
     out["ndcg"] = dcg / idcg
-    mrr = 0.0
-    for rank, (text, ids, _s) in enumerate(items):
-        if gold_ids.intersection(_ranked_ids([[text, ids, 0.0]], event_text)):
-            mrr = 1.0 / (rank + 1)
-            break
-    out["mrr"] = mrr
+    out["mrr"] = 1.0 / (min(first[i] for i in found) + 1) if found else 0.0
     return out
 
 
@@ -107,8 +92,9 @@ def score_transcript(stream: Stream, transcript: dict[str, Any],
     missing = [qid for qid in stream.gold if qid not in answered]
     if missing:
         raise ValueError(f"transcript lacks {len(missing)} queries (first: {missing[0]})")
+    events = EventWords(stream.event_text) if stream.event_text else None
     for qid, gold in stream.gold.items():
-        row = score_query(gold, answered[qid], stream.event_session, stream.event_text or None)
+        row = score_query(gold, answered[qid], stream.event_session, events)
         ans = (answers or {}).get(qid)
         if ans:
             row.update({k: float(ans[k]) for k in ANSWER_KEYS if ans.get(k) is not None})

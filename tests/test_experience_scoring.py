@@ -51,7 +51,8 @@ def _stream(labels: list[str], warm: list[str] = (), **params):
 
 
 def _transcript(stream, returned: dict[str, list[str]]):
-    queries = {q: {"items": [[f"t{k}", [i], 1.0] for k, i in enumerate(returned.get(q, []))], "tokens": 3,
+    # each item shows the event it cites (the evidence rule: a citation alone does not vote)
+    queries = {q: {"items": [[stream.event_text.get(i, ""), [i], 1.0] for i in returned.get(q, [])], "tokens": 3,
                    "over_budget": False, "latency_ms": 0.1} for q in stream.order}
     return {"status": "ok", "queries": queries, "ops": {"ingest": [1.0], "retrieve": [0.5], "manage": [0.2]},
             "footprint": {"records": 7, "bytes": 2048}, "llm": {"calls": 0, "tokens": 0}}

@@ -71,18 +71,53 @@ def test_missing_queries_and_health():
     assert health_problem({"records": 3, "empty_rate": 0.5}) == ""
 
 
-def test_citing_ids_an_item_does_not_show_earns_nothing():
+def _one(items, gold=("e1",), events=None):
+    from sandboxes.evidence import EventWords
     from sandboxes.scoring import score_query
-    from sandboxes.tasks.base import Gold
 
-    event_text = {"e1": "Anna moved to Lisbon last spring", "e2": "The weather is grim today"}
-    gold = Gold(evidence=("e1",), evidence_sessions=("s1",))
-    honest = {"items": [["Anna moved to Lisbon", ["e1"], 1.0]], "tokens": 4, "over_budget": False}
-    gamed = {"items": [["see sources", ["e2", "e1"], 1.0]], "tokens": 2, "over_budget": False}
-    sessions = {"e1": "s1", "e2": "s1"}
-    assert score_query(gold, honest, sessions, event_text)["recall"] == 1.0
-    assert score_query(gold, gamed, sessions, event_text)["recall"] == 0.0
-    assert score_query(gold, gamed, sessions, event_text)["mrr"] == 0.0
-    # a summary that shows what it cites is credited
-    summary = {"items": [["Anna: moved to Lisbon; weather grim", ["e2", "e1"], 1.0]], "tokens": 7, "over_budget": False}
-    assert score_query(gold, summary, sessions, event_text)["recall"] == 1.0
+    texts = events or {"e1": "Anna moved to Lisbon last spring", "e2": "The weather is grim today",
+                       "e3": "Ok!", "s2": "Bob adopted a grey cat named Miso"}
+    sessions = {"e1": "s1", "e2": "s1", "e3": "s1", "s2": "s2"}
+    entry = {"items": [[t, list(ids), 1.0] for t, ids in items], "tokens": 9, "over_budget": False}
+    return score_query(Gold(evidence=tuple(gold)), entry, sessions, EventWords(texts))
+
+
+def test_citing_ids_an_item_does_not_show_earns_nothing():
+    assert _one([["Anna moved to Lisbon last spring", ["e1"]]])["recall"] == 1.0
+    gamed = _one([["see sources", ["e2", "e1", "s2"]]])
+    assert gamed["recall"] == 0.0 and gamed["mrr"] == 0.0 and gamed["ndcg"] == 0.0
+    assert gamed["session_recall"] == 0.0  # a session is found only through an event shown
+
+
+def test_credit_is_the_share_of_the_event_shown_from_a_floor_of_one_half():
+    # e1's content words: anna, moved, lisbon, last, spring (5); "to" is too short
+    summary = _one([["Anna: moved to Lisbon; weather grim", ["e2", "e1"]]])
+    assert summary["recall"] == pytest.approx(3 / 5) and summary["recall_all"] == 1.0
+    assert summary["ndcg"] == pytest.approx(0.6 / math.log2(3))  # e2 (credited 2/3) ranks first
+    assert _one([["Anna moved to Lisbon", ["e1"]]])["recall"] == pytest.approx(3 / 5)  # an extracted fact
+    assert _one([["Anna, Lisbon", ["e1"]]])["recall"] == 0.0  # 2 of 5 < floor
+    assert _one([["Anna moved, Lisbon", ["e1"]]])["recall"] == pytest.approx(0.6)
+    # the question's own words show nothing of the event beyond what they share with it
+    assert _one([["Where did Anna move?", ["e1"]]])["recall"] == 0.0
+
+
+def test_an_item_is_judged_alone_and_repeats_earn_nothing_more():
+    halves = _one([["Anna moved", ["e1"]], ["Lisbon last spring", ["e1"]]])
+    assert halves["recall"] == pytest.approx(3 / 5) and halves["mrr"] == 0.5  # first earned by item 2
+    twice = _one([["Anna moved to Lisbon", ["e1"]], ["Anna moved to Lisbon", ["e1"]]])
+    assert twice["recall"] == _one([["Anna moved to Lisbon", ["e1"]]])["recall"]
+
+
+def test_events_without_content_words_are_never_credited():
+    assert _one([["Ok!", ["e3"]]], gold=("e3",))["recall"] == 0.0
+
+
+@pytest.mark.parametrize("text, earns", [
+    ("ＡＮＮＡ ｍｏｖｅｄ to ＬＩＳＢＯＮ last spring", True),  # fullwidth letters are letters (NFKC)
+    ("An\u200bna mo\u200dved to Lis\u2060bon last spr\u00adingspring", True),  # format characters are deleted
+    ("Anna_moved_to_Lisbon_last_spring", False),  # one counted token shows one word
+    ("Anna\u3164moved\u3164Lisbon\u3164last\u3164spring", False),  # glued by an invisible letter
+    ("\u0410nn\u0430 m\u043eved Lisb\u043en l\u0430st spring", False),  # Cyrillic look-alikes spell other words
+])
+def test_normalisation_gives_tricks_nothing(text, earns):
+    assert (_one([[text, ["e1"]]])["recall"] > 0) is earns

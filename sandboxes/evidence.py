@@ -1,0 +1,90 @@
+"""Evidence credit: how much of a cited event a recalled item actually shows.
+
+A program cites source event ids with every item, and ids cost nothing, so a citation is
+only worth what the item's text shows of the event. The rule, shared by the retrieval
+metrics (sandboxes/scoring.py) and the experience-stream vote (sandboxes/experience_scoring.py):
+
+- Text is normalised before any matching: format characters (zero-width spaces and joiners,
+  Unicode category Cf) are deleted, then NFKC (fullwidth and compatibility forms fold to
+  their plain letters), then case folding. A word is a run of word characters (``\\w+``, the
+  same runs the harness's token counter counts), so one counted token shows at most one word:
+  words glued by underscores or by invisible letters stay one word and match nothing.
+- An event's content words are its distinct words of three or more characters, minus a stop
+  list of function words. An event with no content word can never be credited.
+- The share an item shows of an event is the fraction of the event's content words that
+  appear among the item's words. Below ``FLOOR`` (one half) the item earns nothing for that
+  event; from the floor up it earns the share itself, so a full turn earns 1, a fact that
+  keeps two thirds of the turn's words earns 0.67, and a third of every turn earns nothing.
+- An event's credit in a recall is the best share any one item shows (an item is judged on
+  its own text: repeating an item or spreading an event over items adds nothing).
+
+Look-alike letters from other scripts (Cyrillic ``а`` for Latin ``a``) are not folded: they
+spell different words, which then show nothing, so they cannot earn anything either.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+FLOOR = 0.5
+MIN_CHARS = 3
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset("""
+the and for are was were you your with that this have has had but not they them from what when where which
+who how did does will would can could about just like really yeah its she her his him our out all any one get
+got been being also some than then there these those very into over only too yes okay let because much more
+most such own same should may might must here why whom whose their ours yours hers mine myself yourself
+itself each few both other again once while during before after above below off under until through between
+doing done going lot lots thing things way well sure
+""".split())
+
+
+def normalise(text: str) -> str:
+    """Delete format characters, apply NFKC, case-fold."""
+    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return unicodedata.normalize("NFKC", visible).casefold()
+
+
+def words(text: str) -> frozenset[str]:
+    """The distinct content words of `text` (normalised)."""
+    return frozenset(w for w in _WORD.findall(normalise(text)) if len(w) >= MIN_CHARS and w not in _STOP)
+
+
+def share(shown: frozenset[str], event: frozenset[str]) -> float:
+    """Credit for an event whose content words are `event`, given an item's words `shown`."""
+    if not event:
+        return 0.0
+    s = len(event & shown) / len(event)
+    return s if s >= FLOOR else 0.0
+
+
+class EventWords:
+    """Content words of every event of a stream, computed on first use."""
+
+    def __init__(self, event_text: Mapping[str, str]) -> None:
+        self.text = event_text
+        self._words: dict[str, frozenset[str]] = {}
+
+    def __call__(self, event_id: str) -> frozenset[str]:
+        got = self._words.get(event_id)
+        if got is None:
+            got = self._words[event_id] = words(self.text.get(event_id, ""))
+        return got
+
+    def credit(self, text: str, ids: Iterable[str], only: set[str] | None = None) -> dict[str, float]:
+        """Share of each cited event (restricted to `only` if given) that one item's `text` shows;
+        events shown below the floor are left out."""
+        shown: frozenset[str] | None = None
+        out: dict[str, float] = {}
+        for i in ids:
+            i = str(i)
+            if (only is not None and i not in only) or i in out:
+                continue
+            if shown is None:
+                shown = words(text)
+            s = share(shown, self(i))
+            if s > 0.0:
+                out[i] = s
+        return out
