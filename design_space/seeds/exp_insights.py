@@ -33,7 +33,7 @@ EXAMPLES = 1  # latest examples shown (and cited) per rule
 _LLM_EVERY = 10  # ask the model for an insight after this many mistakes (when a model is configured)
 _LLM_INSIGHTS = 20  # at most this many model-written insights
 
-INSIGHT_PROMPT = ("An assistant answered '{wrong}' for the input \"{text}\", but the right answer was "
+_INSIGHT_PROMPT = ("An assistant answered '{wrong}' for the input \"{text}\", but the right answer was "
                   "'{right}'. Earlier, \"{other}\" was answered '{wrong}'. In one sentence, write a rule that "
                   "tells the two answers apart.")
 
@@ -129,7 +129,7 @@ class Memory(MemoryProgram):
         if self.mistakes % max(1, int(_LLM_EVERY)):
             return
         other = self.examples[guess]
-        reply = ask(self.kit.llm, INSIGHT_PROMPT.format(wrong=guess, text=text, right=right, other=other.text))
+        reply = ask(self.kit.llm, _INSIGHT_PROMPT.format(wrong=guess, text=text, right=right, other=other.text))
         if reply and reply.strip():
             # cite the example of the right answer: the insight argues for it
             cited = self.examples.get(right, other)
