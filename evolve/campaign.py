@@ -354,7 +354,8 @@ class Campaign:
                    task_params=dict(self.config.task.params), fidelity=stage, limits=limits,
                    seed=self.config.seed, job_id=f"{self.config.name}/{cid}/{stage}",
                    embedder=self.config.task.embedder, embed_cache=self.embed_dir,
-                   answer=dict(self.config.task.answer or {}))
+                   answer=dict(self.config.task.answer or {}),
+                   validated=True)  # every stored program was validated (or is a knob-only child of one)
 
     def _submit(self, cid: str, stage: str) -> None:
         assert self.evaluator is not None

@@ -42,6 +42,9 @@ class Job:
     # An answerer on the trusted side (sandboxes/answer.AnswerConfig fields, with `api_key_env`
     # naming the key's env var): empty = retrieval metrics only.
     answer: dict[str, Any] = field(default_factory=dict)
+    # Set by the trusted side when it has already run the static checks on `program` (a campaign
+    # validates every program before storing it): the evaluating worker then does not parse it again.
+    validated: bool = False
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -5,7 +5,7 @@ import pytest
 
 from design_space.contract import Event, Query
 from design_space.kit import Kit
-from design_space.seeds import seed_source
+from design_space.seeds import seed_names, seed_source
 from design_space.validate import validate_source
 from evolve.operators.base import CandidateView, OperatorContext, OperatorError
 from evolve.operators.knobs import read_knobs, write_knobs
@@ -32,6 +32,29 @@ def test_knobs_round_trip_and_unknown_knob():
     assert {k.name: k.value for k in read_knobs(out)}["TOP_K"] == 3
     with pytest.raises(KeyError, match="NOPE"):
         write_knobs(src, {"NOPE": 1})
+
+
+@pytest.mark.parametrize("name", seed_names())
+def test_knob_writes_change_only_the_literals(name):
+    src = seed_source(name)
+    knobs = read_knobs(src)
+    assert knobs, f"{name} has no knobs"
+    new = {k.name: (not k.value if isinstance(k.value, bool) else k.value + "x" if isinstance(k.value, str)
+                    else -(k.value + 3) if isinstance(k.value, int) else round(k.value * 1.5 + 0.25, 6)) for k in knobs}
+    out = write_knobs(src, new)
+    assert {k.name: k.value for k in read_knobs(out)} == new
+    assert validate_source(out) == []
+    changed = [(a, b) for a, b in zip(src.splitlines(), out.splitlines()) if a != b]
+    assert len(src.splitlines()) == len(out.splitlines()) and len(changed) == len(knobs)
+    for before, after in changed:  # the name, the annotation and any comment on the line stay as they were
+        assert before.split("=")[0] == after.split("=")[0]
+        assert ("#" in before) == ("#" in after) and before.partition("#")[2] == after.partition("#")[2]
+
+
+def test_knobs_ignore_computed_values_and_shared_lines():
+    src = "A = 1; B = 2\nC = 3  # three\nD = [1, 2]\nE: float = -0.5\nF = C * 2\n_G = 4\nh = 5\n"
+    assert [(k.name, k.value) for k in read_knobs(src)] == [("C", 3), ("E", -0.5)]
+    assert write_knobs(src, {"C": 30, "E": 1.25}) == src.replace("C = 3 ", "C = 30 ").replace("-0.5", "1.25")
 
 
 def test_knob_mutation_changes_a_knob_and_notes_it():

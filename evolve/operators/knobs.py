@@ -1,10 +1,18 @@
-"""Knobs: module-level UPPER_CASE numeric/boolean/string constants, read and rewritten with libcst."""
+"""Knobs: module-level UPPER_CASE numeric/boolean/string constants, read and rewritten in place.
+
+Knob edits are the most frequent edits of a campaign, so they use Python's own (C) parser to
+find each knob's literal and splice the new literal into the text: everything else in the
+program — comments, layout — is untouched, and a knob-only child of a valid program is valid
+(only literals changed), so it needs no second full validation.
+"""
 from __future__ import annotations
 
+import ast
+import functools
+import io
+import tokenize
 from dataclasses import dataclass
 from typing import Any
-
-import libcst as cst
 
 
 @dataclass(frozen=True)
@@ -13,30 +21,30 @@ class Knob:
     value: Any
 
 
-def _literal(node: cst.BaseExpression) -> Any:
-    if isinstance(node, cst.Integer):
-        return int(node.value, 0)
-    if isinstance(node, cst.Float):
-        return float(node.value)
-    if isinstance(node, cst.Name) and node.value in ("True", "False"):
-        return node.value == "True"
-    if isinstance(node, cst.SimpleString):
-        return node.evaluated_value
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        inner = _literal(node.expression)
+@dataclass(frozen=True)
+class _Site:
+    knob: Knob
+    line: int  # 1-based line of the value
+    col: int  # start column (characters) of the value on that line
+    end_line: int
+    end_col: int
+
+
+def _literal(node: ast.expr) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (bool, int, float, str)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        inner = node.operand.value
         if isinstance(inner, (int, float)) and not isinstance(inner, bool):
             return -inner
     raise ValueError("not a literal")
 
 
-def _knob_assign(stmt: cst.BaseStatement) -> tuple[str, cst.BaseExpression] | None:
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-        return None
-    node = stmt.body[0]
-    if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-        name, value = node.targets[0].target.value, node.value
-    elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.value is not None:
-        name, value = node.target.value, node.value
+def _target(stmt: ast.stmt) -> tuple[str, ast.expr] | None:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        name, value = stmt.targets[0].id, stmt.value
+    elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+        name, value = stmt.target.id, stmt.value
     else:
         return None
     if not (name.isupper() and not name.startswith("_")):
@@ -44,55 +52,72 @@ def _knob_assign(stmt: cst.BaseStatement) -> tuple[str, cst.BaseExpression] | No
     return name, value
 
 
-def read_knobs(source: str) -> list[Knob]:
-    knobs = []
-    for stmt in cst.parse_module(source).body:
-        found = _knob_assign(stmt)
+@functools.lru_cache(maxsize=1024)
+def _sites(source: str) -> tuple[_Site, ...]:
+    body = ast.parse(source).body
+    lines = source.splitlines()
+    sites = []
+    for k, stmt in enumerate(body):
+        found = _target(stmt)
         if found is None:
             continue
+        # one statement per line only (`A = 1; B = 2` is not a knob)
+        before = body[k - 1] if k else None
+        after = body[k + 1] if k + 1 < len(body) else None
+        if (before is not None and before.end_lineno == stmt.lineno) or (after is not None and after.lineno == stmt.end_lineno):
+            continue
+        name, value = found
+        if value.lineno != value.end_lineno:
+            continue  # a literal spread over lines (e.g. a prompt in parentheses) is text, not a knob
         try:
-            knobs.append(Knob(found[0], _literal(found[1])))
+            knob = Knob(name, _literal(value))
         except ValueError:
             continue  # a computed constant or a collection: not a tunable knob
-    return knobs
+        if isinstance(knob.value, str) and _strings(ast.get_source_segment(source, value) or "") != 1:
+            continue  # implicit concatenation: not one literal
+        # ast columns are UTF-8 byte offsets: turn them into character offsets
+        first = lines[value.lineno - 1].encode("utf-8")
+        last = lines[value.end_lineno - 1].encode("utf-8")
+        col = len(first[:value.col_offset].decode("utf-8"))
+        end_col = len(last[:value.end_col_offset].decode("utf-8"))
+        sites.append(_Site(knob, value.lineno, col, value.end_lineno, end_col))
+    return tuple(sites)
 
 
-def _to_node(value: Any) -> cst.BaseExpression:
+def _strings(segment: str) -> int:
+    try:
+        return sum(t.type == tokenize.STRING for t in tokenize.generate_tokens(io.StringIO(segment).readline))
+    except tokenize.TokenError:
+        return 0
+
+
+def read_knobs(source: str) -> list[Knob]:
+    return [s.knob for s in _sites(source)]
+
+
+def _text(value: Any) -> str:
     if isinstance(value, bool):
-        return cst.Name("True" if value else "False")
+        return "True" if value else "False"
     if isinstance(value, int):
-        return cst.Integer(str(value)) if value >= 0 else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-value)))
+        return str(value)
     if isinstance(value, float):
-        text = repr(round(value, 6))
-        return cst.Float(text) if value >= 0 else cst.UnaryOperation(cst.Minus(), cst.Float(text[1:]))
+        return repr(round(value, 6))
     if isinstance(value, str):
-        return cst.SimpleString(repr(value))
+        return repr(value)
     raise TypeError(f"cannot write knob value of type {type(value).__name__}")
-
-
-class _Rewrite(cst.CSTTransformer):
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-        self.done: set[str] = set()
-
-    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
-        body = []
-        for stmt in updated.body:
-            found = _knob_assign(stmt)
-            if found and found[0] in self.values:
-                node = stmt.body[0]
-                body.append(stmt.with_changes(body=[node.with_changes(value=_to_node(self.values[found[0]]))]))
-                self.done.add(found[0])
-            else:
-                body.append(stmt)
-        return updated.with_changes(body=body)
 
 
 def write_knobs(source: str, values: dict[str, Any]) -> str:
     """Return `source` with the given module-level knobs set; every name must exist."""
-    rewrite = _Rewrite(values)
-    out = cst.parse_module(source).visit(rewrite)
-    missing = set(values) - rewrite.done
+    sites = {s.knob.name: s for s in _sites(source)}
+    missing = set(values) - set(sites)
     if missing:
         raise KeyError(f"no knob named {sorted(missing)[0]!r}")
-    return out.code
+    lines = source.splitlines(keepends=True)
+    # from the bottom up, so earlier positions stay valid
+    for site in sorted((sites[n] for n in values), key=lambda s: (s.line, s.col), reverse=True):
+        text = _text(values[site.knob.name])
+        head = lines[site.line - 1][:site.col]
+        tail = lines[site.end_line - 1][site.end_col:]
+        lines[site.line - 1:site.end_line] = [head + text + tail]
+    return "".join(lines)
