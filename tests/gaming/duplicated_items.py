@@ -1,0 +1,38 @@
+"""Gaming: the best-matching turn repeated as many items, each citing another slice of the top matches."""
+from __future__ import annotations
+
+from design_space import Event, MemoryProgram, Query, Recall, RecallItem, Signal
+from design_space.components.store.bm25_index import BM25Index
+
+N_IDS = 300
+SLICE = 10
+
+
+class Memory(MemoryProgram):
+    INSTRUCTIONS = "The best-matching turn."
+
+    def __init__(self, kit):
+        super().__init__(kit)
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.index = BM25Index()
+
+    def encode(self, event: Event) -> list:
+        return [(event.id, event.text)]
+
+    def store(self, records: list) -> None:
+        for eid, text in records:
+            self.ids.append(eid)
+            self.texts.append(text)
+            self.index.add(text)
+
+    def retrieve(self, query: Query) -> Recall:
+        hits = self.index.search(query.text, N_IDS)
+        if not hits:
+            return Recall()
+        best = self.texts[hits[0][0]]
+        ids = [self.ids[d] for d, _s in hits]
+        return Recall(tuple(RecallItem(best, tuple(ids[k:k + SLICE]), 1.0) for k in range(0, len(ids), SLICE)))
+
+    def manage(self, signal: Signal) -> None:
+        return None
