@@ -6,7 +6,7 @@ recalling a memory adds 1 to S and resets t, and memories whose retention falls 
 threshold are forgotten. Each session also gets an event summary (by the LLM when one is
 configured; otherwise its most salient turns), kept as a memory of its own. Retrieval is
 dense (the paper uses FAISS over MiniLM/text-embedding vectors) over a candidate pool, and
-the pool is ordered by (1 - RETENTION_WEIGHT) * relevance + RETENTION_WEIGHT * retention:
+the pool is ordered by relevance * (1 - RETENTION_WEIGHT + RETENTION_WEIGHT * retention):
 of two equally relevant memories the stronger, more recently recalled one comes first, as
 the forgetting curve says it is the better remembered. Simplified: time runs on
 the stream's own clock, the time unit of t is a knob (the paper uses days), the user
@@ -25,7 +25,7 @@ from design_space.components.retrieve.scorers import rule_importance
 from design_space.components.store.dense_index import DenseIndex
 
 TOP_K = 8
-RETENTION_WEIGHT = 0.3  # share of Ebbinghaus retention in the score that orders memories (0: relevance only)
+RETENTION_WEIGHT = 0.2  # how far a faded memory's relevance is discounted (0: relevance only)
 UNIT_DAYS = 30.0  # one unit of t in R = exp(-t / S)
 FORGET_BELOW = 0.02  # retention under which a memory is dropped
 RECALL_BOOST = 1.0  # added to S on each recall (MemoryBank: +1)
@@ -73,7 +73,7 @@ class Memory(MemoryProgram):
         k = max(1, int(TOP_K))
         w = min(1.0, max(0.0, float(RETENTION_WEIGHT)))
         unit = max(1e-9, float(UNIT_DAYS)) * DAY
-        scored = [(d, (1.0 - w) * s + w * self.pieces[d].trace.retention(now, unit))
+        scored = [(d, s * (1.0 - w + w * self.pieces[d].trace.retention(now, unit)))
                   for d, s in self.index.search(query.text, k * _POOL)]
         hits = sorted(scored, key=lambda h: -h[1])[:k]
         items = [RecallItem(self.pieces[d].text, self.pieces[d].source_ids, s) for d, s in hits]
