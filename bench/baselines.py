@@ -2,11 +2,14 @@
 
     python bench/baselines.py [--seeds a,b] [--tasks locomo,longmemeval,babi,synthetic]
                               [--embedder minilm] [--jobs 2]
+    python bench/baselines.py --render-only   # docs/BASELINES.md again from bench/results/*.json
 
 Each evaluation is a full `ProcessSandbox().run(job)` with the task's default parameters at
 the fidelity listed in FIDELITY; embeddings come from one content-addressed cache built
 before the runs. LoCoMo is also run at an unbounded token budget for the seeds that have a
-top-k knob, to compare with the published top-10 evidence recall.
+top-k knob, to compare with the published top-10 evidence recall. The latest runs of
+bench/eval_speed.py and bench/gaming.py (their JSON under bench/results/) are shown beside
+the tables.
 """
 from __future__ import annotations
 
@@ -71,6 +74,15 @@ def run_one(seed: str, task: str, params: dict, embedder: str, cache: str, wall:
             "per_category": r.per_category}
 
 
+def side_results(meta: dict, out: Path) -> dict:
+    """The latest bench/eval_speed.py and bench/gaming.py runs, shown beside the tables."""
+    for key, name in (("speed", "eval_speed.json"), ("gaming", "gaming.json")):
+        path = out / name
+        if path.is_file():
+            meta[key] = json.loads(path.read_text())
+    return meta
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="", help="comma-separated (default: every seed)")
@@ -84,7 +96,15 @@ def main() -> None:
                     help="event text forms to pre-embed (text,speaker,speaker_date); the seeds embed 'speaker'")
     ap.add_argument("--cache", default=str(ROOT / "bench" / "results" / "embed-cache"),
                     help="embedding cache directory (content-addressed: reused across runs)")
+    ap.add_argument("--render-only", action="store_true",
+                    help="only write --out again from bench/results/baselines.json and the side results")
     args = ap.parse_args()
+    out = ROOT / "bench" / "results"
+    if args.render_only:
+        saved = json.loads((out / "baselines.json").read_text())
+        Path(args.out).write_text(render(side_results(saved["meta"], out), saved["rows"]))
+        print(f"wrote {args.out}")
+        return
     seeds = [s for s in args.seeds.split(",") if s] or seed_names()
     tasks = [t for t in args.tasks.split(",") if t]
     root = os.path.abspath(args.cache)
@@ -117,11 +137,8 @@ def main() -> None:
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
             "data": {t: data_version(t) for t in tasks}, "fidelity": {t: FIDELITY[t] for t in tasks},
             "summaries": {s: seed_summary(s) for s in seeds}, "cache": cache_info}
-    out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    speed = out / "eval_speed.json"  # the latest bench/eval_speed.py run, shown beside the tables
-    if speed.is_file():
-        meta["speed"] = json.loads(speed.read_text())
+    meta = side_results(meta, out)
     (out / "baselines.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     Path(args.out).write_text(render(meta, rows))
     print(f"wrote {args.out} and {out / 'baselines.json'}")

@@ -57,9 +57,11 @@ def _per_category(rows: list[dict]) -> list[str]:
 def render(meta: dict, rows: list[dict]) -> str:
     out = ["# Baselines", "",
            "Every seed program on every task, measured by `bench/baselines.py` in the process sandbox.",
-           "Recall is evidence recall within the token budget: the mean share of a question's gold turns",
-           "among the source ids of the items returned (`all`: every gold turn found; `session`: gold",
-           "sessions). `abstain` is the share of abstention questions answered with an empty recall.",
+           "Recall is evidence recall within the token budget: the mean credit of a question's gold turns,",
+           "where an item citing a turn earns the share of the turn's content words its text shows, or",
+           "nothing below one half (README, Metrics; `all`: every gold turn credited; `session`: gold",
+           "sessions reached through a credited turn; nDCG is graded by the same credit).",
+           "`abstain` is the share of abstention questions answered with an empty recall.",
            "Latencies are per operation inside the sandbox; `wall s` is the whole evaluation.", "",
            f"- Command: `{meta['command'].strip()}`", f"- Date: {meta['date']}, commit `{meta['commit']}`, {meta['machine']}",
            f"- Embedder (for seeds that embed): `{meta['embedder']}` in the main tables, "
@@ -105,6 +107,21 @@ def render(meta: dict, rows: list[dict]) -> str:
         for r in speed["rows"]:
             out.append(f"| {r['seed']} | {r['cold_s']:.2f} | {r['warm_s']:.2f} | {r['target_s'] or '-'} | "
                        f"{r['recall']:.3f} | {int(r['embed_misses'])} |")
+        out.append("")
+    gaming = meta.get("gaming")
+    if gaming:
+        out += ["## Gaming programs (the adversarial suite)", "",
+                "The programs of tests/gaming/ store nothing useful and try to earn credit by citing rather",
+                "than showing; tests/test_scoring_adversarial.py requires each to stay below `bm25_rag`.",
+                f"`{gaming['meta']['command'].strip()}` ({gaming['meta']['date']}); each row is what "
+                "`memarch eval tests/gaming/NAME.py --task T --fidelity full` reports.", "",
+                "| program | task | status | recall | nDCG | MRR | session | tokens | what it does |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for r in sorted(gaming["rows"], key=lambda r: (r["task"], r["program"] != "bm25_rag", r["program"])):
+            m = r["metrics"]
+            cells = " | ".join("-" if m.get(k) is None else f"{m[k]:.{0 if k == 'tokens' else 3}f}"
+                               for k in ("recall", "ndcg", "mrr", "session_recall", "tokens"))
+            out.append(f"| {r['program']} | {r['task']} | {r['status']} | {cells} | {r['doc'].removeprefix('Gaming: ')} |")
         out.append("")
     out += ["## Seeds", ""] + [f"- `{s}`: {d}" for s, d in meta["summaries"].items()] + [""]
     return "\n".join(out)

@@ -95,3 +95,18 @@ def test_missing_query_is_a_malformed_transcript():
     del t["queries"]["q00001"]
     with pytest.raises(ValueError, match="lacks 1 queries"):
         score_experience(stream, t)
+
+
+def test_only_events_an_item_shows_vote():
+    from sandboxes.evidence import EventWords
+
+    shows = EventWords({"a1": "refund my card payment", "b1": "card never arrived in the post"})
+    labels = {"a1": "A", "b1": "B"}.get
+    # an item that shows b1 but cites both: only b1 votes
+    assert vote([["my card never arrived", ["a1", "b1"], 1.0]], labels, shows) == ("B", {"B": 2.0})
+    # citing without showing votes for nothing, however many ids
+    assert vote([["label: A", ["a1"] * 50, 1.0]], labels, shows) == (None, {})
+    # a prototype that shows its examples votes in proportion to them
+    label, weights = vote([['A: e.g. "refund my card payment"; "card never arrived in the post"', ["a1", "b1"], 1.0]],
+                          labels, shows)
+    assert weights == pytest.approx({"A": 1.0, "B": 1.0})

@@ -114,10 +114,22 @@ def test_events_without_content_words_are_never_credited():
 
 @pytest.mark.parametrize("text, earns", [
     ("ＡＮＮＡ ｍｏｖｅｄ to ＬＩＳＢＯＮ last spring", True),  # fullwidth letters are letters (NFKC)
-    ("An\u200bna mo\u200dved to Lis\u2060bon last spr\u00adingspring", True),  # format characters are deleted
+    ("An\u200bna mo\u200dved to Lis\u2060bon last spr\u00ading", True),  # format characters are deleted
     ("Anna_moved_to_Lisbon_last_spring", False),  # one counted token shows one word
     ("Anna\u3164moved\u3164Lisbon\u3164last\u3164spring", False),  # glued by an invisible letter
     ("\u0410nn\u0430 m\u043eved Lisb\u043en l\u0430st spring", False),  # Cyrillic look-alikes spell other words
 ])
 def test_normalisation_gives_tricks_nothing(text, earns):
     assert (_one([[text, ["e1"]]])["recall"] > 0) is earns
+
+
+@pytest.mark.parametrize("text, credit", [
+    ("I went to a LGBTQ support group yesterday and it was so powerful.", 1.0),
+    ("Caroline went to an LGBTQ support group on 7 May 2023", 4 / 6),
+    ("When did Caroline go to the LGBTQ support group?", 0.5),
+    ("Caroline: LGBTQ group", 0.0),
+    ("see sources", 0.0),
+])
+def test_the_worked_example_of_the_readme(text, credit):
+    turn = {"conv-26:D1:3": "I went to a LGBTQ support group yesterday and it was so powerful."}
+    assert _one([[text, ["conv-26:D1:3"]]], gold=("conv-26:D1:3",), events=turn)["recall"] == pytest.approx(credit)
