@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -74,6 +75,16 @@ def run_one(seed: str, task: str, params: dict, embedder: str, cache: str, wall:
             "per_category": r.per_category}
 
 
+_SECTION = re.compile(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", re.S)
+
+
+def write_page(path: Path, text: str) -> None:
+    """Write the page, carrying over the marked sections other benches own (bench/seed_embedders.py)."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    kept = [m.group(0) for m in _SECTION.finditer(old)]
+    path.write_text(text.rstrip("\n") + "".join(f"\n\n{k}" for k in kept) + "\n", encoding="utf-8")
+
+
 def side_results(meta: dict, out: Path) -> dict:
     """The latest bench/eval_speed.py and bench/gaming.py runs, shown beside the tables."""
     for key, name in (("speed", "eval_speed.json"), ("gaming", "gaming.json")):
@@ -102,7 +113,7 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     if args.render_only:
         saved = json.loads((out / "baselines.json").read_text())
-        Path(args.out).write_text(render(side_results(saved["meta"], out), saved["rows"]))
+        write_page(Path(args.out), render(side_results(saved["meta"], out), saved["rows"]))
         print(f"wrote {args.out}")
         return
     seeds = [s for s in args.seeds.split(",") if s] or seed_names()
@@ -140,7 +151,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     meta = side_results(meta, out)
     (out / "baselines.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    Path(args.out).write_text(render(meta, rows))
+    write_page(Path(args.out), render(meta, rows))
     print(f"wrote {args.out} and {out / 'baselines.json'}")
 
 
