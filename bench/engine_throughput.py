@@ -8,7 +8,12 @@ and the ratio to the bare sandbox's rate (a no-op job, two at a time) measured i
 Targets on 2 cores: >= 20 candidates/s sustained; the rate over the last 1,000 of 20,000
 candidates >= 0.8x the rate over the first 1,000; driver RSS under 1 GB at 20,000.
 
-Run: ``python bench/engine_throughput.py [--sizes 100 1000 5000 20000]``. Each size runs in a
+Scale-out (``--cluster``): a simulated Ray cluster (``ray.cluster_utils.Cluster``, default 4 nodes
+of 4 logical CPUs) runs a campaign whose programs spend a fixed wall time per evaluation (0.5 s);
+throughput is compared with the ideal (slots / evaluation time), and one worker node is removed
+halfway: no finished evaluation may be lost and in-flight ones are retried elsewhere.
+
+Run: ``python bench/engine_throughput.py [--sizes 100 1000 5000 20000] [--cluster]``. Each size runs in a
 fresh driver process (so peak RSS is that size's). Prints a table, writes
 bench/results/engine_throughput.json.
 """
@@ -88,6 +93,95 @@ def one_campaign(size: int, out: Path) -> None:
                                "driver_rss_mb": rss_mb, "candidates": campaign.store.count_candidates()}))
 
 
+SLEEPER = '''
+"""A program that spends a fixed wall time per evaluation (its first recall sleeps), for the scale-out simulation."""
+import time
+
+from design_space import MemoryProgram, Recall, RecallItem
+
+TOP_K = 5
+WINDOW = 10
+SCALE = 1.0
+_SLEEP_S = {sleep}
+
+
+class Memory(MemoryProgram):
+    def __init__(self, kit):
+        super().__init__(kit)
+        self.turns = []
+        self.slept = False
+
+    def encode(self, event):
+        return [event]
+
+    def store(self, records):
+        self.turns.extend(records)
+
+    def retrieve(self, query):
+        if not self.slept:
+            time.sleep(_SLEEP_S)
+            self.slept = True
+        recent = self.turns[-max(1, int(WINDOW)):][-max(1, int(TOP_K)):]
+        return Recall(tuple(RecallItem(e.text, (e.id,), float(SCALE)) for e in recent))
+
+    def manage(self, signal):
+        pass
+'''
+
+
+def cluster_run(nodes: int, cpus: int, sleep: float, evaluations: int, remove_at: int) -> dict:
+    """A campaign on a simulated cluster (ray.cluster_utils.Cluster) whose evaluations each take `sleep` s;
+    one worker node is removed after `remove_at` candidates finished."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from evolve.campaign import Campaign, Progress
+    from evolve.config import parse_config
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cpus, "include_dashboard": False})
+    workers = [cluster.add_node(num_cpus=cpus) for _ in range(nodes - 1)]
+    cluster.wait_for_nodes()
+    tmp = Path(tempfile.mkdtemp(prefix="memarch-cluster-"))
+    (tmp / "sleeper.py").write_text(SLEEPER.format(sleep=sleep))
+    slots = nodes * cpus
+    cfg = parse_config({
+        "name": "cluster", "seed": 1,
+        "task": {"name": "synthetic", "params": TINY, "cascade": ["smoke"]},
+        "seeds": ["sleeper.py"], "operators": [{"name": "structural", "weight": 1.0}],
+        "budget": {"evaluations": evaluations}, "parallel": slots,
+        "sandbox": {"backend": "forkserver"}, "ray": {"address": cluster.address},
+    })
+    removed: list[float] = []
+    finished = [0]
+
+    def on_done(cid: str, outcome: str) -> None:
+        finished[0] += 1
+        if finished[0] == remove_at and workers:
+            removed.append(time.time())
+            threading.Thread(target=cluster.remove_node, args=(workers[-1],), daemon=True).start()
+
+    campaign = Campaign.create(cfg, tmp / "runs", config_dir=tmp, progress=Progress(on_done=on_done))
+    try:
+        campaign.run()
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    store = campaign.store
+    done = sorted(t for t, _k, _d in store.events("done"))
+    evals = store.evaluations("smoke")
+    lost = [e.candidate_id for e in evals if "infrastructure" in e.error]
+    # steady state: from the first slots' worth of results to the node removal (all nodes up)
+    lo = min(slots, len(done) - 1)
+    hi = next((k for k, t in enumerate(done) if removed and t >= removed[0]), len(done) - 1)
+    rate = (hi - lo) / (done[hi] - done[lo]) if hi > lo and done[hi] > done[lo] else 0.0
+    ideal = slots / sleep
+    return {"nodes": nodes, "cpus_per_node": cpus, "slots": slots, "eval_seconds": sleep,
+            "candidates": store.count_candidates(), "evaluated": len(evals),
+            "ok": sum(e.status == "ok" for e in evals), "lost_to_infrastructure": lost,
+            "rate": round(rate, 2), "ideal": round(ideal, 2), "of_ideal": round(rate / ideal, 3),
+            "node_removed_after": remove_at if removed else None}
+
+
 def windows(times: list[float], size: int) -> list[tuple[int, int, float]]:
     """(first, last, candidates/s) over consecutive windows of the finished candidates."""
     width = 100 if size <= 1000 else 1000
@@ -104,12 +198,33 @@ def windows(times: list[float], size: int) -> list[tuple[int, int, float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000, 20000])
+    ap.add_argument("--cluster", action="store_true", help="also run the scale-out simulation")
+    ap.add_argument("--cluster-only", action="store_true", help="run only the scale-out simulation")
+    ap.add_argument("--nodes", type=int, default=4)
+    ap.add_argument("--cpus-per-node", type=int, default=4)
+    ap.add_argument("--eval-seconds", type=float, default=0.5)
+    ap.add_argument("--cluster-evaluations", type=int, default=600)
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         one_campaign(args.child, Path(args.out))
         return
+    dest = ROOT / "bench" / "results" / "engine_throughput.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    cluster = None
+    if args.cluster or args.cluster_only:
+        cluster = cluster_run(args.nodes, args.cpus_per_node, args.eval_seconds, args.cluster_evaluations,
+                              remove_at=args.cluster_evaluations // 2)
+        print(f"scale-out: {cluster['nodes']} nodes x {cluster['cpus_per_node']} CPUs, evaluations of "
+              f"{cluster['eval_seconds']} s: {cluster['rate']} candidates/s vs ideal {cluster['ideal']} "
+              f"({cluster['of_ideal']:.2f} of ideal, target >= 0.9); {cluster['evaluated']} evaluated, "
+              f"{cluster['ok']} ok, {len(cluster['lost_to_infrastructure'])} lost to the removed node "
+              f"(removed after {cluster['node_removed_after']} finished)")
+        if args.cluster_only:
+            dest.write_text(json.dumps({"cluster": cluster}, indent=1))
+            print(f"wrote {dest}")
+            return
     bare = bare_rate()
     print(f"bare forkserver, no-op jobs two at a time: {bare:.1f} jobs/s")
     rows = []
@@ -145,10 +260,9 @@ def main() -> None:
                "last/first>=0.8": (largest["last_over_first"] or 0) >= 0.8,
                "rss<1GB": largest["driver_rss_mb"] < 1024}
     print("targets at the largest size:", ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in verdict.items()))
-    dest = ROOT / "bench" / "results" / "engine_throughput.json"
-    dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps({"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                                "bare_jobs_per_s": round(bare, 2), "rows": rows, "targets": verdict}, indent=1))
+                                "bare_jobs_per_s": round(bare, 2), "rows": rows, "targets": verdict,
+                                "cluster": cluster}, indent=1))
     print(f"wrote {dest}")
 
 

@@ -194,6 +194,7 @@ class Campaign:
         self.embed_dir = prepare_embeddings(self.config, self.progress.on_log)
         init_ray(self.config.ray.address, self.config.ray.num_cpus, self.config.sandbox.backend)
         self.evaluator = RayEvaluator(self.config.sandbox.backend, sandbox_options(self.config))
+        self.evaluator.ship_cache(self.embed_dir, self.config.task.embedder)
         stop_file = self.run_dir / "STOP"
         stop_file.unlink(missing_ok=True)
         stop = self._stop_conditions(stop_file)

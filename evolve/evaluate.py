@@ -5,6 +5,7 @@ import logging
 import os
 from typing import Any
 
+from evolve.cache_shipping import localise, pack
 from sandboxes.backends import get_sandbox
 from sandboxes.job import Job, Result
 from sandboxes.placement import ray_options
@@ -12,9 +13,12 @@ from sandboxes.placement import ray_options
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
-def evaluate_json(job_json: str, backend: str, options: dict[str, Any] | None = None) -> str:
-    """Runs on a Ray worker: the sandbox contains the program; this never raises for its faults."""
-    job = Job.from_json(job_json)
+def evaluate_json(job_json: str, backend: str, options: dict[str, Any] | None = None,
+                  shipped: list[Any] | None = None) -> str:
+    """Runs on a Ray worker: the sandbox contains the program; this never raises for its faults.
+
+    `shipped` is ``[ObjectRef of the packed embedding cache, digest]`` (evolve/cache_shipping.py)."""
+    job = localise(Job.from_json(job_json), shipped)
     return get_sandbox(backend, **(options or {})).run(job, validate=not job.validated).to_json()
 
 
@@ -47,9 +51,16 @@ class RayEvaluator:
         self.options = dict(options or {})
         self._remote = ray.remote(evaluate_json)
         self._inflight: dict[Any, Any] = {}
+        self._shipped: list[Any] | None = None
+
+    def ship_cache(self, root: str, embedder: str) -> None:
+        """Put the embedding cache in the object store once, for nodes that cannot read `root`."""
+        packed = pack(root, embedder) if root else None
+        self._shipped = [self._ray.put(packed), packed.digest] if packed else None
 
     def submit(self, tag: Any, job: Job) -> None:
-        ref = self._remote.options(**ray_options(self.backend, job)).remote(job.to_json(), self.backend, self.options)
+        ref = self._remote.options(**ray_options(self.backend, job)).remote(job.to_json(), self.backend, self.options,
+                                                                           self._shipped)
         self._inflight[ref] = tag
 
     def __len__(self) -> int:

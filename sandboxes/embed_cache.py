@@ -28,7 +28,7 @@ def text_key(embedder: str, text: str) -> str:
     return hashlib.blake2b(f"{embedder}\x00{text}".encode(), digest_size=16).hexdigest()
 
 
-def _dir(root: str | os.PathLike, embedder: str) -> Path:
+def embedder_dir(root: str | os.PathLike, embedder: str) -> Path:
     return Path(root) / re.sub(r"[^A-Za-z0-9_.-]", "_", embedder)
 
 
@@ -37,7 +37,7 @@ class EmbedCache:
 
     def __init__(self, root: str | os.PathLike, embedder: str) -> None:
         self.embedder = embedder
-        self.dir = _dir(root, embedder)
+        self.dir = embedder_dir(root, embedder)
         self.dim = 0
         self._index: dict[str, tuple[int, int]] = {}
         self._shards: list[np.ndarray] = []
