@@ -35,21 +35,24 @@ def module_name(text: str) -> str:
 
 
 def _target(output: Path, default_name: str) -> Path:
-    """A `.py` path is the module to write (its name must be importable); anything else is a directory."""
+    """A `.py` path is the module to write (its name must be importable); anything else is a directory.
+    Checked before any work: a name that cannot be imported, or a file where a folder must be."""
     output = Path(output)
     if output.suffix == ".py" and not output.is_dir():
         if not output.stem.isidentifier() or keyword.iskeyword(output.stem):
             raise StoreError(f"-o {output}: {output.stem!r} cannot be imported as a Python module; "
                              f"name it like {module_name(output.stem)}.py")
-        return output
-    return output / f"{module_name(default_name)}.py"
+        path = output
+    else:
+        path = output / f"{module_name(default_name)}.py"
+    blocking = next((d for d in path.parents if d.exists() and not d.is_dir()), None)
+    if blocking is not None:
+        raise StoreError(f"cannot write {path}: {blocking} is a file, not a folder")
+    return path
 
 
 def _write_both(path: Path, code: str, card: Path, card_text: str) -> None:
     """Write the module and its card, or neither: a failure leaves no half-written export behind."""
-    blocking = next((d for d in path.parents if d.exists() and not d.is_dir()), None)
-    if blocking is not None:
-        raise StoreError(f"cannot write {path}: {blocking} is a file, not a folder")
     made = [d for d in reversed(path.parents) if not d.exists()]
     existed = path.exists()
     temps: list[Path] = []
@@ -85,6 +88,7 @@ def export_candidate(store: Store, cid: str, output: Path) -> Path:
     """Write candidate `cid` as a standalone module (and its card next to it); return the module path."""
     cand = store.candidate(cid)
     config = stored_config(store)
+    path = _target(output, f"{config.name}_{cid}")
     problems = validate_source(cand.code)
     if problems:
         raise StoreError(f"{cid} does not validate: {problems[0].render()}")
@@ -92,7 +96,6 @@ def export_candidate(store: Store, cid: str, output: Path) -> Path:
         inlined = inline_program(cand.code, USAGE)
     except InlineError as exc:
         raise StoreError(f"{cid} cannot be exported standalone: {exc}") from None
-    path = _target(output, f"{config.name}_{cid}")
     ev = store.evaluation(cid, final_stage(config))
     metrics = ", ".join(f"{o.metric}={ev.metrics[o.metric]:.4g}" for o in config.objectives
                         if ev and ev.status == "ok" and o.metric in ev.metrics) or "not evaluated at full fidelity"
