@@ -1,26 +1,21 @@
 """Backends the sandbox tests can run on this machine, and the docker engine rule.
 
-In CI (env CI=true) a missing Docker engine fails the docker tests; elsewhere they are
+In CI (env CI=true) a missing Docker engine or bubblewrap fails the tests that need it; elsewhere they are
 skipped with the reason. Tests reach the engine through DOCKER_HOST or /var/run/docker.sock.
 """
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-import pytest
 
+from ci import missing
 from sandboxes.backends import fences
 from sandboxes.job import Job, Limits
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = (REPO / "design_space" / "seeds" / "recency_window.py").read_text()
 BACKENDS = ["process", "process-bwrap", "forkserver", "docker"]
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def docker_client():
@@ -31,9 +26,7 @@ def docker_client():
     try:
         client = client_from_env()
     except DockerUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"CI needs a Docker engine: {exc}")
-        pytest.skip(str(exc))
+        missing(f"a Docker engine: {exc}")
     try:
         client.images.get(OFFLINE_IMAGE)
     except Exception:  # noqa: BLE001 - not built yet on this engine
@@ -50,7 +43,7 @@ def make_backend(name: str, campaign: str = "tests"):
         return ProcessSandbox(bwrap=False)
     if name == "process-bwrap":
         if not shutil.which("bwrap"):
-            pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
+            missing("bubblewrap is not installed (apt-get install bubblewrap)")
         return ProcessSandbox(bwrap=True)
     if name == "forkserver":
         return ForkserverSandbox()
