@@ -228,8 +228,7 @@ def diff(run: str = RUN_NAMED, a: str = typer.Argument(..., help="Candidate A (e
          runs_dir: Path = RUNS) -> None:
     """Unified diff of two candidates' code and the change in every metric they share.
 
-    Piped, the output is a plain unified diff (metric deltas as `#` comment lines before it), so
-    `memarch diff RUN A B > x.patch` can be applied with `patch` or `git apply`.
+    Piped: a plain patch, metric deltas as `#` lines first (apply: patch -o new.py old.py x.patch).
     """
     store = _open(run, runs_dir)
     ca, cb = store.candidate(a), store.candidate(b)
