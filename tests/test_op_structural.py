@@ -74,6 +74,36 @@ def test_swap_index_runs_and_changes_the_index():
 
 def test_swap_index_refuses_programs_using_index_internals():
     assert swap_index(seed_source("hybrid_rrf"), random.Random(0)) is None  # it reads index.dense
+    assert swap_index(seed_source("mem0"), random.Random(0)) is None  # it calls index.update (dense only)
+    assert swap_index(seed_source("generative_agents"), random.Random(0)) is None  # index.similarities
+
+
+@pytest.mark.parametrize("name", ["dense_rag", "memorybank"])
+def test_swap_index_applies_to_every_program_using_only_the_common_interface(name):
+    # an import of dense_index (a substring ".dense") must not block the swap
+    code, note = swap_index(seed_source(name), random.Random(1))
+    assert "DenseIndex for a" in note and validate_source(code) == []
+    assert "from design_space.components.store.dense_index import" not in code  # no unused import left
+    res = run(code)
+    assert res.status == "ok" and res.metrics["recall"] > 0, res.error
+
+
+def test_swap_index_round_trip_leaves_no_dead_knobs():
+    code = seed_source("bm25_rag")
+    seen = set()
+    for seed in range(12):
+        code, note = swap_index(code, random.Random(seed))
+        seen.add(note.split()[-1])
+        assert validate_source(code) == []
+        names = {k.name for k in read_knobs(code)}
+        for knob in names:  # every knob is read somewhere besides its own line
+            assert code.count(knob) >= 2, (knob, note)
+        if "BM25Index(" in code or "HybridIndex(" in code:
+            assert any(n in names for n in ("K1", "INDEX_K1")) and any(n in names for n in ("B", "INDEX_B"))
+        else:
+            assert not names & {"K1", "B", "INDEX_K1", "INDEX_B"}
+    assert seen == {"BM25Index", "DenseIndex", "HybridIndex"}  # swaps go back as well as forth
+    assert run(code).status == "ok"
 
 
 @pytest.mark.parametrize("edit", [add_context, add_neighbours])

@@ -1,7 +1,7 @@
 """The catalogue of structural edits (libcst, no LLM). Each edit answers None when it does not
 apply to a program, or (new code, one-line note).
 
-- swap an index component for another of the same stage and interface (BM25 / dense / hybrid);
+- swap an index for another that supports every use the program makes of it (`index_swap`);
 - change encoding granularity: index every turn together with the turns before it;
 - add a retrieval step: expand each hit with its neighbouring turns;
 - remove a step: undo an added wrapper, or empty `manage` (test whether it earns its cost).
@@ -17,13 +17,8 @@ from typing import Callable
 
 import libcst as cst
 
-INDEXES = {
-    "BM25Index": "design_space.components.store.bm25_index",
-    "DenseIndex": "design_space.components.store.dense_index",
-    "HybridIndex": "design_space.components.store.hybrid_index",
-}
-# an index used through more than add / remove / search cannot be swapped blindly
-SPECIFIC = (".vectors(", ".vector(", ".similarities(", ".update(", ".dense", ".sparse", ".scores(")
+from evolve.operators.index_swap import swap_index
+
 MARK = "memarch-step:"
 _BASE = re.compile(r"^class (_MemoryBase\d+)\(", re.MULTILINE)
 
@@ -208,37 +203,6 @@ class _Empty(cst.CSTTransformer):
         if updated.name.value != "manage":
             return updated
         return updated.with_changes(body=cst.IndentedBlock(body=[cst.parse_statement("return None\n")]))
-
-
-class _SwapIndex(cst.CSTTransformer):
-    def __init__(self, old: str, new: str) -> None:
-        self.old, self.new = old, new
-        self.swapped = 0
-
-    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        if not (isinstance(updated.func, cst.Name) and updated.func.value == self.old):
-            return updated
-        self.swapped += 1
-        embed = updated.args[0].value if self.old != "BM25Index" and updated.args else cst.parse_expression("self.kit.embed")
-        args = [] if self.new == "BM25Index" else [cst.Arg(embed)]
-        return cst.Call(func=cst.Name(self.new), args=args)
-
-
-def swap_index(code: str, rng: random.Random) -> tuple[str, str] | None:
-    used = [name for name in INDEXES if re.search(rf"\b{name}\(", code)]
-    if len(used) != 1:
-        return None
-    old = used[0]
-    if any(m in code for m in SPECIFIC):
-        return None
-    choices = [n for n in INDEXES if n != old]
-    new = rng.choice(choices)
-    swap = _SwapIndex(old, new)
-    out = cst.parse_module(code).visit(swap).code
-    if not swap.swapped:
-        return None
-    out = _add_import(out, f"from {INDEXES[new]} import {new}")
-    return out, f"swap the {old} for a {new}"
 
 
 EDITS: dict[str, tuple[Edit, float]] = {
