@@ -71,6 +71,10 @@ def render(meta: dict, rows: list[dict]) -> str:
     for t, v in meta["data"].items():
         out.append(f"| {t} | {v} | {meta['fidelity'][t]} |")
     out.append("")
+    missing = [TITLES[t] for t in TITLES if t not in meta["data"]]
+    if missing:
+        out += [f"Not in this run: {', '.join(missing)}. Every seed on every task under the current scoring rule",
+                "is also measured by `bench/seed_embedders.py` (hashing and static embedders, its section below).", ""]
     for task, title in TITLES.items():
         main = [r for r in rows if r["task"] == task and not r["params"]]
         if not main:
@@ -113,7 +117,9 @@ def render(meta: dict, rows: list[dict]) -> str:
         out += ["## Gaming programs (the adversarial suite)", "",
                 "The programs of tests/gaming/ store nothing useful and try to earn credit by citing rather",
                 "than showing; tests/test_scoring_adversarial.py requires each to stay below `bm25_rag`.",
-                f"`{gaming['meta']['command'].strip()}` ({gaming['meta']['date']}); each row is what "
+                f"`{gaming['meta']['command'].strip()}`"
+                + (f", then `{gaming['meta']['rerun'].strip()}`" if gaming["meta"].get("rerun") else "")
+                + f" ({gaming['meta']['date']}); each row is what "
                 "`memarch eval tests/gaming/NAME.py --task T --fidelity full` reports.", "",
                 "| program | task | status | recall | nDCG | MRR | session | tokens | what it does |",
                 "|---|---|---|---|---|---|---|---|---|"]

@@ -1,6 +1,6 @@
 """Evaluate the gaming programs of the adversarial suite (tests/gaming/) beside bm25_rag.
 
-    python bench/gaming.py [--tasks locomo,synthetic] [--jobs 2]
+    python bench/gaming.py [--tasks locomo,synthetic] [--programs a,b] [--jobs 2]
 
 Each program is run exactly as `memarch eval FILE --task T --fidelity full` runs it (the
 process sandbox, the task's default parameters); the table shows what the evidence-credit
@@ -36,7 +36,7 @@ def run_one(name: str, source: str, task: str, wall: float) -> dict:
     return {"program": name, "task": task, "status": r.status, "wall_s": time.perf_counter() - t0,
             "error": r.error.strip().splitlines()[-1][:200] if r.error else "",
             "metrics": {k: r.metrics.get(k) for k in KEYS},
-            "doc": (source.split('"""')[1].strip().splitlines() or [""])[0] if '"""' in source else ""}
+            "doc": " ".join(source.split('"""')[1].strip().split("\n\n")[0].split()) if '"""' in source else ""}
 
 
 def main() -> None:
@@ -44,8 +44,12 @@ def main() -> None:
     ap.add_argument("--tasks", default="locomo,synthetic")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--wall", type=float, default=900.0)
+    ap.add_argument("--programs", default="", help="only these (comma-separated); their rows replace the saved ones")
     args = ap.parse_args()
     programs = [("bm25_rag", seed_source("bm25_rag"))] + [(p.stem, p.read_text()) for p in sorted(GAMING.glob("*.py"))]
+    only = [p for p in args.programs.split(",") if p]
+    if only:
+        programs = [(n, s) for n, s in programs if n in only]
     plan = [(n, s, t) for t in args.tasks.split(",") if t for n, s in programs]
     rows = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
@@ -58,6 +62,11 @@ def main() -> None:
     meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": "python bench/gaming.py " + " ".join(sys.argv[1:])}
     out = ROOT / "bench" / "results" / "gaming.json"
+    if only and out.is_file():  # a partial run keeps the other rows and the first command
+        saved = json.loads(out.read_text())
+        done = {(r["program"], r["task"]) for r in rows}
+        rows = [r for r in saved["rows"] if (r["program"], r["task"]) not in done] + rows
+        meta = {**saved["meta"], "date": meta["date"], "rerun": meta["command"]}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {out}")

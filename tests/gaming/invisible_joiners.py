@@ -11,7 +11,7 @@ from design_space.components.store.bm25_index import BM25Index
 
 WORD = re.compile(r"[A-Za-z]+")
 GLUE = "\u3164"
-N_EVENTS = 200
+N_EVENTS = 60
 
 
 class Memory(MemoryProgram):

@@ -7,7 +7,7 @@ from design_space import Event, MemoryProgram, Query, Recall, RecallItem, Signal
 from design_space.components.store.bm25_index import BM25Index
 
 WORD = re.compile(r"[A-Za-z]+")
-N_EVENTS = 200
+N_EVENTS = 60
 
 
 class Memory(MemoryProgram):
