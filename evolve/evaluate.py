@@ -1,12 +1,14 @@
 """Evaluations as Ray tasks: a job goes to a node that can run it and comes back as a Result."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from typing import Any
 
 from evolve.cache_shipping import localise, pack
 from sandboxes.backends import get_sandbox
+from sandboxes.backends.gpu import ray_assignment
 from sandboxes.job import Job, Result
 from sandboxes.placement import ray_options
 
@@ -17,8 +19,10 @@ def evaluate_json(job_json: str, backend: str, options: dict[str, Any] | None = 
                   shipped: list[Any] | None = None) -> str:
     """Runs on a Ray worker: the sandbox contains the program; this never raises for its faults.
 
-    `shipped` is ``[ObjectRef of the packed embedding cache, digest]`` (evolve/cache_shipping.py)."""
+    `shipped` is ``[ObjectRef of the packed embedding cache, digest]`` (evolve/cache_shipping.py).
+    A GPU job is given the GPUs Ray assigned to this task (never ids the job itself carries)."""
     job = localise(Job.from_json(job_json), shipped)
+    job = dataclasses.replace(job, gpu_ids=ray_assignment() if job.limits.gpu else [])
     return get_sandbox(backend, **(options or {})).run(job, validate=not job.validated).to_json()
 
 
@@ -59,8 +63,8 @@ class RayEvaluator:
         self._shipped = [self._ray.put(packed), packed.digest] if packed else None
 
     def submit(self, tag: Any, job: Job) -> None:
-        ref = self._remote.options(**ray_options(self.backend, job)).remote(job.to_json(), self.backend, self.options,
-                                                                           self._shipped)
+        opts = ray_options(self.backend, job, self.options)
+        ref = self._remote.options(**opts).remote(job.to_json(), self.backend, self.options, self._shipped)
         self._inflight[ref] = tag
 
     def __len__(self) -> int:

@@ -20,7 +20,9 @@ class Limits:
     max_open_files: int = 256
     max_file_mb: int = 64
     max_output_bytes: int = 64 * 1024
-    gpu: bool = False  # the job needs a GPU: placement sends it to a GPU node, docker requests one
+    # The job needs a GPU: placement sends it to a GPU node and the backend hands it the device Ray
+    # assigned; memory_mb is then watched by resident size (CUDA maps huge virtual ranges).
+    gpu: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class Job:
     # Set by the trusted side when it has already run the static checks on `program` (a campaign
     # validates every program before storing it): the evaluating worker then does not parse it again.
     validated: bool = False
+    # GPUs this job may use, set on the evaluating worker from Ray's assignment to its task
+    # (sandboxes/backends/gpu.py); never taken from the program. Empty: not assigned.
+    gpu_ids: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -70,6 +75,7 @@ class Result:
     failures: list[dict[str, Any]] = field(default_factory=list)
     resources: dict[str, float] = field(default_factory=dict)
     error: str = ""
+    gpu_ids: list[str] = field(default_factory=list)  # the GPUs the job was given (Job.gpu_ids)
     version: int = RESULT_VERSION
 
     def __post_init__(self) -> None:

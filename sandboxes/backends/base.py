@@ -75,8 +75,15 @@ def run_job(job: Job, launcher: Launcher, *, validate: bool = True) -> Result:
     """Validate, build the stream, launch the harness, score. Never raises for a program's fault.
 
     ``validate=False`` skips the static checks; the hostile-program tests use it to show that
-    the sandbox alone contains a program that fooled the validator.
+    the sandbox alone contains a program that fooled the validator. The result names the GPUs
+    the job was given.
     """
+    result = _run_job(job, launcher, validate)
+    result.gpu_ids = list(job.gpu_ids)
+    return result
+
+
+def _run_job(job: Job, launcher: Launcher, validate: bool) -> Result:
     problems = _problems(job.program) if validate else []
     if problems:
         return Result(status="invalid", job_id=job.job_id, error="; ".join(p.render() for p in problems))

@@ -2,8 +2,9 @@
 
 Each job gets a container with no network, a read-only root, a small tmpfs /tmp owned by
 the sandbox user (65534), memory / CPU / pids limits, rlimits on files, file size and CPU
-seconds, every capability dropped and ``no-new-privileges``; a GPU through a device request
-when the job asks for one. The job's workdir is the only writable bind (``/job``). The
+seconds, every capability dropped and ``no-new-privileges``; for a GPU job, a device request
+naming the GPU Ray assigned to it (`gpu`), so the container holds that device only. ``cpus``
+is the container's CPU quota and also what its Ray task requests (`placement.ray_options`). The job's workdir is the only writable bind (``/job``). The
 container is always removed; each carries labels naming the campaign and its owning
 process, so containers left by a killed campaign are removed at the next start.
 
@@ -25,10 +26,11 @@ import sys
 import time
 from typing import Any
 
-from sandboxes.backends import fences, view
+from sandboxes.backends import fences, gpu, view
 from sandboxes.backends.base import Launch, run_job
 from sandboxes.backends.process import decode_status, tail_of
 from sandboxes.job import Job, Result
+from sandboxes.placement import DOCKER_CPUS
 
 OFFLINE_IMAGE = "memarch-sandbox:offline"
 SANDBOX_USER = "65534:65534"
@@ -102,7 +104,7 @@ def host_binds(job: Job | None) -> list[str]:
 class DockerSandbox:
     name = "docker"
 
-    def __init__(self, image: str = OFFLINE_IMAGE, campaign: str = "default", cpus: float = 1.0,
+    def __init__(self, image: str = OFFLINE_IMAGE, campaign: str = "default", cpus: float = DOCKER_CPUS,
                  client=None) -> None:
         self.client = client or client_from_env()
         try:
@@ -164,7 +166,11 @@ class DockerSandbox:
             "detach": True,
         }
         if limits.gpu:
-            spec["device_requests"] = [DeviceRequest(count=1, capabilities=[["gpu"]])]
+            # The device Ray assigned (gpu.assigned); unassigned (no Ray, no CUDA_VISIBLE_DEVICES): any one GPU.
+            ids = gpu.assigned(job)
+            request = DeviceRequest(device_ids=ids, capabilities=[["gpu"]]) if ids else \
+                DeviceRequest(count=1, capabilities=[["gpu"]])
+            spec["device_requests"] = [request]
         return spec
 
     def launch(self, job: Job, workdir: str) -> Launch:

@@ -2,7 +2,8 @@
 
 Everything here runs in a freshly forked child before the harness starts:
 
-- rlimits: address space, CPU seconds, open files, file size, no core dumps, processes;
+- rlimits: address space (not for GPU jobs, whose resident size the launcher watches
+  instead), CPU seconds, open files, file size, no core dumps, processes;
 - ``no_new_privs`` so no setuid binary on the host can hand privileges back;
 - as root, where the kernel allows it: a private network namespace (no interface but a
   downed loopback) and a private mount namespace whose root is an empty tmpfs holding only
@@ -123,7 +124,10 @@ def set_rlimits(limits: Limits, nproc: int | None = None) -> None:
     mb = 1024 * 1024
     # Counted per real uid; a no-op for root, which is why root jobs also get their own uid.
     nproc = nproc or limits.max_processes
-    for which, soft, hard in ((resource.RLIMIT_AS, limits.memory_mb * mb, limits.memory_mb * mb),
+    # CUDA reserves virtual ranges far beyond any memory limit: a GPU job's memory is watched by
+    # resident size from the launcher (process.wait_job) instead.
+    address_space = () if limits.gpu else ((resource.RLIMIT_AS, limits.memory_mb * mb, limits.memory_mb * mb),)
+    for which, soft, hard in (*address_space,
                               (resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 5),
                               (resource.RLIMIT_NOFILE, limits.max_open_files, limits.max_open_files),
                               (resource.RLIMIT_FSIZE, limits.max_file_mb * mb, limits.max_file_mb * mb),
@@ -151,15 +155,15 @@ def _pivot_root(new: str, old: str) -> None:
     _check(_libc.syscall(SYS_PIVOT_ROOT[platform.machine()], new.encode(), old.encode()), "pivot_root")
 
 
-def isolate_filesystem(workdir: str, binds: list, links: list) -> None:
+def isolate_filesystem(workdir: str, binds: list, links: list, devices: list | tuple = ()) -> None:
     """In a new mount namespace, make the allow-list of `view.allowed` the whole filesystem.
 
     An empty tmpfs becomes the root; `binds` ((host path, path inside) pairs) are bound into it
-    read-only, `links` recreated, a few device nodes added and the job dir bound writable. The
+    read-only, `links` recreated, a few device nodes (and `devices`) added and the job dir bound writable. The
     old root is then detached: nothing else is reachable, not even by path.
     """
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    mounts = [*((src, dst) for src, dst in binds), *((d, d) for d in DEVICES), (workdir, workdir)]
+    mounts = [*((src, dst) for src, dst in binds), *((d, d) for d in (*DEVICES, *devices)), (workdir, workdir)]
     mounts.sort(key=lambda m: m[1].count("/"))  # a parent before what is bound inside it
     # O_PATH descriptors keep every source reachable once the staging tmpfs covers the job dir.
     fds: dict[str, int] = {}
@@ -196,7 +200,7 @@ def isolate_filesystem(workdir: str, binds: list, links: list) -> None:
 
 
 def enter(workdir: str, limits: Limits, isolate: bool, binds: list, links: list,
-          extra_ns: int = 0, nproc: int | None = None) -> None:
+          extra_ns: int = 0, nproc: int | None = None, devices: list | tuple = ()) -> None:
     """Apply every fence this process can apply to itself (run in the forked child).
 
     `binds` and `links` are the launcher's `view.allowed`: computed there, where the
@@ -206,7 +210,7 @@ def enter(workdir: str, limits: Limits, isolate: bool, binds: list, links: list,
         prctl(PR_SET_NO_NEW_PRIVS, 1)
     if isolate:
         unshare(CLONE_NEWNET | CLONE_NEWNS | extra_ns)
-        isolate_filesystem(workdir, binds, links)
+        isolate_filesystem(workdir, binds, links, devices)
     set_rlimits(limits, nproc)
 
 

@@ -5,7 +5,8 @@ in its memory to inherit). It imports numpy, ``design_space``, the embedders and
 harness once (torch too when asked), then forks one child per job. Each child applies the
 same fences as the process backend — new session, rlimits, no_new_privs, and as root a
 private network, mount and PID namespace, the allow-list view (`view`) and a job-specific uid — and
-runs the harness replay. A crashing child is just a wait status; the server carries on.
+runs the harness replay. The server waits for each child itself: the wall clock, and for a GPU
+job the resident-size watch that stands in for its address-space limit (`process.wait_job`). A crashing child is just a wait status; the server carries on.
 
 Wire: the launcher writes one JSON request per line on the server's stdin and reads one
 JSON reply per line from its stdout. Run ``python -I -m sandboxes.backends.forkserver
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from sandboxes.backends import fences, view
 from sandboxes.backends.base import Launch, run_job
-from sandboxes.backends.process import decode_status, kill_group, kill_job, tail_of, wait_exit
+from sandboxes.backends.process import decode_status, job_env, kill_group, kill_job, oom_message, tail_of, wait_job
 from sandboxes.job import Job, Limits, Result
 
 PRELOAD = ("numpy", "design_space", "design_space.embedders", "sandboxes.harness", "sandboxes.embed_cache")
@@ -72,7 +73,7 @@ def _child(req: dict, out_fd: int) -> None:
         os.closerange(3, 65536)
         isolate = req["isolate"]
         fences.enter(req["workdir"], Limits(**req["limits"]), isolate, req["binds"], req["links"],
-                     nproc=req["nproc"])
+                     nproc=req["nproc"], devices=req["devices"])
         if isolate:
             fences.mount_proc()
             view.relocate_modules(req["packages"])  # later imports come from the view's code root
@@ -93,13 +94,13 @@ def _child(req: dict, out_fd: int) -> None:
         os._exit(code)
 
 
-def _wait(pid: int, timeout: float) -> tuple[int | None, object]:
-    ready = wait_exit(pid, timeout)
-    if not ready:
+def _wait(pid: int, limits: Limits, uid: int | None) -> tuple[str, int, object]:
+    outcome = wait_job(pid, limits, uid)
+    if outcome != "exited":
         kill_job(pid)
     _, status, rusage = os.wait4(pid, 0)
     kill_group(pid)  # whatever the job left in its session
-    return (status if ready else None), rusage
+    return outcome, status, rusage
 
 
 def run_one(req: dict, own_pid_ns: int | None = None) -> dict:
@@ -119,8 +120,8 @@ def run_one(req: dict, own_pid_ns: int | None = None) -> dict:
                 fences.setns(own_pid_ns, fences.CLONE_NEWPID)
     finally:
         os.close(out_fd)
-    status, rusage = _wait(pid, req["limits"]["wall_seconds"])
-    return {"status": status, "wall": time.perf_counter() - t0,
+    outcome, status, rusage = _wait(pid, Limits(**req["limits"]), req["uid"])
+    return {"outcome": outcome, "status": status, "wall": time.perf_counter() - t0,
             "cpu": rusage.ru_utime + rusage.ru_stime, "rss_mb": rusage.ru_maxrss / 1024}
 
 
@@ -203,7 +204,7 @@ class ForkserverSandbox:
         fs = view.allowed(job)
         req = {"workdir": workdir, "limits": dataclasses.asdict(limits), "isolate": self.isolate,
                "uid": uid, "nproc": fences.nproc_limit(limits, uid), "binds": fs.binds, "links": fs.links,
-               "packages": view.host_packages(), "env": fences.clean_env(workdir)}
+               "devices": fs.devices, "packages": view.host_packages(), "env": job_env(job, workdir)}
         with self._lock:
             if self._proc is not None and self._proc.poll() is not None:
                 self._stop(self._proc)  # died between jobs (killed, OOM): clean up, start afresh
@@ -227,7 +228,9 @@ class ForkserverSandbox:
             return Launch("crashed", f"fork server: {reply['error']}")
         wall, cpu, rss = reply["wall"], reply["cpu"], reply["rss_mb"]
         status = reply["status"]
-        if status is None:
+        if reply["outcome"] == "oom":
+            return Launch("oom", oom_message(limits), wall, cpu, rss)
+        if reply["outcome"] == "timeout":
             return Launch("timeout", f"no result after {limits.wall_seconds:g} s wall clock; job killed",
                           wall, cpu, rss)
         if status == 0 and os.path.exists(os.path.join(workdir, "transcript.json")):

@@ -21,11 +21,16 @@ import subprocess
 import sys
 import time
 
-from sandboxes.backends import fences, view
+from sandboxes.backends import fences, gpu, view
 from sandboxes.backends.base import Launch, run_job
 from sandboxes.job import Job, Limits, Result
 
 clean_env = fences.clean_env  # kept importable from here: other modules use it
+
+
+def job_env(job: Job, workdir: str) -> dict[str, str]:
+    """The clean environment plus the job's GPU assignment (or none: CPU jobs see no GPU)."""
+    return {**clean_env(workdir), **gpu.env(job)}
 
 
 def tail_of(path: str, n: int) -> str:
@@ -54,13 +59,22 @@ def bwrap_command(workdir: str, uid: int | None, fs: view.View) -> list[str]:
         cmd += ["--ro-bind", src, dst]
     for path, target in fs.links:
         cmd += ["--symlink", target, path]
-    cmd += ["--bind", workdir, workdir, "--dev", "/dev", "--proc", "/proc", "--remount-ro", "/",
-            "--chdir", workdir]
+    cmd += ["--bind", workdir, workdir, "--dev", "/dev"]
+    for node in fs.devices:  # a GPU job's device nodes (--dev-bind: plain binds are nodev)
+        if os.path.dirname(node) != "/dev":
+            cmd += ["--perms", "0755", "--dir", os.path.dirname(node)]
+        cmd += ["--dev-bind", node, node]
+    cmd += ["--proc", "/proc", "--remount-ro", "/", "--chdir", workdir]
     if uid is None:  # unprivileged: bubblewrap maps us into a user namespace of our own
         return cmd + ["--unshare-user", "--"]
     # As root a user namespace would map the sandbox to uid 0 outside; drop to a real uid instead.
     return cmd + ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", shutil.which("setpriv") or "setpriv",
                   f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
+
+
+def oom_message(limits: Limits) -> str:
+    return (f"resident memory passed the {limits.memory_mb} MB limit (GPU job: resident size is watched, "
+            "no address-space limit); killed")
 
 
 def decode_status(status: int, limits: Limits, wrapped: bool, tail: str) -> Launch:
@@ -120,22 +134,24 @@ class ProcessSandbox:
         nproc = fences.nproc_limit(limits, uid)
 
         def fence() -> None:  # runs in the child between fork and exec
-            fences.enter(workdir, limits, isolate, fs.binds, fs.links, nproc=nproc)
+            fences.enter(workdir, limits, isolate, fs.binds, fs.links, nproc=nproc, devices=fs.devices)
 
         out = open(os.path.join(workdir, "output.log"), "wb")
         t0 = time.perf_counter()
         try:
-            proc = subprocess.Popen(self.command(workdir, uid, fs), cwd=workdir, env=clean_env(workdir),
+            proc = subprocess.Popen(self.command(workdir, uid, fs), cwd=workdir, env=job_env(job, workdir),
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, close_fds=True,
                                     preexec_fn=fence)
         finally:
             out.close()
-        status, rusage = self._wait(proc, limits.wall_seconds)
+        outcome, status, rusage = self._wait(proc, limits, uid)
         wall = time.perf_counter() - t0
         cpu = (rusage.ru_utime + rusage.ru_stime) if rusage else 0.0
         rss = (rusage.ru_maxrss / 1024) if rusage else 0.0
-        if status is None:
+        if outcome == "oom":
+            return Launch("oom", oom_message(limits), wall, cpu, rss)
+        if outcome == "timeout":
             return Launch("timeout", f"no result after {limits.wall_seconds:g} s wall clock; process group killed",
                           wall, cpu, rss)
         if status == 0 and os.path.exists(os.path.join(workdir, "transcript.json")):
@@ -146,17 +162,90 @@ class ProcessSandbox:
         return launch
 
     @staticmethod
-    def _wait(proc: subprocess.Popen, timeout: float):
-        """Wait for the child; on timeout kill its whole process group. Returns (status|None, rusage)."""
-        ready = wait_exit(proc.pid, timeout)
-        if not ready:
+    def _wait(proc: subprocess.Popen, limits: Limits, uid: int | None):
+        """Wait for the child; on timeout or a watched GPU job's oom kill its whole process group.
+        Returns (outcome, wait status, rusage); see `wait_job`."""
+        outcome = wait_job(proc.pid, limits, uid)
+        if outcome != "exited":
             kill_job(proc.pid)
         _pid, status, rusage = os.wait4(proc.pid, 0)
-        proc.returncode = status if ready else -9
+        proc.returncode = status if outcome == "exited" else -9
         kill_group(proc.pid)  # reap what the program left in its group
-        return (status if ready else None), rusage
+        return outcome, status, rusage
 
-    _kill_group = staticmethod(lambda pgid: kill_group(pgid))
+
+def wait_job(pid: int, limits: Limits, uid: int | None) -> str:
+    """Wait for the job whose leader is `pid`: "exited" (unreaped), "timeout" or "oom".
+
+    CPU jobs are held to ``memory_mb`` by RLIMIT_AS. GPU jobs have no address-space limit
+    (CUDA reserves huge virtual ranges), so their resident size is watched instead and the
+    job is ended as "oom" once it passes the limit. The watch polls: a program can overshoot
+    by what it allocates in one interval before it is killed.
+    """
+    if not limits.gpu:
+        return "exited" if wait_exit(pid, limits.wall_seconds) else "timeout"
+    watch = RssWatch(pid, uid)
+    deadline = time.monotonic() + limits.wall_seconds
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        if wait_exit(pid, min(WATCH_INTERVAL, remaining)):
+            return "exited"
+        if watch.rss_mb() > limits.memory_mb:
+            return "oom"
+
+
+WATCH_INTERVAL = 0.05  # s between resident-size reads of a GPU job's processes
+RESCAN_INTERVAL = 1.0  # s between scans of /proc for processes the job started since
+
+
+class RssWatch:
+    """The resident size of a job: its leader and every process below it, or running as its uid.
+
+    Reading the known members is cheap; finding new ones needs a scan of all of /proc (~30 ms
+    on a busy node), so that runs once a second. Pages shared between the job's processes
+    (a fork server's preloaded modules) count once per process: the watch errs towards "oom".
+    """
+
+    def __init__(self, leader: int, uid: int | None) -> None:
+        self.leader, self.uid = leader, uid
+        self.members: set[int] = {leader}
+        self.scanned = 0.0
+        self.page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def _scan(self) -> None:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+                if int(fields[3]) == self.leader or (self.uid is not None and os.stat(f"/proc/{pid}").st_uid == self.uid):
+                    self.members.add(pid)  # its session, or its uid (root launches: a uid of its own)
+                parents[pid] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+        grown = True
+        while grown:  # descendants that left the session (setsid) are still below the leader
+            new = {pid for pid, ppid in parents.items() if ppid in self.members and pid not in self.members}
+            self.members |= new
+            grown = bool(new)
+        self.scanned = time.monotonic()
+
+    def rss_mb(self) -> float:
+        if time.monotonic() - self.scanned >= RESCAN_INTERVAL:
+            self._scan()
+        total = 0
+        for pid in list(self.members):
+            try:
+                with open(f"/proc/{pid}/statm", "rb") as fh:
+                    total += int(fh.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                self.members.discard(pid)  # exited
+        return total * self.page_mb
 
 
 def wait_exit(pid: int, timeout: float) -> bool:

@@ -17,7 +17,8 @@ read-only, and only these —
 
 Parent directories are created empty (mode 0755) to hold those mounts, so the caller's home
 or temp dir may appear as a path but never with their contents. ``/proc`` (of the job's own
-PID namespace) and a few device nodes complete it.
+PID namespace) and a few device nodes complete it; a GPU job also gets the NVIDIA device
+nodes (`gpu.device_nodes`).
 
 The interpreter inside puts `CODE_ROOT` first on ``sys.path`` (`python_argv`), so the sandbox
 runs the same ``design_space`` and ``sandboxes`` as the launcher, whatever an editable install
@@ -47,10 +48,12 @@ HARNESS_ARGS = ("job.json", "stream.jsonl", "transcript.json")
 
 @dataclass
 class View:
-    """Read-only binds (host path, path inside) and symlinks (path inside, target)."""
+    """Read-only binds (host path, path inside), symlinks (path inside, target) and the device
+    nodes beyond the fixed few (a GPU job's; docker hands devices over by device request)."""
 
     binds: list[tuple[str, str]] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
 
     def inside(self) -> list[str]:
         return sorted({dst for _src, dst in self.binds} | {path for path, _t in self.links})
@@ -135,13 +138,16 @@ def allowed(job: object | None, tools: tuple[str, ...] = (), code_root: str = CO
 
     `tools`: executables the launcher runs inside the view (found on PATH, bound as files).
     """
+    from sandboxes.backends import gpu
     from sandboxes.backends.fences import model_cache
 
     fixed = _fixed(tuple(tools), code_root)
     caches = [p for p in (model_cache(), getattr(job, "embed_cache", "") or "") if p and os.path.isdir(p)]
     binds = [*fixed.binds, *_identity_binds([os.path.realpath(p) for p in caches])]
+    limits = getattr(job, "limits", None)
+    devices = gpu.device_nodes() if getattr(limits, "gpu", False) else []
     # Parents first: a bind made before one of its parents would be covered by it.
-    return View(binds=sorted(binds, key=lambda b: b[1].count("/")), links=list(fixed.links))
+    return View(binds=sorted(binds, key=lambda b: b[1].count("/")), links=list(fixed.links), devices=devices)
 
 
 def relocate_modules(host: dict[str, str], code_root: str = CODE_ROOT) -> None:
