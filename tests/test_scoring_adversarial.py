@@ -4,9 +4,10 @@ Every file in tests/gaming/ is a valid memory program that stores nothing useful
 earn evidence credit by citing instead of showing (see each module's docstring). Each is
 replayed by the real harness on real LoCoMo data (two conversations, the `subset` fidelity)
 and on the synthetic task, scored by the real scorer, and must stay below the `bm25_rag` seed
-on the same stream. The last test scores the same transcripts with the old, loose rule ("an
-item is credited with a cited event when it shares a content word with it") and shows that
-rule lets gaming beat BM25: the suite fails if the scorer is loosened that way.
+on the same stream. The last tests score the same transcripts with the old, loose rule ("an
+item is credited with a cited event when it shares a content word with it"), once written out
+here and once patched into the product scorer (also with full credit from a quarter shown),
+and show that such rules let gaming reach BM25: the suite fails if the scorer is loosened.
 """
 from __future__ import annotations
 
@@ -108,3 +109,21 @@ def test_a_loosened_rule_lets_gaming_beat_bm25(bench, task):
                if _loose_recall(stream, bench.transcript(p.stem, p.read_text(), task)) > bm25]
     # the suite is only worth something if the strategies it holds defeat a loose rule
     assert len(winners) >= 3, f"only {winners} beat bm25_rag ({bm25:.3f}) under the loose rule on {task}"
+
+
+def _loosened(floor: float):
+    """A share rule loosened to full credit for any event shown at `floor` or more (0: one shared word)."""
+    def share(shown, event):
+        part = len(event & shown) / len(event) if event else 0.0
+        return 1.0 if part > 0 and part >= floor else 0.0
+    return share
+
+
+@pytest.mark.parametrize("task, floor", [("locomo", 0.0), ("synthetic", 0.0), ("synthetic", 0.25)])
+def test_loosening_the_product_rule_makes_the_suite_fail(bench, monkeypatch, task, floor):
+    import sandboxes.evidence
+
+    monkeypatch.setattr(sandboxes.evidence, "share", _loosened(floor))
+    bm25 = bench.recall("bm25_rag", seed_source("bm25_rag"), task)
+    beat = [p.stem for p in GAMING if bench.recall(p.stem, p.read_text(), task) >= bm25]
+    assert beat, f"no gaming program reaches bm25_rag ({bm25:.3f}) on {task} with credit for any share >= {floor}"
