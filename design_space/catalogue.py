@@ -64,6 +64,7 @@ class Component:
     extra: tuple[str, ...] = ()  # extra positional arguments after the slot's own (e.g. self.kit.embed)
     text_only: bool = False  # index slot: searches need text (no vectors)
     params: dict[str, KnobSpec] = field(default_factory=dict)  # index slot: constructor parameter -> knob
+    index_uses: tuple[str, ...] = ("search",)  # what the step calls on the index it is given (always by text)
 
     @property
     def stage(self) -> str:
@@ -151,11 +152,11 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
               (_k("RERANK_POOL", "pool", "int", 10, 100, 30, True), _k("RERANK_WEIGHT", "weight", "float", 0.0, 2.0, 0.5))),
     Component("neighbours", "hits", _R + "expansion", "with_neighbours",
               "add the turns around each hit (same session) after the hits",
-              (_k("NEIGHBOUR_RADIUS", "radius", "int", 0, 3, 1),)),
+              (_k("NEIGHBOUR_RADIUS", "radius", "int", 0, 3, 1),), index_uses=()),
     # manage
-    Component("dedupe", "turns", _M + "dedupe", "drop_repeats",
+    Component("dedupe", "turns", _M + "repeats", "drop_repeats",
               "at the end of a session, drop turns whose content words repeat an earlier turn's",
-              (_k("DEDUPE_OVERLAP", "overlap", "float", 0.5, 1.0, 0.9),)),
+              (_k("DEDUPE_OVERLAP", "overlap", "float", 0.5, 1.0, 0.9),), index_uses=("remove",)),
 ]}
 
 INDEXES = {c.function: c for c in COMPONENTS.values() if c.slot == "index"}

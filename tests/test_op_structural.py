@@ -149,3 +149,61 @@ def test_no_applicable_edit_is_an_operator_error():
     op = StructuralEdit(edits=["swap_index", "remove_step"])
     with pytest.raises(OperatorError, match="no structural edit"):
         op.propose(ctx(src))
+
+
+def test_component_edits_reach_every_slot_and_undo_exactly():
+    from design_space.catalogue import COMPONENTS
+    from evolve.operators.pipeline_edits import insert_at, present, remove_at, replace_at
+
+    base = seed_source("bm25_rag")
+    for comp in COMPONENTS.values():
+        if comp.slot == "index" or comp.name == "neighbours":
+            continue
+        code = insert_at(base, comp.slot, comp, 0)
+        assert validate_source(code) == [] and present(code)[comp.slot][0] == comp.name
+        knobs = {k.name for k in read_knobs(code)}
+        assert {k.name for k in comp.knobs} <= knobs and comp.import_line() in code
+        assert remove_at(code, comp.slot, 0) == base  # the line, its knobs and its import go together
+    code = insert_at(base, "hits", COMPONENTS["rerank"], 0)
+    swapped = replace_at(code, "hits", 0, COMPONENTS["multihop"])
+    assert present(swapped)["hits"] == ["multihop", "neighbours"] and "RERANK_POOL" not in swapped
+    assert "rerank_coverage" not in swapped and validate_source(swapped) == []
+
+
+def test_structural_operator_builds_runnable_component_pipelines():
+    op = StructuralEdit(knob_weight=0.0, edits=["insert_component", "replace_component", "remove_component"])
+    code = seed_source("dense_rag")
+    notes = []
+    for seed in range(8):
+        p = op.propose(ctx(code, seed))
+        code = p.code
+        notes.append(p.note)
+    assert any(n.startswith("insert") for n in notes)
+    res = run(code)
+    assert res.status == "ok" and res.metrics["recall"] > 0, (notes, res.error)
+
+
+def test_graft_takes_one_slot_of_the_second_parent_with_its_knobs():
+    from evolve.operators.component_crossover import ComponentCrossover
+    from evolve.operators.pipeline_edits import COMPONENTS, insert_at, present
+
+    a = seed_source("dense_rag")
+    b = insert_at(seed_source("bm25_rag"), "hits", COMPONENTS["temporal"], 0).replace("TIME_WEIGHT = 0.5", "TIME_WEIGHT = 1.75")
+    op = ComponentCrossover()
+    seen = set()
+    for seed in range(12):
+        p = op.propose(OperatorContext(parents=[CandidateView("c1", a), CandidateView("c2", b)], rng=random.Random(seed)))
+        slot = p.meta["slot"]
+        seen.add(slot)
+        got = present(p.code)
+        assert got[slot] == present(b)[slot] and validate_source(p.code) == []
+        for other in set(got) - {slot}:
+            assert got[other] == present(a)[other]
+        if slot == "hits":
+            assert "TIME_WEIGHT = 1.75" in p.code and "MIN_SIMILARITY" in p.code  # B's value; A's own lines stay
+        if slot == "index":
+            assert "BM25Index(K1, B)" in p.code and "K1 = 1.2" in p.code and "DenseIndex" not in p.code
+    assert seen == {"hits", "index"}
+    assert run(p.code).status == "ok"
+    with pytest.raises(OperatorError, match="no differing"):
+        op.propose(OperatorContext(parents=[CandidateView("c1", a), CandidateView("c2", a)], rng=random.Random(0)))

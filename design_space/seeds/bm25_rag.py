@@ -3,16 +3,18 @@
 Follows the sparse-retrieval baseline used in LoCoMo and LongMemEval (Robertson & Zaragoza's
 BM25 with k1 and b), via the bm25s library. Simplified: lower-cased word tokens, an English
 stop-word list, no stemming; optional neighbouring turns as context.
+
+Written as a pipeline (design_space/catalogue.py): structural search inserts, replaces and
+removes the component lines of `encode`, `retrieve` and `manage`, and swaps the index.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from design_space import Event, MemoryProgram, Query, Recall, RecallItem, Signal
+from design_space import Event, MemoryProgram, Query, Recall, Signal
 from design_space.components.encode.annotate import annotate
-from design_space.components.retrieve.expansion import neighbours
+from design_space.components.retrieve.expansion import with_neighbours
 from design_space.components.retrieve.packing import pack
 from design_space.components.store.bm25_index import BM25Index
+from design_space.components.store.turns import Turn, Turns
 
 TOP_K = 10
 K1 = 1.2
@@ -21,36 +23,28 @@ SHOW_SPEAKER = True
 NEIGHBOUR_RADIUS = 0  # also recall this many turns either side of a hit
 
 
-@dataclass
-class Doc:
-    id: str
-    text: str
-    session: str
-
-
 class Memory(MemoryProgram):
     INSTRUCTIONS = "These conversation turns matched the question by keywords, best match first."
 
     def __init__(self, kit):
         super().__init__(kit)
-        self.docs: list[Doc] = []
+        self.turns = Turns()
         self.index = BM25Index(K1, B)
 
-    def encode(self, event: Event) -> list[Doc]:
-        return [Doc(event.id, annotate(event, speaker=SHOW_SPEAKER), event.session)]
+    def encode(self, event: Event) -> list[Turn]:
+        text = annotate(event, speaker=SHOW_SPEAKER)
+        return [Turn.of(event, text)]
 
-    def store(self, records: list[Doc]) -> None:
-        for doc in records:
-            self.docs.append(doc)
-            self.index.add(doc.text)
+    def store(self, records: list[Turn]) -> None:
+        for turn in records:
+            self.turns.append(turn)
+            self.index.add(turn.text)
 
     def retrieve(self, query: Query) -> Recall:
-        hits = self.index.search(query.text, max(1, int(TOP_K)))
-        score = dict(hits)
-        order = neighbours([d for d, _ in hits], len(self.docs), int(NEIGHBOUR_RADIUS),
-                           [d.session for d in self.docs])
-        items = [RecallItem(self.docs[d].text, (self.docs[d].id,), score.get(d, 0.5 * score[h])) for d, h in order]
-        return pack(items, query.budget_tokens, self.kit.count_tokens)
+        text = query.text
+        hits = self.index.search(text, max(1, int(TOP_K)))
+        hits = with_neighbours(hits, text, query, self.turns, self.index, radius=int(NEIGHBOUR_RADIUS))
+        return pack(self.turns.items(hits), query.budget_tokens, self.kit.count_tokens)
 
     def manage(self, signal: Signal) -> None:
         return None

@@ -47,6 +47,12 @@ def _crossover(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     return Crossover(deps.client, bandit=deps.bandit, **opts)
 
 
+def _graft(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from evolve.operators.component_crossover import ComponentCrossover
+
+    return ComponentCrossover(**params)
+
+
 def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from evolve.operators.random_sample import RandomSample
 
@@ -55,7 +61,7 @@ def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
 
 FACTORIES: dict[str, Callable[[dict[str, Any], OperatorDeps], Operator]] = {
     "structural": _structural, "tune": _tune, "llm_edit": _llm_edit, "crossover": _crossover,
-    "random": _random}
+    "random": _random, "graft": _graft}
 
 
 def build_operators(configs: list[OperatorConfig], deps: OperatorDeps | None = None) -> list[tuple[Operator, float]]:

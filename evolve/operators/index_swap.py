@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from design_space.catalogue import INDEXES, knob_text
+from design_space.catalogue import BY_FUNCTION, INDEXES, knob_text
 from evolve.operators.source_edits import add_import, drop_unused_imports, drop_unused_knobs, insert_knobs
 
 _TEXTUAL_METHODS = {"join", "format", "strip", "lower", "upper", "replace", "removeprefix", "removesuffix"}
@@ -119,6 +119,10 @@ def _uses(tree: ast.Module, binding: _Binding) -> tuple[set[str], bool] | None:
             continue
         if isinstance(up, ast.Call) and isinstance(up.func, ast.Name) and up.func.id == "len" and up.args == [node]:
             methods.add(_LEN)
+            continue
+        if isinstance(up, ast.Call) and isinstance(up.func, ast.Name) and up.func.id in BY_FUNCTION \
+                and node in up.args:
+            methods.update(BY_FUNCTION[up.func.id].index_uses)  # a pipeline step: its declared uses, by text
             continue
         call = parents.get(id(up))
         if isinstance(up, ast.Attribute) and isinstance(call, ast.Call) and call.func is up:

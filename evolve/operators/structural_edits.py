@@ -2,6 +2,8 @@
 apply to a program, or (new code, one-line note).
 
 - swap an index for another that supports every use the program makes of it (`index_swap`);
+- in a pipeline program, insert, replace or remove a catalogue component in any slot
+  (`pipeline_edits`, design_space/catalogue.py);
 - change encoding granularity: index every turn together with the turns before it;
 - add a retrieval step: expand each hit with its neighbouring turns;
 - remove a step: undo an added wrapper, or empty `manage` (test whether it earns its cost).
@@ -18,6 +20,7 @@ from typing import Callable
 import libcst as cst
 
 from evolve.operators.index_swap import swap_index
+from evolve.operators.pipeline_edits import insert_component, remove_component, replace_component
 
 MARK = "memarch-step:"
 _BASE = re.compile(r"^class (_MemoryBase\d+)\(", re.MULTILINE)
@@ -207,6 +210,9 @@ class _Empty(cst.CSTTransformer):
 
 EDITS: dict[str, tuple[Edit, float]] = {
     "swap_index": (swap_index, 1.0),
+    "insert_component": (insert_component, 1.5),
+    "replace_component": (replace_component, 1.0),
+    "remove_component": (remove_component, 0.5),
     "context": (add_context, 1.0),
     "neighbours": (add_neighbours, 1.0),
     "remove_step": (remove_step, 0.5),

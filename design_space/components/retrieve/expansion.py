@@ -37,3 +37,12 @@ def session_members(hits: Sequence[int], session_of: Sequence[str], max_sessions
             break
     wanted = set(chosen)
     return [i for i, s in enumerate(session_of) if s in wanted]
+
+
+def with_neighbours(hits, text, query, table, index, radius: int = 1):
+    """Pipeline step: the hits, then the turns within `radius` of each (same session, half its score)."""
+    if radius <= 0:
+        return hits
+    score = dict(hits)
+    order = neighbours([d for d, _ in hits], len(table), int(radius), [row.session for row in table.rows])
+    return [(d, score.get(d, 0.5 * score[h])) for d, h in order if table.alive[d]]

@@ -1,0 +1,180 @@
+"""The component catalogue: declared interfaces and knobs match the code, and each new retrieval
+component does, on a small crafted conversation, the one thing its name says."""
+import calendar
+import datetime as dt
+import inspect
+import random
+from pathlib import Path
+
+import pytest
+
+from design_space.catalogue import COMPONENTS, SLOTS, STAGES
+from design_space.contract import Event, Query, Signal
+from design_space.kit import Kit
+from design_space.seeds import seed_source
+from design_space.validate import validate_source
+from evolve.operators.pipeline_edits import insert_at, present
+from sandboxes.backends.process import ProcessSandbox
+from sandboxes.harness import load_program
+from sandboxes.job import Job
+
+FROZEN_BM25 = (Path(__file__).resolve().parent / "fixtures" / "llm" / "parents" / "bm25_rag.py").read_text()
+DAY = 86400.0
+
+
+def _ts(y, m, d):
+    return dt.datetime(y, m, d, 12, tzinfo=dt.timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize("name", sorted(COMPONENTS))
+def test_declared_interface_and_knobs_match_the_code(name):
+    comp = COMPONENTS[name]
+    assert comp.stage in STAGES and comp.slot in SLOTS
+    fn = comp.load()
+    params = inspect.signature(fn.__init__ if inspect.isclass(fn) else fn).parameters
+    if comp.slot != "index":
+        positional = [p for p in SLOTS[comp.slot][3].split(", ") if p] + list(comp.extra)
+        names = [p for p in params if p != "self"]
+        assert len(names) >= len(positional), f"{name} takes fewer arguments than its slot passes"
+        rest = names[len(positional):]
+        assert sorted(k.arg for k in comp.knobs) == sorted(rest), f"{name}: knobs {rest} undeclared or unknown"
+    for spec in list(comp.knobs) + list(comp.params.values()):
+        assert spec.low <= spec.default <= spec.high, spec
+        assert spec.name.isupper()
+        if comp.slot != "index":
+            assert params[spec.arg].default == spec.default, f"{name}.{spec.arg}: declared default differs"
+    # a knob constant belongs to one component: structural edits add and drop it with its line
+    others = {k.name for c in COMPONENTS.values() if c.name != name for k in c.knobs}
+    assert not others & {k.name for k in comp.knobs}
+
+
+def _memory(code, turns, tmp_path):
+    mem = load_program(code, str(tmp_path))(Kit())
+    for i, (speaker, text, session, t) in enumerate(turns):
+        mem.store(mem.encode(Event(f"e{i}", text, t, speaker, session)))
+    return mem
+
+
+def _recalled(code, turns, question, tmp_path, signal=None):
+    mem = _memory(code, turns, tmp_path)
+    if signal is not None:
+        mem.manage(signal)
+    recall = mem.retrieve(Query("q", question, _ts(2024, 1, 1), 400))
+    return [i for item in recall.items for i in item.source_ids]
+
+
+def _with(comp_name, knobs=None, top_k=1, base=None):
+    code = (base or seed_source("bm25_rag")).replace("TOP_K = 10", f"TOP_K = {top_k}")
+    comp = COMPONENTS[comp_name]
+    code = insert_at(code, comp.slot, comp, 0)
+    for name, value in (knobs or {}).items():
+        code = code.replace(f"\n{name} = ", f"\n{name} = {value!r}  # was ", 1)
+    assert validate_source(code) == []
+    return code
+
+
+FILLER = [("Bo", f"The weather report said {w} skies again.", "s0", _ts(2023, 1, 2)) for w in
+          ("grey", "blue", "cloudy", "clear", "stormy")]
+
+
+def test_prf_reaches_a_turn_in_the_answers_words(tmp_path):
+    turns = FILLER + [("Ann", "I adopted a greyhound from the shelter.", "s1", _ts(2023, 3, 1)),
+                      ("Bo", "That greyhound loves chasing squirrels.", "s1", _ts(2023, 3, 1)),
+                      ("Bo", "Squirrels are everywhere in the park.", "s1", _ts(2023, 3, 1))]
+    question = "What did Ann adopt from the shelter?"
+    plain = _recalled(seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 2"), turns, question, tmp_path)
+    code = _with("prf", {"PRF_DOCS": 1, "PRF_TERMS": 3}, top_k=2)
+    assert plain == ["e5"] and _recalled(code, turns, question, tmp_path) == ["e5", "e6"]
+
+
+def test_multihop_follows_the_first_hop_to_the_second(tmp_path):
+    turns = FILLER + [("Ann", "My cousin Marguerite moved to Lisbon last year.", "s1", _ts(2023, 3, 1)),
+                      ("Ann", "Marguerite now teaches violin to children.", "s2", _ts(2023, 5, 1)),
+                      ("Bo", "Lisbon has lovely trams.", "s2", _ts(2023, 5, 1))]
+    question = "What does Ann's cousin who moved to Lisbon teach?"
+    plain = _recalled(seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 2"), turns, question, tmp_path)
+    code = _with("multihop", {"HOP_BREADTH": 1, "HOP_WEIGHT": 1.0}, top_k=2)
+    hopped = _recalled(code, turns, question, tmp_path)
+    assert "e6" not in plain and "e5" in hopped and "e6" in hopped
+
+
+def test_temporal_favours_turns_on_the_date_asked(tmp_path):
+    turns = [("Ann", "We went hiking in the mountains.", "s0", _ts(2023, 2, 10)),
+             ("Ann", "We went hiking by the lake.", "s1", _ts(2023, 5, 20)),
+             ("Ann", "We went hiking near the coast.", "s2", _ts(2023, 9, 3))]
+    question = "Where did Ann go hiking in May 2023?"
+    code = _with("temporal", {"TIME_WEIGHT": 2.0})
+    assert _recalled(code, turns, question, tmp_path) == ["e1"]
+    # asked "when" with no date: the turn that carries a time expression wins
+    turns2 = [("Ann", "I love the pottery class.", "s0", 0.0), ("Ann", "I signed up for the pottery class last week.", "s0", 0.0),
+              ("Ann", "The pottery class teacher is kind.", "s0", 0.0)]
+    assert _recalled(code, turns2, "When did Ann sign up for the pottery class?", tmp_path) == ["e1"]
+
+
+def test_entity_boost_favours_the_named_speaker(tmp_path):
+    turns = [("Bo", "I am reading a novel about whales.", "s0", 0.0),
+             ("Ann", "I am reading a novel about ships.", "s0", 0.0)]
+    question = "What novel is Ann reading?"
+    assert _recalled(_with("entities", {"ENTITY_WEIGHT": 2.0}), turns, question, tmp_path) == ["e1"]
+
+
+def test_sessions_first_favours_the_session_about_the_topic(tmp_path):
+    turns = [("Ann", "The garden needs water.", "s0", 0.0), ("Bo", "Tomatoes and basil grow there.", "s0", 0.0),
+             ("Ann", "Tomatoes are in the market.", "s1", 0.0), ("Bo", "Prices went up.", "s1", 0.0),
+             ("Ann", "The garden gnome broke.", "s0", 0.0)]
+    question = "What grows in the garden, tomatoes?"
+    code = _with("sessions", {"SESSION_TOP": 1, "SESSION_WEIGHT": 2.0})
+    plain = _recalled(seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 1"), turns, question, tmp_path)
+    got = _recalled(code, turns, question, tmp_path)
+    assert got != plain and got[0] in ("e0", "e1", "e4")
+
+
+def test_fusion_and_rerank_change_the_ranking_for_a_reason(tmp_path):
+    turns = [("Bo", f"A blue car passed by the {w}.", "s0", 0.0) for w in ("bank", "school", "shop", "park", "pier")]
+    turns += [("Ann", "Sister sister sister sister!", "s1", 0.0), ("Ann", "My sister bought the blue car.", "s1", 0.0)]
+    question = "Which blue car did my sister buy?"
+    plain = _recalled(seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 1"), turns, question, tmp_path)
+    assert plain == ["e5"]  # BM25: the rare word, repeated, wins
+    assert _recalled(_with("rerank", {"RERANK_WEIGHT": 2.0}), turns, question, tmp_path) == ["e6"]  # coverage wins
+    dense = seed_source("dense_rag").replace("TOP_K = 10", "TOP_K = 2")
+    assert _recalled(dense, turns, question, tmp_path) == ["e6", "e5"]
+    fused = _with("fuse_bm25", {"FUSE_BM25_WEIGHT": 3.0}, base=dense)
+    assert _recalled(fused, turns, question, tmp_path) == ["e5", "e6"]  # BM25's first, weighted 3:1, leads
+
+
+def test_context_and_date_change_what_is_indexed(tmp_path):
+    turns = [("Ann", "Where did you move?", "s0", _ts(2023, 6, 7)), ("Bo", "To Porto.", "s0", _ts(2023, 6, 7))]
+    mem = _memory(_with("context"), turns, tmp_path)
+    assert mem.turns[1].text.startswith("Where did you move? | ")
+    mem = _memory(_with("dated"), turns, tmp_path)
+    assert mem.turns[0].text.startswith("[7 June 2023]")
+
+
+def test_dedupe_drops_a_repeated_turn_at_session_end(tmp_path):
+    turns = [("Ann", "I adopted a cat named Tom.", "s0", 0.0), ("Ann", "I adopted a cat named Tom!", "s0", 0.0),
+             ("Ann", "Dinner was late.", "s0", 0.0)]
+    code = _with("dedupe", top_k=3)
+    kept = _recalled(code, turns, "cat named Tom", tmp_path, Signal("session_end", session="s0"))
+    assert kept == ["e0"]
+    assert sorted(_recalled(code, turns, "cat named Tom", tmp_path)) == ["e0", "e1"]  # nothing before the signal
+
+
+def test_bm25_seed_as_a_pipeline_recalls_what_the_original_did():
+    assert present(seed_source("bm25_rag")) == {"text": [], "query": [], "hits": ["neighbours"], "turns": [],
+                                                "index": ["bm25"]}
+    for radius in (0, 1):
+        runs = [ProcessSandbox().run(Job(program=src.replace("NEIGHBOUR_RADIUS = 0", f"NEIGHBOUR_RADIUS = {radius}"),
+                                         task="synthetic", fidelity="smoke")) for src in (FROZEN_BM25, seed_source("bm25_rag"))]
+        assert runs[0].status == runs[1].status == "ok"
+        assert runs[0].per_item == runs[1].per_item
+
+
+def test_every_component_runs_in_a_sandbox_in_one_program():
+    code = seed_source("bm25_rag")
+    rng = random.Random(0)
+    for comp in COMPONENTS.values():
+        if comp.slot != "index" and comp.name != "neighbours":
+            code = insert_at(code, comp.slot, comp, rng.randint(0, len(present(code)[comp.slot])))
+    assert validate_source(code) == []
+    res = ProcessSandbox().run(Job(program=code, task="synthetic", fidelity="smoke"))
+    assert res.status == "ok" and res.metrics["recall"] > 0, res.error
