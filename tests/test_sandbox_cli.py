@@ -25,6 +25,22 @@ def test_check_proves_every_fence_holds_on_the_process_backend():
     assert "network / mount / PID namespaces" in text
 
 
+def test_check_says_whether_gpu_jobs_would_work_here():
+    import glob
+
+    torch = pytest.importorskip("torch")
+    console, out = _console()
+    assert sandbox_check_command(["process"], console=console) == 0  # no GPU is no failure
+    text = out.getvalue()
+    verdict = next(line for line in text.splitlines() if "GPU jobs would work here" in line)
+    works = torch.cuda.is_available() and bool(glob.glob("/dev/nvidia*"))
+    assert ("yes" in verdict) == works, verdict
+    torch_row = next(line for line in text.splitlines() if "torch sees a CUDA GPU" in line)
+    assert torch.__version__ in torch_row
+    if works:
+        assert "process: GPU job: torch CUDA matmul" in text
+
+
 def test_check_rejects_an_unknown_backend():
     console, _ = _console()
     assert sandbox_check_command(["nope"], console=console) == 2

@@ -5,6 +5,7 @@ The engine is found through DOCKER_HOST or /var/run/docker.sock; .ci/run starts 
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import subprocess
@@ -63,9 +64,37 @@ def test_every_fence_is_in_the_container_spec(sandbox):
     assert "OPENAI_API_KEY" not in spec["environment"]
     assert spec["labels"][LABEL] == "1" and spec["labels"][CAMPAIGN] == "test-docker"
     assert "device_requests" not in spec
-    gpu = sandbox.container_spec(seed_job(gpu=True), workdir)["device_requests"]
-    assert gpu[0]["Count"] == 1 and gpu[0]["Capabilities"] == [["gpu"]]
     os.rmdir(workdir)
+
+
+@pytest.mark.parametrize("ids", [["1"], ["0", "2"]])
+def test_a_gpu_job_requests_the_devices_ray_assigned(sandbox, ids, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5")  # the launcher's own view must not win over the assignment
+    job = dataclasses.replace(seed_job(gpu=True), gpu_ids=ids)
+    requests = sandbox.container_spec(job, "/tmp")["device_requests"]
+    assert [r["DeviceIDs"] for r in requests] == [ids]
+    assert all(not r["Count"] for r in requests), "a count would add devices beyond the named ones"
+    assert all(["gpu"] in r["Capabilities"] for r in requests)
+    # CPU jobs get no device, whatever ids they carry
+    assert "device_requests" not in sandbox.container_spec(dataclasses.replace(seed_job(), gpu_ids=ids), "/tmp")
+
+
+def test_an_unassigned_gpu_job_asks_for_the_launchers_devices_or_any_one(sandbox, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    [request] = sandbox.container_spec(seed_job(gpu=True), "/tmp")["device_requests"]
+    assert request["DeviceIDs"] == ["3"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    [request] = sandbox.container_spec(seed_job(gpu=True), "/tmp")["device_requests"]
+    assert request["Count"] == 1 and not request["DeviceIDs"]
+
+
+@pytest.mark.parametrize("cpus", [0.5, 2.0])
+def test_the_cpus_option_is_both_the_container_quota_and_the_ray_request(client, cpus):
+    from sandboxes.placement import ray_options
+
+    box = DockerSandbox(client=client, campaign="test-docker", cpus=cpus)
+    assert box.container_spec(seed_job(), "/tmp")["nano_cpus"] == int(cpus * 1e9)
+    assert ray_options("docker", seed_job(), {"cpus": cpus})["num_cpus"] == cpus
 
 
 def test_offline_image_binds_only_the_allow_list_read_only():

@@ -46,11 +46,63 @@ def test_gpu_job_asks_for_a_gpu_and_docker_for_the_docker_resource():
     assert node_resources(docker=False) == {}
 
 
+def test_docker_jobs_ask_for_the_cpus_their_containers_get():
+    import inspect
+
+    from sandboxes.backends.docker import DockerSandbox
+
+    for cpus in (0.5, 3.0):
+        assert ray_options("docker", seed_job(), {"cpus": cpus})["num_cpus"] == cpus
+    # without the option, the request is the quota a container gets by default
+    default = inspect.signature(DockerSandbox).parameters["cpus"].default
+    assert ray_options("docker", seed_job(), {"image": "x"})["num_cpus"] == default
+
+
 def test_gpu_flag_round_trips_through_job_json():
     job = seed_job(gpu=True)
     assert Job.from_json(job.to_json()).limits.gpu is True
     old = job.to_json().replace(', "gpu": true', "")  # a job written before the field existed
     assert Job.from_json(old).limits.gpu is False
+
+
+def _span(seconds: float, barrier: str = "", parties: int = 2) -> tuple[float, float]:
+    """A Ray task holding its resources for `seconds`; with `barrier`, it first waits (up to
+    60 s) until `parties` tasks have arrived, which only tasks running at once can do."""
+    start = time.time()
+    if barrier:
+        Path(barrier, str(os.getpid())).touch()
+        while len(os.listdir(barrier)) < parties and time.time() - start < 60:
+            time.sleep(0.05)
+    time.sleep(seconds)
+    return start, time.time()
+
+
+@pytest.fixture
+def docker_node():
+    """A local Ray node with two CPUs that advertises the docker resource (more slots than CPUs)."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(address="local", num_cpus=2, resources=node_resources(docker=True, slots=4), include_dashboard=False,
+             log_to_driver=False, logging_level=logging.ERROR, object_store_memory=80 * 2**20)
+    yield ray
+    ray.shutdown()
+
+
+def test_docker_jobs_never_oversubscribe_a_nodes_cpus(docker_node):
+    remote = docker_node.remote(_span)
+    # Two one-CPU containers fit the two-CPU node at once (they meet at the barrier) ...
+    barrier = tempfile.mkdtemp(prefix="memarch-barrier-")
+    small = ray_options("docker", seed_job(), {"cpus": 1.0})
+    docker_node.get([remote.options(**small).remote(0.1, barrier) for _ in range(2)], timeout=180)
+    assert len(os.listdir(barrier)) == 2
+    # ... two two-CPU containers do not: the second starts only when the first has finished.
+    big = ray_options("docker", seed_job(), {"cpus": 2.0})
+    (s1, e1), (s2, e2) = docker_node.get([remote.options(**big).remote(1.5) for _ in range(2)], timeout=180)
+    assert s2 >= e1 or s1 >= e2, "two 2-CPU docker jobs ran at once on a 2-CPU node"
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +160,20 @@ def test_gpu_jobs_land_only_on_the_gpu_node_and_docker_jobs_on_docker_nodes(clus
         assert Result.from_json(result_json).status == "ok"
     for node, _ in ray.get(docker_refs, timeout=180):
         assert node == cluster["cpu"].node_id
+
+
+def _span(seconds: float, barrier: str = "", parties: int = 2) -> tuple[str, float, float]:
+    """A Ray task holding its resources for `seconds`; with `barrier`, it first waits (up to
+    60 s) until `parties` tasks have arrived, which only tasks running at once can do."""
+    import ray
+
+    start = time.time()
+    if barrier:
+        Path(barrier, str(os.getpid())).touch()
+        while len(os.listdir(barrier)) < parties and time.time() - start < 60:
+            time.sleep(0.05)
+    time.sleep(seconds)
+    return ray.get_runtime_context().get_node_id(), start, time.time()
 
 
 @pytest.mark.slow

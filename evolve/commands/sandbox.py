@@ -5,7 +5,9 @@
 ``sandboxes/images/Dockerfile`` / ``Dockerfile.cuda`` for nodes that can pull base images.
 `sandbox_check_command` shows which fences this node has and runs a good program plus five
 attacks on each backend (the last walks the visible filesystem for anything beyond the
-allow-list), reporting what held and how long a no-op job took.
+allow-list), reporting what held and how long a no-op job took; then whether GPU jobs would
+work here (devices, driver, Ray, torch CUDA, docker runtime; on a GPU node, a CUDA matmul
+run as a GPU job in each backend). A node without a GPU is not a failure.
 Both return the process exit code (0 fine, 1 a fence broke, 2 a cause the user can fix).
 """
 from __future__ import annotations
@@ -79,9 +81,25 @@ def _fence_table() -> Table:
     return table
 
 
+def _gpu_table(checks, ready: bool, jobs: list[tuple[str, object]]) -> Table:
+    table = Table(title="GPU jobs (limits.gpu) on this node")
+    for col in ("needs", "result", "detail"):
+        table.add_column(col)
+    for check in checks:
+        table.add_row(check.name, "[green]yes[/]" if check.held else "[yellow]no[/]", check.detail[:120])
+    for name, check in jobs:
+        table.add_row(f"{name}: {check.name}", "[green]yes[/]" if check.held else "[red]no[/]", check.detail[:120])
+    verdict = ready and all(check.held for _n, check in jobs)
+    missing = [c.name for c in checks if not c.held and "Ray" not in c.name and "docker" not in c.name]
+    missing += [name for name, check in jobs if not check.held]
+    table.add_row("[bold]GPU jobs would work here[/]", "[green]yes[/]" if verdict else "[yellow]no[/]",
+                  "" if verdict else "missing: " + ", ".join(missing))
+    return table
+
+
 def sandbox_check_command(backends: Optional[list[str]] = None, console: Optional[Console] = None) -> int:
     from sandboxes.backends import BACKENDS, get_sandbox
-    from sandboxes.backends.selfcheck import check_backend
+    from sandboxes.backends.selfcheck import check_backend, check_gpu_job, gpu_readiness
 
     console = console or Console()
     console.print(_fence_table())
@@ -94,12 +112,16 @@ def sandbox_check_command(backends: Optional[list[str]] = None, console: Optiona
     for col in ("backend", "check", "result", "detail"):
         table.add_column(col)
     broken = False
+    gpu_checks, gpu_ready = gpu_readiness()
+    gpu_jobs = []
     for name in names:
         try:
             sandbox = get_sandbox(name)
         except Exception as exc:  # noqa: BLE001 - unavailable here: say why, check the others
             table.add_row(name, "available", "[yellow]no[/]", str(exc)[:120])
             continue
+        if gpu_ready and (name != "docker" or gpu_checks[-1].held):
+            gpu_jobs.append((name, check_gpu_job(sandbox)))
         checks, ms = check_backend(sandbox)
         table.add_row(name, "seed program, smoke run", f"{ms:.0f} ms", "first job: includes start-up")
         for check in checks:
@@ -108,6 +130,7 @@ def sandbox_check_command(backends: Optional[list[str]] = None, console: Optiona
         if hasattr(sandbox, "close"):
             sandbox.close()
     console.print(table)
+    console.print(_gpu_table(gpu_checks, gpu_ready, gpu_jobs))
     return 1 if broken else 0
 
 

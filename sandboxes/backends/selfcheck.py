@@ -7,17 +7,25 @@ that tries to outlive the job, and a walk of the whole visible filesystem (``/pr
 ``/sys``, ``/dev`` aside) for files planted in the caller's home and temp dir, the data
 directory, the checkout's ``runs/`` and the benchmark data files and run databases by name.
 Each probe reports ``held`` or ``BROKEN`` with the evidence.
+
+`gpu_readiness` answers whether GPU jobs (``limits.gpu``) would work on this node: NVIDIA
+device nodes and driver, GPUs Ray would advertise, torch with CUDA in the interpreter the
+sandboxes run, and a GPU runtime in the Docker engine; where all of that is present,
+`check_gpu_job` runs a torch CUDA matmul as a GPU job in a backend.
 """
 from __future__ import annotations
 
 import os
 import secrets
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandboxes.backends import gpu
 from sandboxes.job import Job, Limits
 
 PROBE = '''
@@ -128,3 +136,76 @@ def check_backend(sandbox) -> tuple[list[Check], float]:
         for path in canaries:
             path.unlink(missing_ok=True)
     return checks, ms
+
+
+CUDA_PROBE = '''
+import torch
+from design_space import MemoryProgram, Recall
+class Memory(MemoryProgram):
+    def encode(self, event):
+        ones = torch.ones(32, 32, device="cuda")
+        raise RuntimeError("gpu-probe %s %g" % (torch.cuda.get_device_name(0), (ones @ ones).sum().item()))
+    def store(self, records): pass
+    def retrieve(self, query): return Recall(())
+    def manage(self, signal): pass
+'''
+TORCH_CUDA = "import torch; print(torch.__version__, torch.cuda.is_available(), torch.cuda.device_count())"
+
+
+def _torch_cuda() -> Check:
+    """torch with CUDA in the interpreter sandboxes run (a subprocess: importing torch here costs ~1 s)."""
+    try:
+        out = subprocess.run([sys.executable, "-c", TORCH_CUDA], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return Check("torch sees a CUDA GPU", False, "importing torch took over 120 s")
+    if out.returncode != 0:
+        return Check("torch sees a CUDA GPU", False, (out.stderr.strip().splitlines() or ["torch failed"])[-1])
+    version, available, count = out.stdout.split()
+    detail = f"torch {version}: {count} CUDA device(s)" if available == "True" else \
+        f"torch {version}: torch.cuda.is_available() is false" + (" (a CPU build)" if "+cpu" in version else "")
+    return Check("torch sees a CUDA GPU", available == "True", detail)
+
+
+def _ray_gpus() -> Check:
+    try:  # the count `ray start` advertises; Ray's own detector (a private module, hence the guard)
+        from ray._private.accelerators import NvidiaGPUAcceleratorManager
+
+        n = NvidiaGPUAcceleratorManager.get_current_node_num_accelerators()
+    except Exception as exc:  # noqa: BLE001 - Ray missing or its internals moved
+        return Check("Ray would advertise GPUs", False, f"cannot ask Ray: {exc.__class__.__name__}")
+    return Check("Ray would advertise GPUs", n > 0, f"{n} GPU(s) (`ray start --num-gpus N` overrides)")
+
+
+def _docker_gpu() -> Check:
+    from sandboxes.backends.docker import DockerUnavailable, client_from_env
+
+    try:
+        info = client_from_env().info()
+    except DockerUnavailable as exc:
+        return Check("docker GPU runtime", False, str(exc)[:120])
+    runtimes = sorted((info.get("Runtimes") or {}).keys())
+    cdi = [d for d in info.get("CDISpecDirs") or [] if os.path.isdir(d) and os.listdir(d)]
+    ok = "nvidia" in runtimes or bool(cdi)
+    return Check("docker GPU runtime", ok, "nvidia runtime or CDI specs present" if ok else
+                 f"runtimes: {', '.join(runtimes) or 'none'}; install nvidia-container-toolkit")
+
+
+def gpu_readiness() -> tuple[list[Check], bool]:
+    """What GPU jobs need on this node, and whether the process backends could run one."""
+    nodes = gpu.device_nodes()
+    driver = Path("/proc/driver/nvidia/version")
+    checks = [Check("NVIDIA device nodes", bool(nodes), ", ".join(nodes[:4]) or "no /dev/nvidia* on this node"),
+              Check("NVIDIA driver", driver.exists(),
+                    driver.read_text().splitlines()[0][:100] if driver.exists() else "no /proc/driver/nvidia"),
+              _ray_gpus(), _torch_cuda(), _docker_gpu()]
+    ready = all(c.held for c in checks[:2]) and checks[3].held
+    return checks, ready
+
+
+def check_gpu_job(sandbox) -> Check:
+    """A torch CUDA matmul as a GPU job on `sandbox` (run only where `gpu_readiness` says ready)."""
+    result = sandbox.run(Job(program=CUDA_PROBE, task="synthetic", fidelity="smoke",
+                             limits=Limits(wall_seconds=120, gpu=True)), validate=False)
+    ok = "gpu-probe" in result.error and result.error.rsplit("gpu-probe", 1)[1].split()[-1] == "32768"
+    detail = result.error.rsplit("gpu-probe", 1)[1].strip()[:120] if ok else f"{result.status}: {result.error[-200:]}"
+    return Check("GPU job: torch CUDA matmul", ok, detail)
