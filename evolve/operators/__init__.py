@@ -53,6 +53,12 @@ def _graft(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     return ComponentCrossover(**params)
 
 
+def _compose(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from evolve.operators.compose import Compose
+
+    return Compose(seed=deps.seed, objectives=deps.objectives, **params)
+
+
 def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from evolve.operators.random_sample import RandomSample
 
@@ -61,7 +67,7 @@ def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
 
 FACTORIES: dict[str, Callable[[dict[str, Any], OperatorDeps], Operator]] = {
     "structural": _structural, "tune": _tune, "llm_edit": _llm_edit, "crossover": _crossover,
-    "random": _random, "graft": _graft}
+    "random": _random, "graft": _graft, "compose": _compose}
 
 
 def build_operators(configs: list[OperatorConfig], deps: OperatorDeps | None = None) -> list[tuple[Operator, float]]:

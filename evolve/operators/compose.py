@@ -1,0 +1,250 @@
+"""compose: structure and knobs searched together, with one Optuna study over the catalogue.
+
+Each trial is asked define-by-run: which index, then for every catalogue component whether
+the program uses it (`use:prf`, ...), then — only for the components in use — their knobs,
+named by their module constants (`PRF_TERMS`, `TIME_WEIGHT`), plus `TOP_K`. The study is
+one for all structures, so what a knob taught in one structure informs every structure that
+has the component: sharing is by (component, knob). TPE's grouped multivariate mode models
+the conditional space (Optuna's define-by-run).
+
+The child is built from a pipeline skeleton — the parent when it is a pipeline, else the
+bm25_rag seed — by removing its catalogue lines and inserting the chosen ones in catalogue
+order (the order within a slot is not searched here; `structural` edits move it). Any
+pipeline candidate another operator made is a free trial (`learn`), and a resumed campaign
+gets its study back from the history (`restore`).
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+from design_space.catalogue import COMPONENTS, INDEXES, Component, KnobSpec, knob_text
+from design_space.seeds import seed_source
+from design_space.validate import validate_source
+from evolve.operators.base import OperatorContext, OperatorError, Proposal
+from evolve.operators.knobs import read_knobs
+from evolve.operators.pipeline_edits import index_line, insert_at, present, remove_at, slots
+from evolve.operators.source_edits import add_import, drop_unused_imports, drop_unused_knobs, insert_knobs, \
+    module_constants, set_knob_values
+
+TOP_K = KnobSpec("TOP_K", "k", "int", 2, 40, 10, True)
+SKELETON = "bm25_rag"
+
+
+def _index_call(comp: Component) -> str:
+    args = ["self.kit.embed"] if comp.function != "BM25Index" else []
+    args += [f"{p}={spec.name}" for p, spec in comp.params.items()]
+    return f"{comp.function}({', '.join(args)})"
+
+
+def _distribution(spec: KnobSpec) -> Any:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if spec.kind == "bool":
+        return CategoricalDistribution([False, True])
+    if spec.kind == "int":
+        return IntDistribution(int(spec.low), int(spec.high), log=spec.log and spec.low > 0)
+    return FloatDistribution(float(spec.low), float(spec.high), log=spec.log and spec.low > 0)
+
+
+def _suggest(trial: Any, spec: KnobSpec) -> Any:
+    if spec.kind == "bool":
+        return trial.suggest_categorical(spec.name, [False, True])
+    if spec.kind == "int":
+        return trial.suggest_int(spec.name, int(spec.low), int(spec.high), log=spec.log and spec.low > 0)
+    return round(trial.suggest_float(spec.name, float(spec.low), float(spec.high), log=spec.log and spec.low > 0), 4)
+
+
+def _choosable() -> list[Component]:
+    return [c for c in COMPONENTS.values() if c.slot != "index"]
+
+
+def structure_of(code: str) -> dict[str, Any] | None:
+    """The trial parameters a pipeline program corresponds to (None when it is not a pipeline
+    or a knob lies outside the catalogue's range)."""
+    shape = present(code)
+    if "index" not in shape or not shape["index"]:
+        return None
+    values = {k.name: k.value for k in read_knobs(code)}
+    index = COMPONENTS[shape["index"][0]]
+    used = {name for slot, names in shape.items() if slot != "index" for name in names}
+    params: dict[str, Any] = {"index": index.name}
+    for comp in _choosable():
+        params[f"use:{comp.name}"] = comp.name in used
+    specs = [s for s in index.params.values()] + [k for c in _choosable() if c.name in used for k in c.knobs]
+    if "TOP_K" in values:
+        specs.append(TOP_K)
+    values.update({spec.name: v for spec, v in _index_args(code, index).items() if spec.name not in values})
+    for spec in specs:
+        v = values.get(spec.name)
+        if v is None or isinstance(v, str) or not spec.low <= v <= spec.high:
+            return None
+        if spec.kind == "int" and (isinstance(v, float) or isinstance(v, bool)):
+            return None
+        params[spec.name] = v
+    return params
+
+
+def _index_args(code: str, index: Component) -> dict[KnobSpec, Any]:
+    """The index's knob values as its constructor receives them (`BM25Index(K1, B)` gives k1 = K1's value)."""
+    import ast
+    import inspect
+
+    found = index_line(code)
+    tree = ast.parse(code)
+    consts = {k.name: k.value for k in read_knobs(code)}
+    call = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and n.lineno == found[0])
+    names = [p for p in inspect.signature(index.load().__init__).parameters if p != "self"]
+    given = dict(zip(names, call.args)) | {kw.arg: kw.value for kw in call.keywords if kw.arg}
+    out = {}
+    for param, spec in index.params.items():
+        node = given.get(param)
+        if isinstance(node, ast.Name) and node.id in consts:
+            out[spec] = consts[node.id]
+        elif isinstance(node, ast.Constant):
+            out[spec] = node.value
+        elif node is None:
+            out[spec] = spec.default
+    return out
+
+
+def distributions(params: dict[str, Any]) -> dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution
+
+    out: dict[str, Any] = {"index": CategoricalDistribution(sorted(c.name for c in INDEXES.values()))}
+    specs = {k.name: k for c in COMPONENTS.values() for k in list(c.knobs) + list(c.params.values())}
+    specs["TOP_K"] = TOP_K
+    for name in params:
+        if name.startswith("use:"):
+            out[name] = CategoricalDistribution([False, True])
+        elif name in specs:
+            out[name] = _distribution(specs[name])
+    return out
+
+
+def build(skeleton: str, index: str, used: list[str], knobs: dict[str, Any]) -> str:
+    """The skeleton with the given index, components (catalogue order within each slot) and knobs."""
+    code = skeleton
+    for slot in ("text", "query", "hits", "turns"):
+        while slot in slots(code) and slots(code)[slot].calls:
+            code = remove_at(code, slot, 0)
+    found = index_line(code)
+    if found is None:
+        raise OperatorError("the skeleton has no `self.index = ...` line")
+    line_no, old_cls = found
+    comp = COMPONENTS[index]
+    lines = code.splitlines(keepends=True)
+    line = lines[line_no - 1]
+    head = line[:line.index("=") + 1]
+    old_names = set(module_constants(code))
+    lines[line_no - 1] = f"{head} {_index_call(comp)}\n"
+    code = "".join(lines)
+    code = insert_knobs(code, {s.name: knob_text(s) for s in comp.params.values()})
+    code = add_import(code, comp.import_line())
+    code = drop_unused_imports(code, {old_cls} - {comp.function})
+    have = slots(code)
+    for name in used:
+        c = COMPONENTS[name]
+        if c.slot in have:
+            code = insert_at(code, c.slot, c, len(slots(code)[c.slot].calls))
+    code = drop_unused_knobs(code, old_names - {"TOP_K"})
+    consts = module_constants(code)
+    return set_knob_values(code, {n: knob_text(KnobSpec(n, "", "bool" if isinstance(v, bool) else
+                                                        "int" if isinstance(v, int) else "float", default=v))
+                                  for n, v in knobs.items() if n in consts})
+
+
+class Compose:
+    name = "compose"
+    arity = 1
+
+    def __init__(self, seed: int = 0, objectives: list[tuple[str, str]] | None = None,
+                 startup_trials: int = 10, skeleton: str = SKELETON) -> None:
+        self.seed = seed
+        self.objectives = objectives or []
+        self.startup_trials = startup_trials
+        self.skeleton = seed_source(skeleton)
+        self.study: Any = None
+        self.open_trials: dict[int, Any] = {}
+
+    def _study(self) -> Any:
+        if self.study is None:
+            import optuna
+
+            optuna.logging.set_verbosity(logging.WARNING)
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # `group` is stable enough
+            directions = ["maximize" if d == "max" else "minimize" for _, d in self.objectives]
+            sampler = optuna.samplers.TPESampler(seed=self.seed, multivariate=True, group=True,
+                                                 n_startup_trials=self.startup_trials)
+            self.study = optuna.create_study(directions=directions, sampler=sampler)
+        return self.study
+
+    def propose(self, ctx: OperatorContext) -> Proposal:
+        if not self.objectives:
+            self.objectives = [(m, "max") for m in ctx.objectives]
+        parent = ctx.parents[0] if ctx.parents else None
+        skeleton = parent.code if parent is not None and structure_of(parent.code) is not None else self.skeleton
+        study = self._study()
+        trial = study.ask()
+        index = trial.suggest_categorical("index", sorted(c.name for c in INDEXES.values()))
+        knobs: dict[str, Any] = {}
+        for spec in COMPONENTS[index].params.values():
+            knobs[spec.name] = _suggest(trial, spec)
+        used = []
+        for comp in _choosable():
+            if comp.slot in slots(skeleton) and trial.suggest_categorical(f"use:{comp.name}", [False, True]):
+                used.append(comp.name)
+                for spec in comp.knobs:
+                    knobs[spec.name] = _suggest(trial, spec)
+        if "TOP_K" in module_constants(skeleton):
+            knobs["TOP_K"] = _suggest(trial, TOP_K)
+        try:
+            code = build(skeleton, index, used, knobs)
+        except OperatorError:
+            study.tell(trial, state=_failed())
+            raise
+        problems = validate_source(code)
+        if problems:
+            study.tell(trial, state=_failed())
+            raise OperatorError(f"compose made an invalid program: {problems[0].render()}")
+        self.open_trials[trial.number] = trial
+        shape = present(code)
+        parts = [f"index={index}"] + [f"{s}: {' → '.join(shape[s])}" for s in ("text", "query", "hits", "turns")
+                                      if shape.get(s)]
+        note = f"compose trial {trial.number}: " + "; ".join(parts)
+        return Proposal(code=code, note=note, operator=self.name,
+                        parents=(parent.id,) if parent is not None else (),
+                        meta={"compose_trial": trial.number, "params": dict(trial.params)})
+
+    def observe(self, meta: dict[str, Any], metrics: dict[str, float] | None, on_front: bool) -> None:
+        trial = self.open_trials.pop(meta.get("compose_trial"), None)
+        if trial is None:
+            return
+        if metrics is None or any(m not in metrics for m, _ in self.objectives):
+            self.study.tell(trial, state=_failed())
+        else:
+            self.study.tell(trial, [metrics[m] for m, _ in self.objectives])
+
+    def learn(self, code: str, metrics: dict[str, float] | None) -> None:
+        """Another operator's pipeline candidate finished: it is a free trial of this study."""
+        if not self.objectives or metrics is None or any(m not in metrics for m, _ in self.objectives):
+            return
+        params = structure_of(code)
+        if params is None:
+            return
+        import optuna
+
+        self._study().add_trial(optuna.trial.create_trial(
+            params=params, distributions=distributions(params), values=[metrics[m] for m, _ in self.objectives]))
+
+    def restore(self, history: list[tuple[str, str, dict[str, Any], dict[str, float] | None]]) -> None:
+        """A resumed campaign: every finished pipeline candidate, its own included, rejoins the study."""
+        for _operator, code, _meta, metrics in history:
+            self.learn(code, metrics)
+
+
+def _failed() -> Any:
+    import optuna
+
+    return optuna.trial.TrialState.FAIL

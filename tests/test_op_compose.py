@@ -1,0 +1,92 @@
+"""compose: one Optuna study searches structure and knobs together over the catalogue, and what
+one structure teaches about a (component, knob) reaches every structure that has it."""
+import random
+
+from design_space.catalogue import COMPONENTS
+from design_space.seeds import seed_source
+from design_space.validate import validate_source
+from evolve.operators import OperatorDeps, build_operators
+from evolve.config import OperatorConfig
+from evolve.operators.base import CandidateView, OperatorContext
+from evolve.operators.compose import Compose, structure_of
+from evolve.operators.pipeline_edits import insert_at, present
+from sandboxes.backends.process import ProcessSandbox
+from sandboxes.job import Job
+
+OBJ = [("recall", "max"), ("tokens", "min")]
+
+
+def ctx(code, seed=0):
+    return OperatorContext(parents=[CandidateView("c1", code)], rng=random.Random(seed), objectives=["recall", "tokens"])
+
+
+def test_children_are_valid_pipelines_whose_structure_is_the_trial():
+    op = Compose(objectives=OBJ)
+    for seed in range(6):
+        p = op.propose(ctx(seed_source("bm25_rag"), seed))
+        assert validate_source(p.code) == []
+        params = structure_of(p.code)
+        asked = p.meta["params"]
+        assert params["index"] == asked["index"]
+        for name, value in asked.items():  # every knob asked is written; every use flag is honoured
+            assert params.get(name) == (round(value, 4) if isinstance(value, float) else value), name
+        shape = present(p.code)
+        used = {n for s, names in shape.items() if s != "index" for n in names}
+        assert used == {n[4:] for n, v in asked.items() if n.startswith("use:") and v}
+        op.observe(p.meta, {"recall": 0.1, "tokens": 50.0}, False)
+    res = ProcessSandbox().run(Job(program=p.code, task="synthetic", fidelity="smoke"))
+    assert res.status == "ok", res.error
+
+
+def test_a_non_pipeline_parent_gets_the_skeleton():
+    p = Compose(objectives=OBJ).propose(ctx(seed_source("titans")))
+    assert "self.turns = Turns()" in p.code and validate_source(p.code) == []
+
+
+def test_other_operators_pipelines_are_free_trials_keyed_by_component_knob():
+    op = Compose(objectives=OBJ)
+    child = insert_at(seed_source("dense_rag"), "query", COMPONENTS["prf"], 0).replace("PRF_TERMS = 5", "PRF_TERMS = 9")
+    op.learn(child, {"recall": 0.7, "tokens": 100.0})
+    op.learn(seed_source("titans"), {"recall": 0.9, "tokens": 10.0})  # not a pipeline: nothing to learn
+    op.learn(child.replace("PRF_TERMS = 9", "PRF_TERMS = 400"), {"recall": 0.9, "tokens": 10.0})  # out of range
+    trials = op.study.trials
+    assert len(trials) == 1
+    assert trials[0].params["PRF_TERMS"] == 9 and trials[0].params["use:prf"] is True
+    assert trials[0].params["index"] == "dense" and "INDEX_K1" not in trials[0].params
+    # the same knob in another structure is the same parameter of the same study
+    other = insert_at(seed_source("bm25_rag"), "query", COMPONENTS["prf"], 0)
+    op.learn(other, {"recall": 0.2, "tokens": 100.0})
+    assert [t.params["PRF_TERMS"] for t in op.study.trials] == [9, 5]
+    assert op.study.trials[1].params["INDEX_K1"] == 1.2  # read through BM25Index(K1, B)
+
+
+def test_the_study_learns_which_component_and_knob_pay():
+    # A made-up objective (no sandbox): recall rises with the temporal step and TIME_WEIGHT near 1.5,
+    # and falls with every other step. The second half of the trials must use temporal more often
+    # and set its weight closer than the first half.
+    op = Compose(objectives=OBJ, startup_trials=8, seed=1)
+    runs = []
+    for i in range(60):
+        p = op.propose(ctx(seed_source("bm25_rag"), i))
+        a = p.meta["params"]
+        others = sum(v for n, v in a.items() if n.startswith("use:") and n != "use:temporal")
+        recall = (0.5 + 0.4 * (1 - min(1.0, abs(a.get("TIME_WEIGHT", 0.0) - 1.5))) if a["use:temporal"] else 0.3)
+        recall -= 0.02 * others
+        op.observe(p.meta, {"recall": recall, "tokens": 100.0}, False)
+        runs.append(a)
+    first, second = runs[8:34], runs[34:]
+    use = [sum(r["use:temporal"] for r in half) / len(half) for half in (first, second)]
+    assert use[1] > use[0] and use[1] >= 0.7
+    gap = [sum(abs(r["TIME_WEIGHT"] - 1.5) for r in half if r["use:temporal"]) /
+           max(1, sum(r["use:temporal"] for r in half)) for half in (first, second)]
+    assert gap[1] < gap[0]
+
+
+def test_restore_and_registry():
+    ops = build_operators([OperatorConfig(name="compose", weight=1.0)], OperatorDeps(seed=3, objectives=OBJ))
+    op = ops[0][0]
+    assert op.name == "compose" and op.arity == 1
+    op.restore([("structural", seed_source("bm25_rag"), {}, {"recall": 0.5, "tokens": 80.0}),
+                ("structural", seed_source("titans"), {}, {"recall": 0.5, "tokens": 80.0}),
+                ("compose", seed_source("dense_rag"), {"compose_trial": 0}, None)])
+    assert len(op.study.trials) == 1
