@@ -162,20 +162,6 @@ def test_gpu_jobs_land_only_on_the_gpu_node_and_docker_jobs_on_docker_nodes(clus
         assert node == cluster["cpu"].node_id
 
 
-def _span(seconds: float, barrier: str = "", parties: int = 2) -> tuple[str, float, float]:
-    """A Ray task holding its resources for `seconds`; with `barrier`, it first waits (up to
-    60 s) until `parties` tasks have arrived, which only tasks running at once can do."""
-    import ray
-
-    start = time.time()
-    if barrier:
-        Path(barrier, str(os.getpid())).touch()
-        while len(os.listdir(barrier)) < parties and time.time() - start < 60:
-            time.sleep(0.05)
-    time.sleep(seconds)
-    return ray.get_runtime_context().get_node_id(), start, time.time()
-
-
 @pytest.mark.slow
 @pytest.mark.ray_cluster
 def test_removing_a_node_mid_campaign_retries_its_job_elsewhere(cluster):
