@@ -1,10 +1,14 @@
 """The campaign loop: asynchronous steady state on Ray.
 
-Keep `parallel` units of work in flight (evaluations on Ray, proposals — which may wait on
-an LLM — on a thread pool). Whenever an evaluation finishes: record it, move the candidate
-through the cascade (or stop it), update the archive and tell the operator that made it.
-Whenever a proposal finishes: dedupe it, record it, submit it. Every decision lands in the
-store, so a campaign killed at any moment resumes where it was.
+Keep `parallel` evaluations in flight on Ray and `parallel_proposals` children being made:
+LLM operators' proposals are coroutines on the LLM client's one event loop (dozens wait on
+models at once for little CPU; per-model limits and back-off live in the client), other
+operators run on a small thread pool. Without `parallel_proposals` (and always with
+`parallel: 1`) evaluations and proposals share the `parallel` slots. Whenever an evaluation
+finishes: record it, move the candidate through the cascade (or stop it), update the archive
+and tell the operator that made it. Whenever a proposal finishes: dedupe it, record it, queue
+its evaluation. Every decision lands in the store, so a campaign killed at any moment resumes
+where it was.
 
 With `parallel: 1` the sequence of decisions does not depend on timing, so a campaign with a
 fixed seed and recorded LLM responses replays to the same candidates.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import random
 import signal
+from collections import deque
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,8 +38,8 @@ from evolve.operators.base import CandidateView, Operator, OperatorContext, Oper
 from evolve.reference import (campaign_reference, check_objectives, fix_reference, probe_task, reference_values,
                               stored_values)
 from evolve.select import ParetoTournament
-from evolve.stop import (AnyOf, CampaignState, FailedProposals, MaxEvaluations, MaxLLMDollars, MaxWallSeconds,
-                         NoImprovement, StopCondition, StopFile)
+from evolve.stop import (AnyOf, CampaignState, FailedProposals, MaxEvaluations, MaxLLMDollars, MaxLLMTokens,
+                         MaxWallSeconds, NoImprovement, StopCondition, StopFile)
 from evolve.store import Store
 from sandboxes.job import Job, Limits, Result
 from sandboxes.tasks import TaskError, get_task
@@ -83,6 +88,9 @@ class Campaign:
         self.failed_proposals = 0
         self.evaluator: RayEvaluator | None = None
         self.proposals: dict[Future, tuple[Operator, list[str], int]] = {}
+        self.waiting: deque[tuple[str, str]] = deque()  # (candidate, stage) to evaluate when a slot frees
+        self._wake = threading.Event()  # set when a proposal finishes: the loop need not poll for it
+        self._unpriced_said = False
         self.stop_reason = ""
         self._interrupts = 0
         self._holdout_sent: set[str] = set()
@@ -177,6 +185,9 @@ class Campaign:
         finished = {d["candidate"] for _t, _k, d in self.store.events("done")}
         for cand in self.store.candidates():
             if cand.id not in finished:
+                # still being evaluated: its operator rebuilds what made it (tune: the study its
+                # open trial belongs to, told when the evaluation finishes in this session)
+                history.append((cand.operator, cand.code, cand.meta, None))
                 continue
             ev = self.store.evaluation(cand.id, self.final)
             history.append((cand.operator, cand.code, cand.meta,
@@ -210,6 +221,7 @@ class Campaign:
                 self._submit(cid, stage)
             while True:
                 self._harvest_proposals()
+                self._pump()
                 state = self._state(spent_before + time.monotonic() - started)
                 if not self.stop_reason:
                     self.stop_reason = stop.reason(state)
@@ -217,17 +229,21 @@ class Campaign:
                     self.stop_reason = "interrupted"
                 if not self.stop_reason:
                     self._fill(pool)
-                if len(self.evaluator) == 0 and not self.proposals:
+                self._pump()
+                if len(self.evaluator) == 0 and not self.proposals and not self.waiting:
                     if self._interrupts or not self._holdout():
                         break
                     continue
                 if self.stop_reason.startswith("wall") or self._interrupts > 1:
                     self.evaluator.cancel_all()  # unfinished work reruns on resume
                     break
-                for (cid, stage), result in self.evaluator.wait(timeout=0.05 if self.proposals else 0.5):
-                    self._record(cid, stage, result)
+                self._wait()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+            for fut in self.proposals:  # proposals cut short make no candidate; their calls are recorded
+                fut.cancel()
+            if self.client is not None:
+                self.client.close()
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
             self.store.set_meta("elapsed_s", str(spent_before + time.monotonic() - started))
@@ -235,6 +251,17 @@ class Campaign:
         if self._interrupts:
             raise KeyboardInterrupt
         return self.stop_reason or "budget spent"
+
+    def _wait(self) -> None:
+        """Block until an evaluation or a proposal finishes (or a short while passes)."""
+        assert self.evaluator is not None
+        if len(self.evaluator) == 0:
+            self._wake.wait(0.5)
+            self._wake.clear()
+            return
+        # Ray cannot wait on our event as well: poll it briefly while proposals are out
+        for (cid, stage), result in self.evaluator.wait(timeout=0.01 if self.proposals else 0.5):
+            self._record(cid, stage, result)
 
     def _install_sigint(self) -> Any:
         """First Ctrl-C: stop making children and let running evaluations finish. Second: stop now."""
@@ -256,24 +283,54 @@ class Campaign:
             conds.append(MaxWallSeconds(b.wall_seconds))
         if b.llm_dollars is not None:
             conds.append(MaxLLMDollars(b.llm_dollars))
+        if b.llm_tokens is not None:
+            conds.append(MaxLLMTokens(b.llm_tokens))
         if b.no_improvement is not None:
             conds.append(NoImprovement(b.no_improvement))
         return AnyOf(conds)
 
     def _state(self, elapsed: float) -> CampaignState:
+        client = self.client
         return CampaignState(candidates=self.store.count_candidates(), elapsed_s=elapsed,
-                             llm_usd=self.client.spent_usd if self.client is not None else 0.0, since_improvement=self.since_improvement,
-                             failed_proposals=self.failed_proposals)
+                             llm_usd=client.spent_usd if client is not None else 0.0,
+                             since_improvement=self.since_improvement, failed_proposals=self.failed_proposals,
+                             llm_tokens=client.tokens if client is not None else 0)
+
+    @property
+    def _shared_slots(self) -> bool:
+        """Evaluations and proposals share `parallel` (the default, and the only timing-free mode at 1)."""
+        return self.config.parallel == 1 or self.config.parallel_proposals is None
+
+    def _proposal_slot(self) -> bool:
+        assert self.evaluator is not None
+        busy = len(self.proposals) + len(self.waiting)
+        if self._shared_slots:
+            return len(self.evaluator) + busy < self.config.parallel
+        return busy < self.config.proposals_in_flight
+
+    def _pump(self) -> None:
+        """Start queued evaluations while fewer than `parallel` run (cascade continuations first)."""
+        assert self.evaluator is not None
+        while self.waiting and len(self.evaluator) < self.config.parallel:
+            cid, stage = self.waiting.popleft()
+            self.evaluator.submit((cid, stage), self._job(cid, stage))
 
     def _fill(self, pool: ThreadPoolExecutor) -> None:
         assert self.evaluator is not None
-        while (len(self.evaluator) + len(self.proposals) < self.config.parallel
+        while (self._proposal_slot()
                and self.store.count_candidates() + len(self.proposals) < self.config.budget.evaluations):
             if not len(self.archive):
                 return  # nothing to breed from yet: seeds are still being evaluated
+            if self.client is not None and self.client.exhausted():
+                return  # dollars or tokens are spent or held by calls in flight: wait for those
             op, ctx, island = self._context()
-            fut = pool.submit(op.propose, ctx)
+            apropose = getattr(op, "apropose", None)
+            if apropose is not None and self.client is not None:
+                fut = self.client.submit(apropose(ctx))
+            else:
+                fut = pool.submit(op.propose, ctx)
             self.proposals[fut] = (op, [p.id for p in ctx.parents], island)
+            fut.add_done_callback(lambda _f: self._wake.set())
             if self.config.parallel == 1:
                 fut.exception()  # sequential mode: decisions never depend on timing
 
@@ -317,6 +374,11 @@ class Campaign:
                 self.store.log(kind, operator=op.name, parents=parent_ids, error=f"{type(exc).__name__}: {exc}"[:800])
                 continue
             self._accept(op, fut.result(), island)
+        if self.client is not None and self.client.unpriced_calls and not self._unpriced_said:
+            self._unpriced_said = True  # once a session: unpriced calls escape llm_dollars, say so
+            self.store.log("unpriced_llm_calls", calls=self.client.unpriced_calls)
+            self.progress.on_log(f"{self.client.unpriced_calls} LLM call(s) had no known price and count $0 "
+                                 "(set price_in/price_out, or bound them with budget.llm_tokens)")
 
     def _accept(self, op: Operator, proposal: Proposal, island: int) -> None:
         meta = dict(proposal.meta, island=island)
@@ -359,8 +421,12 @@ class Campaign:
                    validated=True)  # every stored program was validated (or is a knob-only child of one)
 
     def _submit(self, cid: str, stage: str) -> None:
-        assert self.evaluator is not None
-        self.evaluator.submit((cid, stage), self._job(cid, stage))
+        """Queue an evaluation; a candidate already in its cascade goes before new ones."""
+        if stage == self.stages[0]:
+            self.waiting.append((cid, stage))
+        else:
+            self.waiting.appendleft((cid, stage))
+        self._pump()
 
     def _record(self, cid: str, stage: str, result: Result) -> None:
         self.store.add_evaluation(cid, stage, result)

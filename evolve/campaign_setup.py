@@ -57,12 +57,16 @@ def build_llm(config: CampaignConfig, store: Store | None) -> tuple[Any, Any]:
             raise ConfigError(f"llm.cassette: {exc}") from None
     try:
         client = LLMClient(specs, cassette=cassette, on_call=store.add_llm_call if store is not None else None,
-                           max_usd=config.budget.llm_dollars)
+                           max_usd=config.budget.llm_dollars, max_tokens=config.budget.llm_tokens)
     except ValueError as exc:
         raise ConfigError(f"llm: {exc}") from None
+    eval_usd = evaluation_usd(config)
     if store is None:
-        return client, (ModelBandit(config.seed) if llm.bandit else None)
-    client.spent_usd = store.llm_spend()
+        return client, (ModelBandit(config.seed, eval_cost=eval_usd) if llm.bandit else None)
+    totals = store.llm_totals()  # once per session; the client keeps running totals from here
+    client.spent_usd = totals["cost_usd"]
+    client.tokens = int(totals["prompt_tokens"] + totals["completion_tokens"])
+    client.unpriced_calls = int(totals.get("unpriced", 0))
     if cassette is not None and cassette.mode == "replay":
         # a resumed replay must not serve again the answers earlier sessions consumed
         for row in store.conn.execute("SELECT model, prompt_hash FROM llm_calls ORDER BY id"):
@@ -70,13 +74,26 @@ def build_llm(config: CampaignConfig, store: Store | None) -> tuple[Any, Any]:
     bandit = None
     if llm.bandit:
         bandit = ModelBandit(config.seed, weights={s.key: s.weight for s in specs},
-                             prior_costs=client.cost_estimates())
+                             prior_costs=client.cost_estimates(), eval_cost=eval_usd)
         saved = store.meta(BANDIT_KEY)
         if saved:  # counts, costs and the generator's state: choices go on as if never interrupted
             restored = ModelBandit.from_json(json.loads(saved))
             bandit.arms, bandit.prior_cost = restored.arms, restored.prior_cost
             bandit.rng.setstate(restored.rng.getstate())
     return client, bandit
+
+
+def evaluation_usd(config: CampaignConfig) -> float:
+    """Dollars one evaluation is worth to the bandit: the config's, else the campaign's own exchange rate
+    (its LLM dollars over its evaluations), else EVAL_COST."""
+    from evolve.llm.bandit import EVAL_COST
+
+    assert config.llm is not None
+    if config.llm.evaluation_usd is not None:
+        return config.llm.evaluation_usd
+    if config.budget.llm_dollars:
+        return config.budget.llm_dollars / config.budget.evaluations
+    return EVAL_COST
 
 
 BANDIT_KEY = "bandit"  # store meta: the model bandit's state as JSON (ModelBandit.to_json)

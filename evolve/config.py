@@ -103,6 +103,7 @@ class BudgetConfig(_Strict):
     evaluations: int = Field(30, ge=1)  # candidates evaluated, seeds included
     wall_seconds: float | None = Field(None, gt=0)
     llm_dollars: float | None = Field(None, ge=0)
+    llm_tokens: int | None = Field(None, ge=1)  # prompt + completion tokens of every call, priced or not
     no_improvement: int | None = Field(None, ge=1)  # stop after this many candidates without a better front
 
 
@@ -117,7 +118,10 @@ class ModelConfig(_Strict):
     price_in: float | None = Field(None, ge=0)  # USD per 1M prompt tokens, for models litellm cannot price
     price_out: float | None = Field(None, ge=0)
     timeout_s: float = Field(120.0, gt=0)
-    num_retries: int = Field(2, ge=0, le=10)
+    num_retries: int = Field(2, ge=0, le=10)  # after a 429, a timeout or a 5xx, backing off this model alone
+    max_in_flight: int | None = Field(None, ge=1)  # calls to this model at once
+    requests_per_minute: float | None = Field(None, gt=0)
+    transport: Literal["auto", "http", "litellm"] = "auto"  # auto: plain HTTP for openai/ models with api_base
 
 
 class LLMConfig(_Strict):
@@ -127,6 +131,9 @@ class LLMConfig(_Strict):
     cassette_mode: Literal["off", "record", "replay"] = "off"
     max_fix_attempts: int = Field(2, ge=0, le=10)
     full_rewrite: bool = False
+    # what one evaluation is worth in dollars when the bandit weighs a model: a child costs its LLM
+    # dollars plus the evaluation it uses (None: llm_dollars / evaluations when both are set, else $0.01)
+    evaluation_usd: float | None = Field(None, gt=0)
 
 
 class SelectionConfig(_Strict):
@@ -152,6 +159,7 @@ class CampaignConfig(_Strict):
     operators: list[OperatorConfig] = Field(default_factory=lambda: [OperatorConfig(name="structural")], min_length=1)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     parallel: int = Field(2, ge=1, le=1024)  # evaluations in flight
+    parallel_proposals: int | None = Field(None, ge=1, le=4096)  # children being made at once (None: = parallel)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
@@ -165,7 +173,14 @@ class CampaignConfig(_Strict):
         needs_llm = [o.name for o in self.operators if o.name in LLM_OPERATORS]
         if needs_llm and self.llm is None:
             raise ValueError(f"operator '{needs_llm[0]}' needs an 'llm' section with at least one model")
+        if self.parallel == 1 and (self.parallel_proposals or 1) > 1:
+            raise ValueError("parallel_proposals > 1 needs parallel > 1 (parallel: 1 is the reproducible, "
+                             "one-thing-at-a-time mode)")
         return self
+
+    @property
+    def proposals_in_flight(self) -> int:
+        return self.parallel_proposals or self.parallel
 
 
 def with_split_defaults(config: CampaignConfig) -> CampaignConfig:

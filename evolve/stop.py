@@ -13,6 +13,7 @@ class CampaignState:
     llm_usd: float
     since_improvement: int  # finished candidates since the front's hypervolume last grew
     failed_proposals: int  # operator failures in a row
+    llm_tokens: int = 0  # prompt + completion tokens of every LLM call, priced or not
 
 
 class StopCondition(Protocol):
@@ -43,6 +44,14 @@ class MaxLLMDollars:
 
     def reason(self, state: CampaignState) -> str:
         return f"LLM budget of ${self.limit:g} spent" if state.llm_usd >= self.limit else ""
+
+
+@dataclass(frozen=True)
+class MaxLLMTokens:
+    limit: int
+
+    def reason(self, state: CampaignState) -> str:
+        return f"LLM token budget of {self.limit} spent" if state.llm_tokens >= self.limit else ""
 
 
 @dataclass(frozen=True)

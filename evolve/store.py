@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS llm_calls (
     cost_usd REAL NOT NULL DEFAULT 0,
     latency_s REAL NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
-    candidate_id TEXT
+    candidate_id TEXT,
+    priced INTEGER NOT NULL DEFAULT 1  -- 0: nobody knew the price; cost_usd is 0 and escapes llm_dollars
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id);
+CREATE INDEX IF NOT EXISTS llm_calls_prompt ON llm_calls (prompt_hash);
 """
 
 
@@ -154,8 +156,12 @@ class Store:
             raise StoreError(f"{db} is not a memarch campaign database") from None
         if version != str(SCHEMA_VERSION):
             raise StoreError(f"{db} has schema version {version}; this memarch reads {SCHEMA_VERSION}")
-        try:  # indexes added since a database was created (same schema version: they only speed reads)
+        try:  # indexes and defaulted columns added since a database was created (same schema version)
             store.conn.execute("CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id)")
+            store.conn.execute("CREATE INDEX IF NOT EXISTS llm_calls_prompt ON llm_calls (prompt_hash)")
+            cols = {r[1] for r in store.conn.execute("PRAGMA table_info(llm_calls)")}
+            if "priced" not in cols:
+                store.conn.execute("ALTER TABLE llm_calls ADD COLUMN priced INTEGER NOT NULL DEFAULT 1")
         except sqlite3.OperationalError:
             pass  # a read-only copy: reads still work, more slowly
         return store
@@ -261,8 +267,9 @@ class Store:
     # llm calls and decisions
     def add_llm_call(self, record: dict[str, Any]) -> None:
         cols = ("time", "model", "purpose", "prompt_hash", "request", "response", "prompt_tokens",
-                "completion_tokens", "cost_usd", "latency_s", "error", "candidate_id")
+                "completion_tokens", "cost_usd", "latency_s", "error", "candidate_id", "priced")
         values = [record.get(c) for c in cols]
+        values[12] = int(bool(record.get("cost_known", True)))
         values[0] = values[0] or time.time()
         values[4] = values[4] if isinstance(values[4], str) else json.dumps(values[4])
         defaults = {5: "", 6: 0, 7: 0, 8: 0.0, 9: 0.0, 10: ""}
@@ -305,6 +312,7 @@ class Store:
 
     def llm_totals(self) -> dict[str, float]:
         row = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),"
-                                " COALESCE(SUM(cost_usd), 0), COALESCE(SUM(error != ''), 0) FROM llm_calls").fetchone()
+                                " COALESCE(SUM(cost_usd), 0), COALESCE(SUM(error != ''), 0),"
+                                " COALESCE(SUM(error = '' AND priced = 0), 0) FROM llm_calls").fetchone()
         return {"calls": row[0], "prompt_tokens": row[1], "completion_tokens": row[2], "cost_usd": float(row[3]),
-                "errors": row[4]}
+                "errors": row[4], "unpriced": row[5]}

@@ -8,7 +8,9 @@ thread. What it answers comes from a script the test provides:
 - a function `request_json -> reply`.
 
 A reply is the assistant's text (str), or a dict with any of `content`, `status`
-(an HTTP error status to answer with), `prompt_tokens`, `completion_tokens`, `delay_s`.
+(an HTTP error status to answer with, e.g. 429), `headers` (extra response headers, e.g.
+`{"Retry-After": "1"}`), `prompt_tokens`, `completion_tokens`, `delay_s`.
+`server.in_flight_max` is the most requests it was answering at once.
 Every request it received is kept in `server.requests` (the decoded JSON bodies) and
 `server.headers` (lower-cased HTTP headers).
 litellm reaches it exactly as production reaches any OpenAI-compatible endpoint:
@@ -26,6 +28,11 @@ Reply = str | dict[str, Any]
 Script = list[Reply] | Callable[[dict[str, Any]], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 512  # the stdlib's 5 makes dozens of concurrent clients wait on SYN retries
+    daemon_threads = True
+
+
 def _count_tokens(text: str) -> int:
     # About four characters a token: what the usage numbers of real servers look like.
     return max(1, (len(text) + 3) // 4)
@@ -40,6 +47,8 @@ class OpenAIServer:
         self.headers: list[dict[str, str]] = []  # the HTTP headers of each request, in the same order
         self._lock = threading.Lock()
         self._served = 0
+        self.in_flight = 0
+        self.in_flight_max = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
@@ -54,7 +63,7 @@ class OpenAIServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> "OpenAIServer":
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
@@ -96,11 +105,13 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
             return  # keep pytest output clean
 
-        def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+        def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, str(value))
             self.end_headers()
             self.wfile.write(data)
 
@@ -120,12 +131,20 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError as exc:
                 self._send_json(400, {"error": {"message": f"bad JSON: {exc}", "type": "invalid_request_error"}})
                 return
-            reply = server.next_reply(body, {k.lower(): v for k, v in self.headers.items()})
-            if reply.get("delay_s"):
-                time.sleep(float(reply["delay_s"]))
+            with server._lock:
+                server.in_flight += 1
+                server.in_flight_max = max(server.in_flight_max, server.in_flight)
+            try:
+                reply = server.next_reply(body, {k.lower(): v for k, v in self.headers.items()})
+                if reply.get("delay_s"):
+                    time.sleep(float(reply["delay_s"]))
+            finally:
+                with server._lock:
+                    server.in_flight -= 1
             if reply.get("status", 200) != 200:
                 self._send_json(int(reply["status"]), {"error": {
-                    "message": reply.get("content") or "scripted failure", "type": "server_error"}})
+                    "message": reply.get("content") or "scripted failure", "type": "server_error"}},
+                    reply.get("headers"))
                 return
             content = str(reply.get("content", ""))
             prompt_text = "".join(str(m.get("content", "")) for m in body.get("messages", []))

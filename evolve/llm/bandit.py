@@ -3,9 +3,13 @@
 One arm per (operator, model). An arm's reward arrives later, when its child has been
 evaluated: 1 if the child entered the Pareto front, else 0 (fractions are allowed), with
 the dollars the child's LLM calls cost. To choose, each candidate arm draws a success rate
-from its Beta posterior and divides it by its mean cost per child, times the model's
+from its Beta posterior and divides it by everything a child costs — its mean LLM dollars
+*plus the evaluation it uses* (`eval_cost`, dollars per evaluation) — times the model's
 configured weight; the best draw wins. So at equal success the cheaper model is asked
-more, and a pricier model has to earn its price with more front members.
+more, a pricier model has to earn its price with more front members, and a free model that
+rarely succeeds cannot starve a priced one that often does: its children still spend the
+evaluation budget (dividing by dollars alone, a free model at 2 % took 300 of 300 picks
+against a $0.003 one at 50 %).
 
 Seeded, and the whole state (counts, costs, the generator's state) round-trips through
 JSON, so a resumed campaign makes the same choices an uninterrupted one would have.
@@ -18,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 MIN_COST = 1e-6  # dollars; a free (local) model still has a finite value per dollar
+EVAL_COST = 0.01  # dollars one evaluation is worth when nobody says (see LLMConfig.evaluation_usd)
 
 
 def arm_key(operator: str, model: str) -> str:
@@ -37,8 +42,10 @@ class ArmStats:
 
 class ModelBandit:
     def __init__(self, seed: int = 0, *, weights: dict[str, float] | None = None,
-                 prior_cost: float | None = None, prior_costs: dict[str, float] | None = None) -> None:
+                 prior_cost: float | None = None, prior_costs: dict[str, float] | None = None,
+                 eval_cost: float = EVAL_COST) -> None:
         self.rng = random.Random(seed)
+        self.eval_cost = eval_cost  # every child uses one evaluation of the budget, whatever its model
         self.weights = dict(weights or {})
         self.prior_cost = prior_cost  # None: the mean cost per child seen so far over all arms
         # per model, an estimate of dollars per child (e.g. `LLMClient.cost_estimates()`), so the
@@ -70,7 +77,7 @@ class ModelBandit:
             stats = self.arms.get(arm_key(operator, model), ArmStats())
             failures = max(0.0, stats.pulls - stats.successes)
             rate = self.rng.betavariate(1.0 + stats.successes, 1.0 + failures)
-            value = weight * rate / stats.mean_cost(self.prior_costs.get(model, prior))
+            value = weight * rate / (stats.mean_cost(self.prior_costs.get(model, prior)) + self.eval_cost)
             if value > best_value:
                 best, best_value = model, value
         return best
@@ -95,6 +102,7 @@ class ModelBandit:
     def to_json(self) -> dict[str, Any]:
         version, internal, gauss = self.rng.getstate()
         return {"weights": self.weights, "prior_cost": self.prior_cost, "prior_costs": self.prior_costs,
+                "eval_cost": self.eval_cost,
                 "arms": {k: asdict(a) for k, a in self.arms.items()},
                 "rng": [version, list(internal), gauss]}
 

@@ -7,22 +7,50 @@ note. Blocks that do not apply, and programs that fail `validate_source`, go bac
 model in the same conversation, at most `max_fix_attempts` times; then the operator gives
 up with `LLMOperatorError`, which carries what the attempt cost.
 
-The conversation is a generator that yields prompts and receives replies; `propose` drives
-it with blocking calls, and the campaign runs proposals on a thread pool so LLM calls overlap
-with evaluations.
+The conversation is a generator that yields what it needs (a model's answer to a prompt, or
+the validation of a program) and receives it; `apropose` drives it on the LLM client's event
+loop, so a campaign keeps many proposals in flight on one thread, and `propose` is its
+blocking form. Driver CPU per proposal is kept small: an answer is first parsed with Python's
+own parser (a broken program is sent back without the full libcst validation), and a child
+that differs from its valid parent only in knob literals needs no second validation at all.
 """
 from __future__ import annotations
 
+import ast
+import asyncio
 from typing import Any, Generator
 
-from design_space.validate import validate_source
+from design_space.validate import MAX_BYTES, MAX_LINES, Problem, validate_source
 from evolve.llm.bandit import ModelBandit, arm_key
-from evolve.llm.client import LLMClient, LLMError, LLMReply, prompt_hash
+from evolve.llm.client import LLMBudgetExceeded, LLMClient, LLMError, prompt_hash
 from evolve.operators import prompts
 from evolve.operators.base import CandidateView, OperatorContext, OperatorError, Proposal
 from evolve.operators.edits import apply_blocks, parse_reply
+from evolve.operators.knobs import read_knobs, write_knobs
 
-Session = Generator[tuple[list[dict[str, str]], str], LLMReply, Proposal]
+# yields ("ask", messages, purpose) -> LLMReply, or ("validate", code) -> list[Problem]
+Session = Generator[tuple[Any, ...], Any, Proposal]
+
+
+def knob_only(code: str, base: str) -> bool:
+    """True when `code` is `base` with only module-level knob literals changed (so as valid as `base`)."""
+    if len(code.encode("utf-8")) > MAX_BYTES or code.count("\n") > MAX_LINES:
+        return False
+    try:
+        new = {k.name: k.value for k in read_knobs(code)}
+        old = {k.name for k in read_knobs(base)}
+        return set(new) == old and write_knobs(base, new) == code
+    except (SyntaxError, ValueError, KeyError, TypeError):
+        return False
+
+
+def syntax_problem(code: str) -> list[Problem] | None:
+    """Python's own parse (~1 ms): a program that does not parse is sent back without libcst's ~100 ms."""
+    try:
+        ast.parse(code)
+        return None
+    except (SyntaxError, ValueError):
+        return validate_source(code)  # the validator's message and line for it (it fails fast too)
 
 
 class LLMOperatorError(OperatorError):
@@ -66,18 +94,25 @@ class LLMEdit:
         return self.client.pick(ctx.rng)
 
     def propose(self, ctx: OperatorContext) -> Proposal:
+        """Blocking form of `apropose` (runs it on the client's loop)."""
+        return self.client.submit(self.apropose(ctx)).result()
+
+    async def apropose(self, ctx: OperatorContext) -> Proposal:
         self.check(ctx)
         model = self.choose_model(ctx)
         tally: dict[str, Any] = self._tally(model)
         session = self._session(ctx, model, tally)
-        messages, purpose = next(session)
+        need = next(session)
         while True:
+            if need[0] == "ask":
+                try:
+                    answer: Any = await self.client.acomplete(need[1], purpose=need[2], model=model)
+                except (LLMError, LLMBudgetExceeded) as exc:
+                    raise LLMOperatorError(f"{self.name}: {exc}", tally) from exc
+            else:  # libcst holds the loop ~100 ms: in a worker thread other calls go on meanwhile
+                answer = await asyncio.to_thread(validate_source, need[1])
             try:
-                reply = self.client.complete(messages, purpose=purpose, model=model)
-            except LLMError as exc:
-                raise LLMOperatorError(f"{self.name}: {exc}", tally) from exc
-            try:
-                messages, purpose = session.send(reply)
+                need = session.send(answer)
             except StopIteration as done:
                 return done.value
 
@@ -94,7 +129,7 @@ class LLMEdit:
         problems: list[str] = []
         applied: set[tuple[str, str]] = set()  # blocks applied in earlier rounds, if the model re-sends them
         for attempt in range(self.max_fix_attempts + 1):
-            reply = yield messages, (self.name if attempt == 0 else f"{self.name}.fix")
+            reply = yield "ask", messages, (self.name if attempt == 0 else f"{self.name}.fix")
             tally["calls"] += 1
             tally["call_hashes"].append(reply.prompt_hash)
             tally["cost_usd"] += reply.cost_usd
@@ -108,8 +143,10 @@ class LLMEdit:
             elif parsed.blocks:
                 code, failed = apply_blocks(code, parsed.blocks, applied)
                 problems += failed
-            if not problems:
-                found = validate_source(code)
+            if not problems and not knob_only(code, base.code):
+                found = syntax_problem(code)
+                if found is None:
+                    found = yield "validate", code
                 problems, lines = [p.render() for p in found], [p.line for p in found]
             if not problems and self.unchanged(code, ctx):
                 problems = ["the program is unchanged; make a real change"]

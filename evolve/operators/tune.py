@@ -6,6 +6,11 @@ that differs from another only in knobs — whether `tune`, knob mutation or an 
 teaches the same study. The search space is fixed when a structure is first tuned, around
 that program's values: integers ×/÷4 on a log scale, fractions in [0, 1], other floats ×/÷4,
 booleans both ways.
+
+What one structure learned is shared with the others by knob name — in a pipeline program a
+knob is a (component, knob) pair such as PRF_TERMS — so a structural child does not start
+cold: a new study's first trial is the parent's knobs with every knob some earlier trial
+put on the front (in any structure) set to that trial's value, where it lies in the space.
 """
 from __future__ import annotations
 
@@ -66,6 +71,7 @@ class OptunaTune:
         self.spaces: dict[str, dict[str, Any]] = {}
         self.bases: dict[str, dict[str, Any]] = {}  # the knob values each space was built around
         self.open_trials: dict[tuple[str, int], Any] = {}
+        self.shared: dict[str, Any] = {}  # knob -> its value in the latest front-making trial, any structure
 
     def _study(self, key: str, knobs: list[Knob]) -> tuple[Any, dict[str, Any]]:
         if key not in self.studies:
@@ -78,6 +84,9 @@ class OptunaTune:
             self.studies[key] = optuna.create_study(directions=directions, sampler=sampler)
             self.spaces[key] = {k.name: _distribution(k) for k in knobs}
             self.bases[key] = {k.name: k.value for k in knobs}
+            start = _within(self.spaces[key], self.shared)
+            if start and any(self.bases[key][n] != v for n, v in start.items()):
+                self.studies[key].enqueue_trial({**self.bases[key], **start})
         return self.studies[key], self.spaces[key]
 
     def propose(self, ctx: OperatorContext) -> Proposal:
@@ -102,8 +111,16 @@ class OptunaTune:
         key = (meta.get("tune_study"), meta.get("trial"))
         trial = self.open_trials.pop(key, None)
         if trial is None:
+            # asked in an earlier session (the campaign was resumed while it was being evaluated):
+            # its study was rebuilt by `restore`; the result joins it as a finished trial
+            study_key = key[0]
+            if metrics is not None and study_key in self.studies and meta.get("params") is not None \
+                    and all(m in metrics for m, _ in self.objectives):
+                self._add_finished(study_key, dict(meta["params"]), metrics)
             return
         study = self.studies[key[0]]
+        if on_front and metrics is not None:
+            self.shared.update(meta.get("params") or {})
         if metrics is None or any(m not in metrics for m, _ in self.objectives):
             study.tell(trial, state=_failed())
         else:
@@ -116,8 +133,6 @@ class OptunaTune:
         key = structure_key(code)
         if key not in self.studies:
             return
-        import optuna
-
         space = self.spaces[key]
         params = {k.name: k.value for k in tunable(code) if k.name in space}
         if set(params) != set(space):
@@ -131,6 +146,14 @@ class OptunaTune:
                     return  # outside the range this study searches
             except (ValueError, TypeError):
                 return
+        self._add_finished(key, params, metrics)
+
+    def _add_finished(self, key: str, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        import optuna
+
+        space = self.spaces[key]
+        if set(params) != set(space):
+            return
         self.studies[key].add_trial(optuna.trial.create_trial(
             params=params, distributions=space, values=[metrics[m] for m, _ in self.objectives]))
 
@@ -141,6 +164,21 @@ class OptunaTune:
             if operator == self.name and meta.get("tune_study") and meta.get("base"):
                 self._study(meta["tune_study"], [Knob(n, v) for n, v in meta["base"].items()])
             self.learn(code, metrics)
+
+
+def _within(space: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The values that name a knob of `space` and lie inside its distribution."""
+    out = {}
+    for name, value in values.items():
+        dist = space.get(name)
+        if dist is None or (isinstance(value, float) and type(dist).__name__ == "IntDistribution"):
+            continue
+        try:
+            if dist._contains(dist.to_internal_repr(value)):
+                out[name] = value
+        except (ValueError, TypeError):
+            continue
+    return out
 
 
 def _failed() -> Any:
