@@ -2,7 +2,14 @@
 sampling of the design space, and Optuna alone — same task, same budget, several seeds — and
 the evolved front against the best seed on the held-out split.
 
-    python bench/search_efficiency.py [--task locomo] [--evaluations 40] [--repeats 3]
+    python bench/search_efficiency.py [--task locomo] [--evaluations 200] [--repeats 3] [--embedder static]
+
+memarch's default offline mix is structural edits (knobs, index swap, insert / replace / remove a
+catalogue component), `compose` (structure and knobs in one Optuna study), `graft` (one slot of
+another front member) and `tune`; "optuna" is `tune` alone over the seeds' knobs, "random"
+samples seeds with random edits and knobs. The held-out gain is, per repeat, the best evolved
+recall at no more tokens than the best seed, minus the seed's; the winning structures
+(components per slot) are printed.
 
 Objectives: evidence recall within the token budget (max) and tokens returned (min). The
 search sees the `search` split at `subset` fidelity; the front and the seeds are then measured
@@ -14,6 +21,7 @@ writes bench/results/search_efficiency.json.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -33,10 +41,12 @@ from rich.table import Table  # noqa: E402
 from evolve.campaign import Campaign  # noqa: E402
 from evolve.config import parse_config  # noqa: E402
 from evolve.pareto import dominates, hypervolume, orient  # noqa: E402
+from evolve.operators.pipeline_edits import present  # noqa: E402
 from evolve.reference import campaign_reference  # noqa: E402
 
 METHODS = {
-    "memarch": [{"name": "structural", "weight": 1.0}, {"name": "tune", "weight": 2.0}],
+    "memarch": [{"name": "structural", "weight": 1.0}, {"name": "compose", "weight": 2.0},
+                {"name": "graft", "weight": 0.5}, {"name": "tune", "weight": 1.0}],
     "random": [{"name": "random", "weight": 1.0}],
     "optuna": [{"name": "tune", "weight": 1.0}],
 }
@@ -50,7 +60,7 @@ def config(method: str, repeat: int, args: argparse.Namespace) -> dict:
         params = {"budget_tokens": args.budget, "conversations": 6}
     cfg = {
         "name": f"{method}-{repeat}", "seed": repeat,
-        "task": {"name": args.task, "params": params, "cascade": ["smoke", "subset"]},
+        "task": {"name": args.task, "params": params, "cascade": ["smoke", "subset"], "embedder": args.embedder},
         "seeds": SEEDS, "operators": METHODS[method],
         "objectives": [{"metric": m, "direction": d} for m, d in OBJECTIVES],
         "budget": {"evaluations": args.evaluations}, "parallel": args.parallel,
@@ -74,11 +84,12 @@ def curve(store, reference: tuple[float, float], stage: str) -> list[float]:
 
 def holdout(store) -> dict:
     """Best-recall seed vs. evolved front members, all measured on the held-out split."""
-    rows = {}
+    rows, codes = {}, {}
     for cand in store.candidates():
         ev = store.evaluation(cand.id, "holdout")
         if ev is not None and ev.status == "ok":
             rows[cand.id] = (cand.operator, ev.metrics["recall"], ev.metrics["tokens"])
+            codes[cand.id] = cand.code
     seeds = {c: r for c, r in rows.items() if r[0].startswith("seed:")}
     evolved = {c: r for c, r in rows.items() if not r[0].startswith("seed:")}
     if not seeds:
@@ -87,20 +98,29 @@ def holdout(store) -> dict:
     s = orient([seeds[best_seed][1], seeds[best_seed][2]], ["max", "min"])
     dominating = [c for c, r in evolved.items() if dominates(orient([r[1], r[2]], ["max", "min"]), s)]
     best = max(evolved, key=lambda c: (evolved[c][1], -evolved[c][2])) if evolved else None
+    cheap = [c for c, r in evolved.items() if r[2] <= seeds[best_seed][2]]
+    winner = max(cheap, key=lambda c: (evolved[c][1], -evolved[c][2])) if cheap else None
     return {"best_seed": [best_seed, seeds[best_seed][0], seeds[best_seed][1], seeds[best_seed][2]],
             "best_evolved": [best, *evolved[best]] if best else None,
-            "dominating_best_seed": sorted(dominating)}
+            "dominating_best_seed": sorted(dominating),
+            "gain_at_no_more_tokens": (evolved[winner][1] - seeds[best_seed][1]) if winner else None,
+            "winner": [winner, *evolved[winner]] if winner else None,
+            "winner_structure": present(codes[winner]) if winner else None}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="locomo", choices=["locomo", "longmemeval", "synthetic"])
-    ap.add_argument("--evaluations", type=int, default=40)
+    ap.add_argument("--evaluations", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--parallel", type=int, default=2)
-    ap.add_argument("--budget", type=int, default=128, help="token budget per query")
+    ap.add_argument("--budget", type=int, default=256, help="token budget per query")
+    ap.add_argument("--embedder", default=None, help="default: static when memarch[embed] is installed, else hashing")
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--out", default=None, help="JSON path (default bench/results/search_efficiency_<task>.json)")
     args = ap.parse_args()
+    if args.embedder is None:
+        args.embedder = "static" if args.task != "synthetic" and importlib.util.find_spec("model2vec") else "hashing"
     import ray
 
     ray.init(address="local", num_cpus=args.parallel, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
@@ -130,10 +150,13 @@ def main() -> None:
     for m in marks:
         table.add_column(f"HV@{m}", justify="right")
     table.add_column("held-out: evolved dominates best seed", justify="right")
+    table.add_column("held-out recall gain at ≤ seed tokens (per repeat)", justify="right")
     for method, rows in results.items():
         cells = [f"{statistics.median(r['hv'][min(m, len(r['hv'])) - 1] for r in rows):.4f}" for m in marks]
         wins = sum(bool(r["holdout"].get("dominating_best_seed")) for r in rows if r["holdout"])
-        table.add_row(method, *cells, f"{wins}/{len(rows)}" if args.task != "synthetic" else "-")
+        gains = " ".join("-" if r["holdout"].get("gain_at_no_more_tokens") is None else
+                         f"{r['holdout']['gain_at_no_more_tokens']:+.3f}" for r in rows if r["holdout"])
+        table.add_row(method, *cells, f"{wins}/{len(rows)}" if args.task != "synthetic" else "-", gains or "-")
     console.print(table)
     for method, rows in results.items():
         for r in rows:
@@ -141,9 +164,12 @@ def main() -> None:
                 console.print(f"{method} #{r['repeat']} held-out: best seed {r['holdout']['best_seed']}, "
                               f"best evolved {r['holdout']['best_evolved']}, "
                               f"dominating: {r['holdout']['dominating_best_seed'][:5]}")
-    out = ROOT / "bench" / "results" / "search_efficiency.json"
+                console.print(f"    winner at ≤ seed tokens {r['holdout'].get('winner')}: "
+                              f"{r['holdout'].get('winner_structure')}")
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"search_efficiency_{args.task}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"task": args.task, "evaluations": args.evaluations, "repeats": args.repeats,
+                               "embedder": args.embedder, "load_average": os.getloadavg(),
                                "budget_tokens": args.budget, "reference": reference, "results": results},
                               indent=1))
     console.print(f"wrote {out}")

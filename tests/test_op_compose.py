@@ -66,7 +66,7 @@ def test_the_study_learns_which_component_and_knob_pay():
     # and set its weight closer than the first half.
     op = Compose(objectives=OBJ, startup_trials=8, seed=1)
     runs = []
-    for i in range(60):
+    for i in range(40):
         p = op.propose(ctx(seed_source("bm25_rag"), i))
         a = p.meta["params"]
         others = sum(v for n, v in a.items() if n.startswith("use:") and n != "use:temporal")
@@ -74,7 +74,7 @@ def test_the_study_learns_which_component_and_knob_pay():
         recall -= 0.02 * others
         op.observe(p.meta, {"recall": recall, "tokens": 100.0}, False)
         runs.append(a)
-    first, second = runs[8:34], runs[34:]
+    first, second = runs[8:24], runs[24:]
     use = [sum(r["use:temporal"] for r in half) / len(half) for half in (first, second)]
     assert use[1] > use[0] and use[1] >= 0.7
     gap = [sum(abs(r["TIME_WEIGHT"] - 1.5) for r in half if r["use:temporal"]) /
@@ -90,3 +90,25 @@ def test_restore_and_registry():
                 ("structural", seed_source("titans"), {}, {"recall": 0.5, "tokens": 80.0}),
                 ("compose", seed_source("dense_rag"), {"compose_trial": 0}, None)])
     assert len(op.study.trials) == 1
+
+
+def test_tune_starts_a_new_structure_from_what_another_structure_put_on_the_front():
+    from evolve.operators.tune import OptunaTune, structure_key
+
+    op = OptunaTune(objectives=OBJ)
+    a = insert_at(seed_source("bm25_rag"), "query", COMPONENTS["prf"], 0)
+    b = insert_at(seed_source("dense_rag"), "query", COMPONENTS["prf"], 0)
+    assert structure_key(a) != structure_key(b)
+    p = op.propose(ctx(a))
+    learned = p.meta["params"]
+    assert learned["PRF_TERMS"] != 5 or learned["TOP_K"] != 10
+    op.observe(p.meta, {"recall": 0.9, "tokens": 10.0}, True)
+    first = op.propose(ctx(b)).meta["params"]
+    assert first["PRF_TERMS"] == learned["PRF_TERMS"] and first["TOP_K"] == learned["TOP_K"]
+    assert first["MIN_SIMILARITY"] == 0.0  # a knob only b has keeps b's value
+    # a trial that did not reach the front teaches nothing to other structures
+    op2 = OptunaTune(objectives=OBJ)
+    p = op2.propose(ctx(a))
+    op2.observe(p.meta, {"recall": 0.1, "tokens": 10.0}, False)
+    assert op2.propose(ctx(b)).meta["params"]["PRF_TERMS"] in range(1, 21)
+    assert not op2.shared
