@@ -22,7 +22,7 @@ import design_space
 import sandboxes
 from sandbox_fixtures import REPO, fully_fenced, make_backend, seed_job
 from sandboxes.backends import fences, get_sandbox
-from sandboxes.backends.process import ProcessSandbox, decode_status
+from sandboxes.backends.process import ProcessSandbox, decode_status, job_env
 from sandboxes.job import Job, Limits
 
 INSIDE = '''
@@ -102,7 +102,8 @@ def test_inside_view(sandbox, tmp_path, monkeypatch):
     assert report["uid"] >= fences.UID_BASE if os.geteuid() == 0 else report["uid"] == os.getuid()
     assert report["groups"] in ([], [report["gid"]])
     assert report["cwd"].startswith(os.path.join(tempfile.gettempdir(), "memarch-job-"))
-    assert set(report["env"]) <= set(fences.ENV_ALLOW) | set(fences.clean_env("/x")) | {"PWD"}  # bwrap sets PWD
+    # the allow-list, the clean env and the GPU assignment (CPU job: CUDA_VISIBLE_DEVICES="")
+    assert set(report["env"]) <= set(fences.ENV_ALLOW) | set(job_env(seed_job(), "/x")) | {"PWD"}  # bwrap sets PWD
     assert "OPENAI_API_KEY" not in report["env"]
     assert report["ifaces"] == ["lo"]
     assert report["pids"] <= 5, "the program can see processes outside its job"
