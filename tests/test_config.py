@@ -58,3 +58,18 @@ def test_cli_unknown_seed_and_task_param(tmp_path):
     p.write_text("name: x\ntask: {name: synthetic, params: {conversationz: 3}}\n")
     r = run_cli("run", str(p), "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
     assert r.returncode == 2 and "conversationz" in r.stderr
+
+
+def test_real_text_tasks_default_to_the_static_embedder_and_the_preflight_says_so():
+    from evolve.config import static_embedder_installed
+    from evolve.preflight import Estimate
+
+    assert static_embedder_installed()  # memarch[test] pulls memarch[embed]
+    for task in ("locomo", "longmemeval"):
+        cfg = parse_config({"name": "e", "task": {"name": task}})
+        assert cfg.task.embedder == "static"
+        assert "embedder static" in Estimate(1.0, 10.0, 0.0, 0.0).render(cfg)
+    chosen = parse_config({"name": "e", "task": {"name": "locomo", "embedder": "hashing"}})
+    assert chosen.task.embedder == "hashing"  # an explicit choice stands, and the pre-flight warns
+    assert "dense components will look weak" in Estimate(1.0, 10.0, 0.0, 0.0).render(chosen)
+    assert parse_config({"name": "e", "task": {"name": "synthetic"}}).task.embedder == "hashing"
