@@ -168,7 +168,8 @@ def run(config: Path = typer.Argument(..., help="Campaign YAML (see examples/)."
     if preflight:
         from evolve.preflight import estimate
 
-        console.print(estimate(cfg, campaign.store.candidates()[0].code).render(cfg), highlight=False)
+        console.print(estimate(campaign.config, campaign.store.candidates()[0].code).render(campaign.config),
+                      highlight=False)  # the config as created: split defaults applied
     _run_campaign(campaign)
 
 
