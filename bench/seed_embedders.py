@@ -56,7 +56,8 @@ def render(meta: dict, rows: list[dict]) -> str:
            "MiniLM, after the seeds' mechanisms were made to decide what they return (Titans' bounded neural",
            "memory, MemoryBank's retention in the ranking, HippoRAG's phrase graph with synonym edges).",
            "Recall is evidence recall within the token budget under the scoring rule of the commit named below;",
-           "`session` is gold-session recall.", "",
+           "`session` is gold-session recall. A seed missing from a table, or a cell `not run`, was not measured",
+           "in these runs (the static LoCoMo and synthetic rows of every seed are also in the tables above).", "",
            f"- Command: `{meta['command']}`",
            f"- Date: {meta['date']}, code at commit `{meta['commit']}`, {meta['machine']}",
            f"- Scoring rule: `sandboxes/scoring.py` as of commit `{meta['scoring_commit']}` "
@@ -105,14 +106,21 @@ def main() -> None:
     ap.add_argument("--wall", type=float, default=600.0, help="wall-clock limit per evaluation, seconds")
     ap.add_argument("--doc", default=str(ROOT / "docs" / "BASELINES.md"))
     ap.add_argument("--cache", default=str(ROOT / "bench" / "results" / "embed-cache"))
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "seed_embedders.json"),
+                    help="rows written here after each run; several files may be given to --render-only")
     ap.add_argument("--render-only", action="store_true",
-                    help="rewrite the section of --doc from bench/results/seed_embedders.json, run nothing")
+                    help="rewrite the section of --doc from the --json file(s) (comma-separated), run nothing")
     args = ap.parse_args()
-    out = ROOT / "bench" / "results"
     if args.render_only:
-        saved = json.loads((out / "seed_embedders.json").read_text())
-        write_doc(Path(args.doc), render(saved["meta"], saved["rows"]))
+        saved = [json.loads(Path(p).read_text()) for p in args.json.split(",")]
+        meta = dict(saved[0]["meta"])
+        for extra in saved[1:]:
+            meta["tasks"] = list(dict.fromkeys(meta["tasks"] + extra["meta"]["tasks"]))
+            meta["data"] = {**meta["data"], **extra["meta"]["data"]}
+            meta["command"] += f"` and `{extra['meta']['command']}"
+        write_doc(Path(args.doc), render(meta, [r for s in saved for r in s["rows"]]))
         return
+    out = Path(args.json)
     seeds = [s for s in args.seeds.split(",") if s] or seed_names()
     tasks = [t for t in args.tasks.split(",") if t]
     embedders = [e for e in args.embedders.split(",") if e]
@@ -132,7 +140,7 @@ def main() -> None:
             "command": "python bench/seed_embedders.py " + " ".join(sys.argv[1:]),
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
             "tasks": tasks, "seeds": seeds, "embedders": embedders, "data": {t: data_version(t) for t in tasks}}
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
 
     plan = [(s, t, e) for t in tasks for e in embedders for s in seeds]
@@ -145,9 +153,9 @@ def main() -> None:
             print(f"{row['seed']:<18} {row['task']:<12} {row['embedder']:<8} {row['status']:<8} "
                   f"recall {m.get('recall', float('nan')):.3f}  wall {row['wall_s']:.1f} s {row['error'][:80]}",
                   flush=True)
-            (out / "seed_embedders.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+            out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
             write_doc(Path(args.doc), render(meta, rows))
-    print(f"wrote {args.doc} and {out / 'seed_embedders.json'}")
+    print(f"wrote {args.doc} and {out}")
 
 
 if __name__ == "__main__":
