@@ -281,7 +281,7 @@ def test_seeds_command_lists_every_seed_with_its_summary():
     assert "Ebbinghaus" in out and "TOP_K=" in out
 
 
-def test_eval_command_measures_a_seed_or_a_file_and_rejects_bad_input(tmp_path):
+def test_eval_command_measures_a_seed_or_a_file_and_rejects_bad_input(tmp_path, capsys):
     from rich.console import Console
 
     from evolve.commands.seeds import eval_command
@@ -297,7 +297,12 @@ def test_eval_command_measures_a_seed_or_a_file_and_rejects_bad_input(tmp_path):
     assert eval_command("bm25_rag", task="no_such_task", console=Console(record=True)) == 2
     broken = tmp_path / "broken.py"
     broken.write_text("import os\n")
-    assert eval_command(str(broken), console=Console(record=True)) == 1  # invalid program: it ran, it failed
+    assert eval_command(str(broken), console=Console(record=True)) == 2  # invalid program: the user's to fix
+    assert "import of 'os' is not allowed" in capsys.readouterr().err
+    crashing = tmp_path / "crashing.py"
+    crashing.write_text(seed_source("recency_window").replace(
+        "def retrieve(self, query: Query) -> Recall:", "def retrieve(self, query: Query) -> Recall:\n        raise ValueError('boom')"))
+    assert eval_command(str(crashing), console=Console(record=True)) == 1  # valid, ran, crashed
 
 
 def scripted_model(prompt: str) -> str:
