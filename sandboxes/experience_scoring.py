@@ -7,7 +7,7 @@ counts, and scores count relative to the best item so BM25 and cosine programs v
 alike. An item citing several events splits its weight evenly among them, so a rule or
 prototype backed by many examples votes in proportion to their labels. Only events that
 came *before* the query in the stream and that the item shows can vote (the evidence rule
-of sandboxes/evidence.py: the item's text holds at least half of the event's content words):
+of sandboxes/evidence.py: the item's text holds at least 0.35 of the idf weight of the event's content words):
 a program that guesses the id of a future event, or cites examples it does not show, learns
 nothing. No vote means wrong, or the majority label revealed so far
 when the task's ``fallback`` is ``majority``.

@@ -89,21 +89,25 @@ def test_citing_ids_an_item_does_not_show_earns_nothing():
     assert gamed["session_recall"] == 0.0  # a session is found only through an event shown
 
 
-def test_credit_is_the_share_of_the_event_shown_from_a_floor_of_one_half():
+def test_credit_is_the_share_of_the_event_shown_from_a_floor():
+    from sandboxes.evidence import FLOOR
+
+    assert FLOOR == 0.35
     # e1's content words: anna, moved, lisbon, last, spring (5); "to" is too short
     summary = _one([["Anna: moved to Lisbon; weather grim", ["e2", "e1"]]])
     assert summary["recall"] == pytest.approx(3 / 5) and summary["recall_all"] == 1.0
     assert summary["ndcg"] == pytest.approx(0.6 / math.log2(3))  # e2 (credited 2/3) ranks first
     assert _one([["Anna moved to Lisbon", ["e1"]]])["recall"] == pytest.approx(3 / 5)  # an extracted fact
-    assert _one([["Anna, Lisbon", ["e1"]]])["recall"] == 0.0  # 2 of 5 < floor
-    assert _one([["Anna moved, Lisbon", ["e1"]]])["recall"] == pytest.approx(0.6)
+    assert _one([["Anna, Lisbon", ["e1"]]])["recall"] == pytest.approx(0.4)  # 2 of 5 >= floor
+    assert _one([["Anna in spring", ["e1"]]])["recall"] == pytest.approx(0.4)
+    assert _one([["Lisbon", ["e1"]]])["recall"] == 0.0  # 1 of 5 < floor
     # the question's own words show nothing of the event beyond what they share with it
     assert _one([["Where did Anna move?", ["e1"]]])["recall"] == 0.0
 
 
 def test_an_item_is_judged_alone_and_repeats_earn_nothing_more():
-    halves = _one([["Anna moved", ["e1"]], ["Lisbon last spring", ["e1"]]])
-    assert halves["recall"] == pytest.approx(3 / 5) and halves["mrr"] == 0.5  # first earned by item 2
+    halves = _one([["Anna", ["e1"]], ["moved to Lisbon last spring", ["e1"]]])
+    assert halves["recall"] == pytest.approx(4 / 5) and halves["mrr"] == 0.5  # first earned by item 2
     twice = _one([["Anna moved to Lisbon", ["e1"]], ["Anna moved to Lisbon", ["e1"]]])
     assert twice["recall"] == _one([["Anna moved to Lisbon", ["e1"]]])["recall"]
 
@@ -123,13 +127,63 @@ def test_normalisation_gives_tricks_nothing(text, earns):
     assert (_one([[text, ["e1"]]])["recall"] > 0) is earns
 
 
+def test_rare_words_weigh_more_than_common_ones():
+    # over these four events "moved" is in three, "lisbon" and "anna" in one each
+    texts = {"e1": "Anna moved to Lisbon", "e2": "Bob moved house", "e3": "Cleo moved offices", "e4": "Ok!"}
+    idf_common, idf_rare = math.log(5 / 4) + 1, math.log(5 / 2) + 1
+    names = _one([["Anna, Lisbon", ["e1"]]], events=texts)["recall"]
+    assert names == pytest.approx(2 * idf_rare / (2 * idf_rare + idf_common))  # 0.78: names carry the turn
+    assert _one([["moved", ["e1"]]], events=texts)["recall"] == 0.0  # the common word alone shows little
+
+
+@pytest.fixture(scope="module")
+def synthetic_words():
+    from sandboxes.evidence import EventWords
+    from sandboxes.tasks import get_task
+
+    stream = get_task("synthetic").build({}, "full", 0)
+    return stream, EventWords(stream.event_text)
+
+
+def test_an_extracted_fact_that_keeps_the_key_words_earns(synthetic_words):
+    stream, events = synthetic_words
+    sven = next(i for i, t in stream.event_text.items() if t == "Big news: Sven just moved to Porto for good.")
+    # the fact mem0 extracts keeps the two rarest of the six content words
+    assert events.credit("Sven lives in Porto.", [sven])[sven] == pytest.approx(0.384, abs=0.005)  # 2 of 6 words
+    assert events.credit("Sven moved to Porto.", [sven])[sven] == pytest.approx(0.547, abs=0.005)
+    # two of its most common words earn nothing
+    assert events.credit("Good news.", [sven]) == {}
+
+
+def test_items_of_the_most_frequent_words_earn_nothing(synthetic_words):
+    stream, events = synthetic_words
+    frequent = sorted(events.idf, key=lambda w: (events.idf[w], w))[:12]
+    got = events.credit(" ".join(frequent), list(stream.event_text))
+    # only events made of nothing but common words could be shown; no gold turn is one of them
+    gold = {e for g in stream.gold.values() for e in g.evidence}
+    assert not gold & set(got)
+
+
 @pytest.mark.parametrize("text, credit", [
     ("I went to a LGBTQ support group yesterday and it was so powerful.", 1.0),
-    ("Caroline went to an LGBTQ support group on 7 May 2023", 4 / 6),
-    ("When did Caroline go to the LGBTQ support group?", 0.5),
+    ("Caroline went to an LGBTQ support group on 7 May 2023", 0.634),
+    ("LGBTQ support group yesterday", 0.643),
+    ("When did Caroline go to the LGBTQ support group?", 0.471),
+    ("Caroline: LGBTQ support group", 0.471),
     ("Caroline: LGBTQ group", 0.0),
     ("see sources", 0.0),
 ])
-def test_the_worked_example_of_the_readme(text, credit):
-    turn = {"conv-26:D1:3": "I went to a LGBTQ support group yesterday and it was so powerful."}
-    assert _one([[text, ["conv-26:D1:3"]]], gold=("conv-26:D1:3",), events=turn)["recall"] == pytest.approx(credit)
+def test_the_worked_example_of_the_readme(locomo_words, text, credit):
+    turn = "conv-26:D1:3"
+    assert locomo_words.text[turn] == "I went to a LGBTQ support group yesterday and it was so powerful."
+    assert locomo_words.credit(text, [turn]).get(turn, 0.0) == pytest.approx(credit, abs=0.0005)
+
+
+@pytest.fixture(scope="module")
+def locomo_words():
+    from data_paths import need
+    from sandboxes.evidence import EventWords
+    from sandboxes.tasks import get_task
+
+    need("locomo/locomo10.json")
+    return EventWords(get_task("locomo").build({}, "full", 0).event_text)

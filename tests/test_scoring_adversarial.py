@@ -112,9 +112,10 @@ def test_a_loosened_rule_lets_gaming_beat_bm25(bench, task):
 
 
 def _loosened(floor: float):
-    """A share rule loosened to full credit for any event shown at `floor` or more (0: one shared word)."""
-    def share(shown, event):
-        part = len(event & shown) / len(event) if event else 0.0
+    """A share rule loosened to full credit for any event shown at `floor` or more of its weight (0: one
+    shared word)."""
+    def share(shown, event, weight):
+        part = sum(weight[w] for w in event & shown) / sum(weight[w] for w in event) if event else 0.0
         return 1.0 if part > 0 and part >= floor else 0.0
     return share
 
