@@ -7,10 +7,11 @@ import os
 from typing import Any
 
 from evolve.cache_shipping import localise, pack
+from evolve.config import ConfigError
 from sandboxes.backends import get_sandbox
 from sandboxes.backends.gpu import ray_assignment
 from sandboxes.job import Job, Result
-from sandboxes.placement import ray_options
+from sandboxes.placement import ray_options, unplaceable
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -56,6 +57,7 @@ class RayEvaluator:
         self._remote = ray.remote(evaluate_json)
         self._inflight: dict[Any, Any] = {}
         self._shipped: list[Any] | None = None
+        self._placeable: set[tuple] = set()
 
     def ship_cache(self, root: str, embedder: str) -> None:
         """Put the embedding cache in the object store once, for nodes that cannot read `root`."""
@@ -64,8 +66,20 @@ class RayEvaluator:
 
     def submit(self, tag: Any, job: Job) -> None:
         opts = ray_options(self.backend, job, self.options)
+        self._check_placeable(opts)
         ref = self._remote.options(**opts).remote(job.to_json(), self.backend, self.options, self._shipped)
         self._inflight[ref] = tag
+
+    def _check_placeable(self, opts: dict[str, Any]) -> None:
+        """A request no node can meet would wait forever: fail at the first job of its shape."""
+        shape = (opts["num_cpus"], opts["num_gpus"], tuple(sorted(opts.get("resources", {}).items())))
+        if shape in self._placeable:
+            return
+        problem = unplaceable(opts, self._ray.nodes())
+        if problem:
+            raise ConfigError(f"sandbox: {problem}; check sandbox.limits.gpu, sandbox.options.cpus and the "
+                              "resources the cluster's nodes advertise")
+        self._placeable.add(shape)
 
     def __len__(self) -> int:
         return len(self._inflight)

@@ -39,3 +39,17 @@ def ray_options(backend: str, job: Job, sandbox_options: dict[str, Any] | None =
 def node_resources(docker: bool, slots: int = 8) -> dict[str, float]:
     """Custom resources a node should advertise when it joins (``ray start --resources``)."""
     return {DOCKER_RESOURCE: float(slots)} if docker else {}
+
+
+def unplaceable(options: dict[str, Any], nodes: list[dict[str, Any]]) -> str:
+    """Why no live node of `nodes` (``ray.nodes()``) could ever run a task with these options;
+    "" when one could. Ray would otherwise keep such a task pending forever."""
+    need = {"CPU": options.get("num_cpus", 0), "GPU": options.get("num_gpus", 0), **options.get("resources", {})}
+    need = {name: amount for name, amount in need.items() if amount}
+    for node in nodes:
+        if node.get("Alive") and all(node.get("Resources", {}).get(k, 0) >= v for k, v in need.items()):
+            return ""
+    wanted = ", ".join(f"{v:g} {k}" for k, v in need.items())
+    have = "; ".join(", ".join(f"{v:g} {k}" for k, v in sorted(n.get("Resources", {}).items())
+                               if k in need) or "none of it" for n in nodes if n.get("Alive")) or "no live node"
+    return f"an evaluation asks Ray for {wanted}, but no node has that much (nodes have: {have})"

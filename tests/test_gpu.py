@@ -162,10 +162,11 @@ def fake_gpu_ray():
     ray.shutdown()
 
 
-def test_each_program_sees_exactly_the_gpu_ray_gave_its_task(fake_gpu_ray):
+@pytest.mark.parametrize("backend", ["process", "forkserver"])
+def test_each_program_sees_exactly_the_gpu_ray_gave_its_task(fake_gpu_ray, backend):
     from evolve.evaluate import RayEvaluator
 
-    evaluator = RayEvaluator("process")
+    evaluator = RayEvaluator(backend)
     # Each job carries ids of its own choosing: the worker must replace them with Ray's assignment.
     # (validated: the probe reads os.environ, which the static checks would refuse)
     job = _job(SEES.replace("PAUSE", "4"), limits={"gpu": True}, gpu_ids=["7"], validated=True)
@@ -185,6 +186,15 @@ def test_each_program_sees_exactly_the_gpu_ray_gave_its_task(fake_gpu_ray):
     a, b = seen["a"], seen["b"]
     if a["start"] < b["end"] and b["start"] < a["end"]:  # in flight together: Ray gave them different GPUs
         assert a["cuda"] != b["cuda"]
+
+
+def test_an_evaluator_refuses_a_request_no_node_can_meet(fake_gpu_ray):
+    from evolve.config import ConfigError
+    from evolve.evaluate import RayEvaluator
+
+    # the node has 2 CPUs and 2 GPUs, no docker resource: 3 CPUs per container can never be placed
+    with pytest.raises(ConfigError, match="3 CPU"):
+        RayEvaluator("docker", {"cpus": 3.0}).submit("x", _job(SEES.replace("PAUSE", "0")))
 
 
 # ---- a real GPU ----------------------------------------------------------------------------

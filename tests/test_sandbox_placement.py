@@ -58,6 +58,20 @@ def test_docker_jobs_ask_for_the_cpus_their_containers_get():
     assert ray_options("docker", seed_job(), {"image": "x"})["num_cpus"] == default
 
 
+def test_a_request_no_node_can_meet_is_named_before_it_waits_forever():
+    from sandboxes.placement import unplaceable
+
+    # shaped like ray.nodes(): a dead GPU node does not count
+    nodes = [{"Alive": True, "Resources": {"CPU": 2.0, DOCKER_RESOURCE: 4.0}},
+             {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 1.0}}]
+    assert unplaceable(ray_options("docker", seed_job(), {"cpus": 2.0}), nodes) == ""
+    too_big = unplaceable(ray_options("docker", seed_job(), {"cpus": 3.0}), nodes)
+    assert "3 CPU" in too_big and "2 CPU" in too_big
+    assert "1 GPU" in unplaceable(ray_options("process", seed_job(gpu=True)), nodes)
+    nodes[1]["Alive"] = True
+    assert unplaceable(ray_options("process", seed_job(gpu=True)), nodes) == ""
+
+
 def test_gpu_flag_round_trips_through_job_json():
     job = seed_job(gpu=True)
     assert Job.from_json(job.to_json()).limits.gpu is True
