@@ -259,8 +259,16 @@ class Campaign:
             self._wake.wait(0.5)
             self._wake.clear()
             return
-        # Ray cannot wait on our event as well: poll it briefly while proposals are out
-        for (cid, stage), result in self.evaluator.wait(timeout=0.01 if self.proposals else 0.5):
+        # Ray cannot wait on our event as well. While every evaluation slot is busy a finished
+        # proposal has nothing to start, so wait on Ray alone; otherwise poll briefly for proposals.
+        if self._wake.is_set():
+            self._wake.clear()
+            timeout = 0.0
+        elif len(self.evaluator) >= self.config.parallel or not self.proposals:
+            timeout = 0.5
+        else:
+            timeout = 0.01
+        for (cid, stage), result in self.evaluator.wait(timeout=timeout):
             self._record(cid, stage, result)
 
     def _install_sigint(self) -> Any:
