@@ -58,9 +58,10 @@ def render(meta: dict, rows: list[dict]) -> str:
     out = ["# Baselines", "",
            "Every seed program on every task, measured by `bench/baselines.py` in the process sandbox.",
            "Recall is evidence recall within the token budget: the mean credit of a question's gold turns,",
-           "where an item citing a turn earns the share of the turn's content words its text shows, or",
-           "nothing below one half (README, Metrics; `all`: every gold turn credited; `session`: gold",
-           "sessions reached through a credited turn; nDCG is graded by the same credit).",
+           "where an item citing a turn earns the share of the turn's content words its text shows, each",
+           "word weighted by its idf over the stream's events, or nothing below a share of 0.35 (the rule of",
+           "sandboxes/evidence.py at the commit named below; README, Metrics; `all`: every gold turn credited;",
+           "`session`: gold sessions reached through a credited turn; nDCG is graded by the same credit).",
            "`abstain` is the share of abstention questions answered with an empty recall.",
            "Latencies are per operation inside the sandbox; `wall s` is the whole evaluation.", "",
            f"- Command: `{meta['command'].strip()}`", f"- Date: {meta['date']}, commit `{meta['commit']}`, {meta['machine']}",
@@ -73,8 +74,9 @@ def render(meta: dict, rows: list[dict]) -> str:
     out.append("")
     missing = [TITLES[t] for t in TITLES if t not in meta["data"]]
     if missing:
-        out += [f"Not in this run: {', '.join(missing)}. Every seed on every task under the current scoring rule",
-                "is also measured by `bench/seed_embedders.py` (hashing and static embedders, its section below).", ""]
+        out += [f"Not in this run: {', '.join(missing)}. `bench/seed_embedders.py` measures every seed on every",
+                "task with the hashing and static embedders (its section below), under the scoring rule of the commit",
+                "it names: numbers from before the idf-weighted rule (commit 99de43a) are stale.", ""]
     for task, title in TITLES.items():
         main = [r for r in rows if r["task"] == task and not r["params"]]
         if not main:

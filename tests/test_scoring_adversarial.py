@@ -81,6 +81,13 @@ def test_gaming_scores_below_bm25(bench, program, task):
     assert gamed < bm25, f"{program.stem} recall {gamed:.3f} >= bm25_rag {bm25:.3f} on {task}"
 
 
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_items_of_frequent_words_earn_nothing(bench, task):
+    # the stream's most common words weigh least, so citing every event that holds them shows none
+    program = next(p for p in GAMING if p.stem == "frequent_words")
+    assert bench.recall(program.stem, program.read_text(), task) == 0.0
+
+
 _OLD_WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
 
 
