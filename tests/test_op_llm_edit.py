@@ -226,3 +226,20 @@ def test_edits_the_current_bm25_seed_and_the_child_scores(openai_server):
                                       limits=Limits(wall_seconds=60, memory_mb=2048)))
     assert result.status == "ok", result.error
     assert result.metrics["recall"] > 0.3
+
+
+def test_knob_only_children_skip_validation_and_anything_else_does_not():
+    from design_space.seeds import seed_source
+    from evolve.operators.knobs import write_knobs
+    from evolve.operators.llm_edit import knob_only, syntax_problem
+
+    base = seed_source("bm25_rag")
+    assert knob_only(write_knobs(base, {"TOP_K": 17, "B": 0.3}), base)
+    assert not knob_only(base.replace("TOP_K = 10", "TOP_K = 10\nimport os"), base)
+    assert not knob_only(base.replace("TOP_K = 10", "TOP_K = len('x')"), base)  # a call is not a literal
+    assert not knob_only(base + "\nEXTRA = 1\n", base)  # a new knob is new code
+    assert not knob_only(write_knobs(base, {"TOP_K": 17}) + "\n# " + "x" * 70_000, base)  # size limit
+    broken = base.replace("def retrieve(self, query", "def retrieve(self, query,,")
+    (problem,) = syntax_problem(broken)
+    assert problem.code == "syntax" and problem.line > 0
+    assert syntax_problem(base) is None

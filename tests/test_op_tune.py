@@ -63,3 +63,15 @@ def test_one_study_per_structure_learns_from_other_operators():
     assert structure_key(other) != structure_key(p.code)
     op.learn(other, {"recall": 0.9, "tokens": 10.0})
     assert len(study.trials) == 2
+
+
+def test_a_trial_open_when_the_campaign_stopped_is_told_after_the_resume():
+    op = OptunaTune(seed=3, objectives=OBJ)
+    p = op.propose(ctx())  # asked, then the campaign was killed while its candidate was evaluated
+    resumed = OptunaTune(seed=3, objectives=OBJ)
+    resumed.restore([("tune", p.code, p.meta, None)])  # the campaign passes unfinished candidates too
+    (study,) = resumed.studies.values()
+    assert len(study.trials) == 0
+    resumed.observe(p.meta, {"recall": 0.5, "tokens": 40.0}, True)  # its evaluation ends in the new session
+    assert [t.values for t in study.trials] == [[0.5, 40.0]]
+    assert study.trials[0].params == p.meta["params"]
