@@ -41,6 +41,8 @@ def test_children_are_valid_pipelines_whose_structure_is_the_trial():
 def test_a_non_pipeline_parent_gets_the_skeleton():
     p = Compose(objectives=OBJ).propose(ctx(seed_source("titans")))
     assert "self.turns = Turns()" in p.code and validate_source(p.code) == []
+    assert p.parents == ()  # lineage does not claim titans' code
+    assert Compose(objectives=OBJ).propose(ctx(seed_source("dense_rag"))).parents == ("c1",)
 
 
 def test_other_operators_pipelines_are_free_trials_keyed_by_component_knob():

@@ -184,7 +184,8 @@ class Compose:
         if not self.objectives:
             self.objectives = [(m, "max") for m in ctx.objectives]
         parent = ctx.parents[0] if ctx.parents else None
-        skeleton = parent.code if parent is not None and structure_of(parent.code) is not None else self.skeleton
+        own = parent is not None and index_line(parent.code) is not None  # a pipeline, whatever its knob values
+        skeleton = parent.code if own else self.skeleton
         study = self._study()
         trial = study.ask()
         index = trial.suggest_categorical("index", sorted(c.name for c in INDEXES.values()))
@@ -214,7 +215,7 @@ class Compose:
                                       if shape.get(s)]
         note = f"compose trial {trial.number}: " + "; ".join(parts)
         return Proposal(code=code, note=note, operator=self.name,
-                        parents=(parent.id,) if parent is not None else (),
+                        parents=(parent.id,) if own else (),  # built from the skeleton: no parent's code in it
                         meta={"compose_trial": trial.number, "params": dict(trial.params)})
 
     def observe(self, meta: dict[str, Any], metrics: dict[str, float] | None, on_front: bool) -> None:
