@@ -2,8 +2,12 @@
 
 Time: one real smoke evaluation of the first seed, scaled by the size of each cascade stage
 (events + queries of the stream), times the candidates, over the evaluations in flight.
-LLM: the share of children made by LLM operators, about 1.5 calls each (fix attempts),
-prompts of about the program's size plus context, priced from the config or litellm's table.
+The smoke evaluation runs on the configured backend with the configured embedder (its cache
+is built first, as the campaign would). LLM: the share of children made by LLM operators,
+about 1.5 calls each (fix attempts), with prompts measured by building the operators' real
+messages around the seed (system prompt with the component catalogue, the parent, two
+inspirations of its size) plus an allowance for failures and lineage, priced from the
+config or litellm's table.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from sandboxes.job import Job, Limits
 from sandboxes.tasks import get_task
 
 CALLS_PER_CHILD = 1.5
-CONTEXT_TOKENS = 2500  # contract, metrics, failures, lineage, inspirations
+FAILURE_CHARS = 2400  # a sample of failures (questions, gold evidence, returns) and the lineage notes
 REPLY_TOKENS = 700
 
 
@@ -59,8 +63,15 @@ def estimate(config: CampaignConfig, seed_code: str) -> Estimate:
     stages = config.task.cascade
     job = Job(program=seed_code, task=config.task.name, task_params=dict(config.task.params), fidelity=stages[0],
               limits=Limits(**config.sandbox.limits.model_dump()), seed=config.seed)
+    from evolve.campaign_setup import prepare_embeddings, sandbox_options
+
+    embed_dir = prepare_embeddings(config, lambda _msg: None)  # the campaign reuses this cache
+    job = Job(**{**job.__dict__, "embedder": config.task.embedder, "embed_cache": embed_dir})
+    box = get_sandbox(config.sandbox.backend, **sandbox_options(config))
+    if config.sandbox.backend != "process":
+        box.run(job)  # a warm backend (fork server, image) starts once per campaign, not per candidate
     t0 = time.perf_counter()
-    get_sandbox("process").run(job)
+    box.run(job)
     smoke = time.perf_counter() - t0
     base = max(1, _size(config, stages[0]))
     per_candidate = sum(smoke * max(1.0, _size(config, s) / base) for s in stages)
@@ -70,7 +81,7 @@ def estimate(config: CampaignConfig, seed_code: str) -> Estimate:
     calls = llm_share * max(0, config.budget.evaluations - len(config.seeds)) * CALLS_PER_CHILD
     dollars: float | None = 0.0
     if calls and config.llm is not None:
-        prompt = CONTEXT_TOKENS + len(seed_code) // 4
+        prompt = prompt_tokens(config, seed_code)
         per_call = []
         for m in config.llm.models:
             price = _price(m.model, m.price_in, m.price_out, prompt)
@@ -82,6 +93,36 @@ def estimate(config: CampaignConfig, seed_code: str) -> Estimate:
             weight = sum(w for _p, w in per_call) or 1.0
             dollars = calls * sum(p * w for p, w in per_call) / weight
     return Estimate(per_candidate, wall, calls, dollars if calls else 0.0)
+
+
+def prompt_tokens(config: CampaignConfig, seed_code: str) -> int:
+    """Tokens of a first LLM prompt around a seed-sized parent, weighted over the LLM operators."""
+    import random
+
+    from evolve.operators import prompts
+    from evolve.operators.base import CandidateView, OperatorContext
+
+    assert config.llm is not None
+    view = CandidateView(id="c0001", code=seed_code)
+    ctx = OperatorContext(parents=[view, CandidateView(id="c0002", code=seed_code)], inspirations=[view, view],
+                          rng=random.Random(0), objectives=[o.metric for o in config.objectives],
+                          task=config.task.name)
+    total, weights = 0.0, 0.0
+    for op in config.operators:
+        if op.name not in LLM_OPERATORS:
+            continue
+        components = bool(op.params.get("components", True))
+        if op.name == "crossover":
+            messages = prompts.crossover_messages(ctx, full_rewrite=bool(op.params.get("full_rewrite", True)),
+                                                  components=components)
+        else:
+            messages = prompts.edit_messages(ctx, full_rewrite=bool(op.params.get("full_rewrite",
+                                                                                  config.llm.full_rewrite)),
+                                             components=components)
+        chars = sum(len(m["content"]) for m in messages) + FAILURE_CHARS
+        total += op.weight * chars / 4
+        weights += op.weight
+    return int(total / weights) if weights else 0
 
 
 def _price(model: str, price_in: float | None, price_out: float | None, prompt: int) -> float | None:
