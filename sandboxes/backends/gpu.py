@@ -13,7 +13,7 @@ side (the program's source never chooses them). Backends then hand the job that 
 - docker: a device request that names the assigned ids; the container holds those devices only.
 
 CUDA reserves large virtual address ranges, so GPU jobs get no ``RLIMIT_AS``; their memory
-is watched by resident size instead (`process.wait_watched`).
+is watched by resident size instead (`process.wait_job`).
 """
 from __future__ import annotations
 
