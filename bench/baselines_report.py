@@ -121,7 +121,9 @@ def render(meta: dict, rows: list[dict]) -> str:
                 "than showing; tests/test_scoring_adversarial.py requires each to stay below `bm25_rag`.",
                 f"`{gaming['meta']['command'].strip()}`"
                 + (f", then `{gaming['meta']['rerun'].strip()}`" if gaming["meta"].get("rerun") else "")
-                + f" ({gaming['meta']['date']}); each row is what "
+                + f" ({gaming['meta']['date']}"
+                + (f", commit `{gaming['meta']['commit']}`" if gaming["meta"].get("commit") else "")
+                + "); each row is what "
                 "`memarch eval tests/gaming/NAME.py --task T --fidelity full` reports.", "",
                 "| program | task | status | recall | nDCG | MRR | session | tokens | what it does |",
                 "|---|---|---|---|---|---|---|---|---|"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,8 @@ def main() -> None:
     if only:
         programs = [(n, s) for n, s in programs if n in only]
     plan = [(n, s, t) for t in args.tasks.split(",") if t for n, s in programs]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()  # at the start: the scoring rule the rows are under
     rows = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for f in [pool.submit(run_one, n, s, t, args.wall) for n, s, t in plan]:
@@ -60,13 +63,13 @@ def main() -> None:
             print(f"{row['program']:<20} {row['task']:<10} {row['status']:<8} recall {m['recall'] or 0:.3f} "
                   f"tokens {m['tokens'] or 0:6.1f}  wall {row['wall_s']:.1f} s {row['error'][:60]}", flush=True)
     meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python bench/gaming.py " + " ".join(sys.argv[1:])}
+            "command": "python bench/gaming.py " + " ".join(sys.argv[1:]), "commit": commit}
     out = ROOT / "bench" / "results" / "gaming.json"
     if only and out.is_file():  # a partial run keeps the other rows and the first command
         saved = json.loads(out.read_text())
         done = {(r["program"], r["task"]) for r in rows}
         rows = [r for r in saved["rows"] if (r["program"], r["task"]) not in done] + rows
-        meta = {**saved["meta"], "date": meta["date"], "rerun": meta["command"]}
+        meta = {**saved["meta"], "date": meta["date"], "rerun": meta["command"], "commit": commit}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {out}")
