@@ -1,0 +1,63 @@
+"""One catalogue component at a time: a pipeline seed with each component inserted at its
+default knobs, measured in the process sandbox on one task — what each step does before any
+search tunes it.
+
+    python bench/component_probe.py [--task locomo] [--fidelity subset] [--seed bm25_rag] [--embedder hashing]
+
+Prints a table and writes bench/results/component_probe_<task>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from design_space.catalogue import COMPONENTS  # noqa: E402
+from design_space.seeds import seed_source  # noqa: E402
+from evolve.operators.pipeline_edits import insert_at, slots  # noqa: E402
+from sandboxes.backends.process import ProcessSandbox  # noqa: E402
+from sandboxes.job import Job  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default="locomo")
+    ap.add_argument("--fidelity", default="subset")
+    ap.add_argument("--seed", default="bm25_rag")
+    ap.add_argument("--embedder", default="hashing")
+    ap.add_argument("--budget", type=int, default=256)
+    args = ap.parse_args()
+    params = {"budget_tokens": args.budget} | ({} if args.task == "synthetic" else {"split": "search"})
+    base = seed_source(args.seed)
+    programs = {"(base)": base}
+    programs |= {c.name: insert_at(base, c.slot, c, 0) for c in COMPONENTS.values()
+                 if c.slot != "index" and c.slot in slots(base)}
+    rows = {}
+    for name, code in programs.items():
+        t0 = time.perf_counter()
+        r = ProcessSandbox().run(Job(program=code, task=args.task, task_params=params, fidelity=args.fidelity,
+                                     embedder=args.embedder))
+        rows[name] = {"status": r.status, "recall": r.metrics.get("recall"), "tokens": r.metrics.get("tokens"),
+                      "seconds": time.perf_counter() - t0}
+    table = Table(title=f"{args.seed} + one component, {args.task} {args.fidelity}, {args.embedder}")
+    for col in ("component", "status", "recall", "tokens", "s"):
+        table.add_column(col)
+    for name, row in rows.items():
+        table.add_row(name, row["status"], f"{row['recall'] or 0:.3f}", f"{row['tokens'] or 0:.0f}", f"{row['seconds']:.1f}")
+    Console().print(table)
+    out = ROOT / "bench" / "results" / f"component_probe_{args.task}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": vars(args), "load_average": os.getloadavg(), "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
