@@ -65,7 +65,8 @@ def test_other_operators_pipelines_are_free_trials_keyed_by_component_knob():
 def test_the_study_learns_which_component_and_knob_pay():
     # A made-up objective (no sandbox): recall rises with the temporal step and TIME_WEIGHT near 1.5,
     # and falls with every other step. The second half of the trials must use temporal more often
-    # and set its weight closer than the first half.
+    # than the first, and set its weight much closer to 1.5 than uniform sampling over [0, 2] does
+    # (mean distance 0.625).
     op = Compose(objectives=OBJ, startup_trials=8, seed=1)
     runs = []
     for i in range(40):
@@ -81,7 +82,7 @@ def test_the_study_learns_which_component_and_knob_pay():
     assert use[1] > use[0] and use[1] >= 0.7
     gap = [sum(abs(r["TIME_WEIGHT"] - 1.5) for r in half if r["use:temporal"]) /
            max(1, sum(r["use:temporal"] for r in half)) for half in (first, second)]
-    assert gap[1] < gap[0]
+    assert gap[1] < 0.45
 
 
 def test_restore_and_registry():
