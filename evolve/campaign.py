@@ -399,8 +399,11 @@ class Campaign:
             self.store.log("duplicate", operator=op.name, parents=list(proposal.parents))
             return
         self.failed_proposals = 0
+        ids = proposal.meta.get("call_ids") or []
         hashes = proposal.meta.get("call_hashes") or []
-        if hashes:
+        if ids and all(isinstance(i, int) for i in ids):
+            self.store.attach_llm_call_ids(cand.id, ids)
+        elif hashes:  # calls recorded without their row ids (no store attached when they were made)
             self.store.attach_llm_calls(cand.id, hashes)
         self.store.log("child", candidate=cand.id, operator=op.name, parents=list(proposal.parents),
                        note=proposal.note)

@@ -265,7 +265,7 @@ class Store:
         return _evaluation(row) if row else None
 
     # llm calls and decisions
-    def add_llm_call(self, record: dict[str, Any]) -> None:
+    def add_llm_call(self, record: dict[str, Any]) -> int:
         cols = ("time", "model", "purpose", "prompt_hash", "request", "response", "prompt_tokens",
                 "completion_tokens", "cost_usd", "latency_s", "error", "candidate_id", "priced")
         values = [record.get(c) for c in cols]
@@ -277,7 +277,14 @@ class Store:
             if values[i] is None:
                 values[i] = d
         with self._tx():
-            self.conn.execute(f"INSERT INTO llm_calls ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", values)
+            cur = self.conn.execute(f"INSERT INTO llm_calls ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                                    values)
+        return int(cur.lastrowid)
+
+    def attach_llm_call_ids(self, cid: str, call_ids: list[int]) -> None:
+        """Link exactly these calls to the candidate they made (two proposals may send the same prompt)."""
+        with self._tx():
+            self.conn.executemany("UPDATE llm_calls SET candidate_id = ? WHERE id = ?", [(cid, i) for i in call_ids])
 
     def attach_llm_calls(self, cid: str, prompt_hashes: list[str]) -> None:
         """Link the LLM calls that made a candidate to it (calls happen before the candidate exists)."""

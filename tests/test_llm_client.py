@@ -137,3 +137,22 @@ def test_the_test_server_streams_server_sent_events_to_litellm(openai_server):
                                    messages=MESSAGES, stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == text
     assert server.requests[0]["stream"] is True
+
+
+def test_identical_prompts_link_each_call_to_its_own_child(openai_server, tmp_path):
+    # Two proposals in flight can send the very same prompt (same parent, same inspirations):
+    # each call must still be linked to the child it made, not both to the first.
+    from evolve.store import Store
+
+    server = openai_server([{"content": "one"}, {"content": "two"}])
+    store = Store.create(tmp_path / "run", "name: t\n")
+    client = LLMClient([spec(server)], on_call=store.add_llm_call)
+    first = client.complete(MESSAGES, purpose="llm_edit")
+    second = client.complete(MESSAGES, purpose="llm_edit")
+    assert first.prompt_hash == second.prompt_hash and first.call_id != second.call_id
+    a = store.add_candidate("A = 1\n", "h1", (), "llm_edit")
+    b = store.add_candidate("A = 2\n", "h2", (), "llm_edit")
+    store.attach_llm_call_ids(a.id, [first.call_id])
+    store.attach_llm_call_ids(b.id, [second.call_id])
+    assert [c["response"] for c in store.llm_calls_of(a.id)] == ["one"]
+    assert [c["response"] for c in store.llm_calls_of(b.id)] == ["two"]

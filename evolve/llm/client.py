@@ -14,6 +14,7 @@ mode calls are answered from it and nothing is imported or sent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -79,6 +80,7 @@ class LLMReply:
     prompt_hash: str
     cost_known: bool = True
     replayed: bool = False
+    call_id: int | None = None  # the store's row for this call: links it to the one child it made
 
 
 def prompt_hash(messages: list[Message]) -> str:
@@ -296,7 +298,8 @@ class LLMClient:
                          float(entry["cost_usd"]), float(entry["latency_s"]), phash,
                          bool(entry.get("cost_known", True)), replayed=True)
         self._account(reply)
-        self._emit(spec, phash, messages, purpose, reply, None, reply.latency_s, replayed=True)
+        call_id = self._emit(spec, phash, messages, purpose, reply, None, reply.latency_s, replayed=True)
+        reply = dataclasses.replace(reply, call_id=call_id)
         return reply
 
     def _answered(self, spec: ModelSpec, phash: str, messages: list[Message], purpose: str,
@@ -313,8 +316,8 @@ class LLMClient:
             self.cassette.append({"model": spec.key, "prompt_hash": phash, "text": answer.text, "prompt_tokens": pt,
                                   "completion_tokens": ct, "cost_usd": cost.usd, "cost_known": cost.known,
                                   "latency_s": reply.latency_s})
-        self._emit(spec, phash, messages, purpose, reply, None, reply.latency_s)
-        return reply
+        call_id = self._emit(spec, phash, messages, purpose, reply, None, reply.latency_s)
+        return dataclasses.replace(reply, call_id=call_id)
 
     def _failed(self, spec: ModelSpec, phash: str, messages: list[Message], purpose: str,
                 exc: Exception, latency: float) -> None:
@@ -333,10 +336,10 @@ class LLMClient:
             self.unpriced_calls += not reply.cost_known
 
     def _emit(self, spec: ModelSpec, phash: str, messages: list[Message], purpose: str,
-              reply: LLMReply | None, error: str | None, latency: float, replayed: bool = False) -> None:
+              reply: LLMReply | None, error: str | None, latency: float, replayed: bool = False) -> Any:
         if self.on_call is None:
-            return
-        self.on_call({
+            return None
+        return self.on_call({
             "time": time.time(), "model": spec.key, "purpose": purpose, "prompt_hash": phash,
             "request": messages, "response": reply.text if reply else None,
             "prompt_tokens": reply.prompt_tokens if reply else 0,

@@ -118,7 +118,7 @@ class LLMEdit:
 
     def _tally(self, model: str) -> dict[str, Any]:
         return {"model": model, "arm": arm_key(self.name, model), "prompt_version": prompts.PROMPT_VERSION,
-                "prompt_hash": "", "call_hashes": [], "calls": 0, "cost_usd": 0.0, "cost_known": True,
+                "prompt_hash": "", "call_hashes": [], "call_ids": [], "calls": 0, "cost_usd": 0.0, "cost_known": True,
                 "prompt_tokens": 0, "completion_tokens": 0, "problems": []}
 
     def _session(self, ctx: OperatorContext, model: str, tally: dict[str, Any]) -> Session:
@@ -132,6 +132,7 @@ class LLMEdit:
             reply = yield "ask", messages, (self.name if attempt == 0 else f"{self.name}.fix")
             tally["calls"] += 1
             tally["call_hashes"].append(reply.prompt_hash)
+            tally["call_ids"].append(reply.call_id)
             tally["cost_usd"] += reply.cost_usd
             tally["cost_known"] = tally["cost_known"] and reply.cost_known
             tally["prompt_tokens"] += reply.prompt_tokens
