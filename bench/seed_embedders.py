@@ -7,7 +7,8 @@ Runs exactly what `bench/baselines.py` runs for one row (a full `ProcessSandbox(
 task's fidelity there, embeddings from the content-addressed cache) for each embedder, writes
 bench/results/seed_embedders.json after every row (a cut-short run keeps what it measured), and
 puts the tables into the section of --doc between the markers below, leaving the rest of the
-page alone. The scoring rule in force is named by the last commit that touched sandboxes/scoring.py.
+page alone. The scoring rule in force is named by the last commit that touched sandboxes/scoring.py or
+sandboxes/evidence.py (the evidence-credit rule lives in the latter).
 """
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ sys.path.insert(0, str(ROOT))
 from bench.baselines import FIDELITY, TASKS, data_version, run_one  # noqa: E402
 from design_space.seeds import seed_names  # noqa: E402
 from sandboxes.embed_cache import build  # noqa: E402
+from sandboxes.evidence import FLOOR  # noqa: E402
 from sandboxes.tasks import get_task  # noqa: E402
 
 START = "<!-- seed-embedders:start -->"
 END = "<!-- seed-embedders:end -->"
+RULE_FILES = ("sandboxes/scoring.py", "sandboxes/evidence.py")  # the metrics and the evidence-credit rule they use
 TITLES = {"locomo": "LoCoMo", "longmemeval": "LongMemEval (oracle)", "babi": "bAbI (20 tasks, subset)",
           "synthetic": "Synthetic conversations"}
 
@@ -55,12 +58,14 @@ def render(meta: dict, rows: list[dict]) -> str:
            "on each task with the dependency-free hashing embedder and with the static model distilled from",
            "MiniLM, after the seeds' mechanisms were made to decide what they return (Titans' bounded neural",
            "memory, MemoryBank's retention in the ranking, HippoRAG's phrase graph with synonym edges).",
-           "Recall is evidence recall within the token budget under the scoring rule of the commit named below;",
+           "Recall is evidence recall within the token budget under the scoring rule of the commit named below",
+           "(evidence credit: the idf-weighted share of a cited event's content words an item shows, nothing below",
+           f"{FLOOR}; sandboxes/evidence.py, README Metrics);",
            "`session` is gold-session recall. A seed missing from a table, or a cell `not run`, was not measured",
            "in these runs (the static LoCoMo and synthetic rows of every seed are also in the tables above).", "",
            f"- Command: `{meta['command']}`",
            f"- Date: {meta['date']}, code at commit `{meta['commit']}`, {meta['machine']}",
-           f"- Scoring rule: `sandboxes/scoring.py` as of commit `{meta['scoring_commit']}` "
+           f"- Scoring rule: `sandboxes/scoring.py` and `sandboxes/evidence.py` as of commit `{meta['scoring_commit']}` "
            f"({meta['scoring_subject']})", ""]
     by = {(r["seed"], r["task"], r["embedder"]): r for r in rows}
     for task in meta["tasks"]:
@@ -135,8 +140,8 @@ def main() -> None:
             print(f"cache {task} {emb}: {int(info['computed'])} texts embedded in {info['seconds']:.1f} s", flush=True)
     meta = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "commit": git("rev-parse", "--short", "HEAD"),
-            "scoring_commit": git("log", "-1", "--format=%h", "--", "sandboxes/scoring.py"),
-            "scoring_subject": git("log", "-1", "--format=%s", "--", "sandboxes/scoring.py")[:120],
+            "scoring_commit": git("log", "-1", "--format=%h", "--", *RULE_FILES),
+            "scoring_subject": git("log", "-1", "--format=%s", "--", *RULE_FILES)[:120],
             "command": "python bench/seed_embedders.py " + " ".join(sys.argv[1:]),
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
             "tasks": tasks, "seeds": seeds, "embedders": embedders, "data": {t: data_version(t) for t in tasks}}
