@@ -60,7 +60,7 @@ def render(meta: dict, rows: list[dict]) -> str:
            "Recall is evidence recall within the token budget: the mean credit of a question's gold turns,",
            "where an item citing a turn earns the share of the turn's content words its text shows, each",
            "word weighted by its idf over the stream's events, or nothing below a share of 0.35 (the rule of",
-           "sandboxes/evidence.py at the commit named below; README, Metrics; `all`: every gold turn credited;",
+           "sandboxes/evidence.py at the commit named below; docs/TASKS.md, Metrics; `all`: every gold turn credited;",
            "`session`: gold sessions reached through a credited turn; nDCG is graded by the same credit).",
            "`abstain` is the share of abstention questions answered with an empty recall.",
            "Latencies are per operation inside the sandbox; `wall s` is the whole evaluation.", "",

@@ -33,7 +33,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-# Measured (README, Metrics; gaming programs replayed): from 0.5 down to 0.35 the best gaming program gains
+# Measured (docs/TASKS.md, Metrics; gaming programs replayed): from 0.5 down to 0.35 the best gaming program gains
 # at most 0.03 on LoCoMo and synthetic, well below bm25_rag, while extracted facts that
 # keep a turn's names (mem0) double their credit on synthetic.
 FLOOR = 0.35

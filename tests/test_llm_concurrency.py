@@ -141,8 +141,8 @@ def test_litellm_transport_reaches_the_server_and_prices_from_its_table(openai_s
 
 
 def test_a_free_weak_model_does_not_starve_a_priced_strong_one():
-    """README's two-model example: a free local model that succeeds 2 % of the time against a
-    hosted one at 50 % and $0.003 a child. Divided by dollars alone the free one took every pick;
+    """The two-model example of docs/LLM.md (Model choice): a free local model that succeeds 2 % of
+    the time against a hosted one at 50 % and $0.003 a child. Divided by dollars alone the free one took every pick;
     each child also uses an evaluation, which the free model's children waste."""
     import random
 

@@ -182,7 +182,7 @@ def test_cassette_replay_gives_identical_proposals_with_the_server_stopped(opena
 
 
 def test_checked_in_cassette_replays_offline():
-    # Recorded once against the local server (see README-llm.md); runs with no server at all.
+    # Recorded once against the local server (see docs/LLM.md, Record and replay); runs with no server at all.
     client = LLMClient([ModelSpec("openai/coder", api_base="http://127.0.0.1:9/v1", price_in=0.5, price_out=1.5)],
                        cassette=Cassette(FIXTURES / "llm_edit_recovery.jsonl", "replay"))
     child = LLMEdit(client, components=False).propose(context(seed=11))

@@ -263,7 +263,7 @@ def test_hostile_program_is_contained(case, backend, listeners, planted):
     name, sandbox = backend
     if not fully_fenced(name) and case in ("network", "write_outside", "read_secrets", "detached_grandchild",
                                             "smuggled_import", "gold_hunt"):
-        pytest.skip("namespaces are unavailable here (not root, no bwrap): see README-sandboxes")
+        pytest.skip("namespaces are unavailable here (not root, no bwrap): see docs/SANDBOXES.md")
     token = "mx" + secrets.token_hex(6)
     loop_before = listeners["loop"].accepted
     ns_before = listeners["ns"].accepted() if listeners["ns"] else 0
