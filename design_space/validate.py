@@ -6,10 +6,8 @@ sandbox still contains whatever slips past them.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
-
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 MAX_BYTES = 64 * 1024
 MAX_LINES = 2000
@@ -40,75 +38,76 @@ class Problem:
         return f"{where}[{self.code}] {self.message}"
 
 
-class _Checker(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider,)
+class _Checker(ast.NodeVisitor):
+    """One pass over Python's own AST (C parser, line numbers for free): a validation costs a few ms."""
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
-        self.memory_classes: list[tuple[cst.ClassDef, int]] = []
+        self.memory_classes: list[ast.ClassDef] = []
         self._class_depth = 0
 
-    def _line(self, node: cst.CSTNode) -> int:
-        return self.get_metadata(PositionProvider, node).start.line
-
-    def _check_module(self, name: str, node: cst.CSTNode) -> None:
+    def _check_module(self, name: str, node: ast.AST) -> None:
         top = name.split(".")[0]
         if top not in ALLOWED_IMPORTS:
             self.problems.append(Problem("import", f"import of {name!r} is not allowed (allowed: "
-                                         f"{', '.join(sorted(ALLOWED_IMPORTS))})", self._line(node)))
+                                         f"{', '.join(sorted(ALLOWED_IMPORTS))})", node.lineno))
 
-    def visit_Import(self, node: cst.Import) -> None:
+    def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self._check_module(cst.helpers.get_full_name_for_node(alias.name) or "", node)
+            self._check_module(alias.name, node)
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if node.relative:
-            self.problems.append(Problem("import", "relative imports are not allowed", self._line(node)))
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            self.problems.append(Problem("import", "relative imports are not allowed", node.lineno))
             return
-        self._check_module(cst.helpers.get_full_name_for_node(node.module) or "", node)
+        self._check_module(node.module or "", node)
 
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Name) and node.func.value in FORBIDDEN_CALLS:
-            self.problems.append(Problem("forbidden-call", f"call to {node.func.value}() is not allowed",
-                                         self._line(node)))
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+            self.problems.append(Problem("forbidden-call", f"call to {node.func.id}() is not allowed", node.lineno))
+        self.generic_visit(node)
 
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value in ("__builtins__", "__import__"):
-            self.problems.append(Problem("forbidden-attr", f"use of {node.value} is not allowed", self._line(node)))
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in ("__builtins__", "__import__"):
+            self.problems.append(Problem("forbidden-attr", f"use of {node.id} is not allowed", node.lineno))
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value in FORBIDDEN_ATTRS:
-            self.problems.append(Problem("forbidden-attr", f"attribute .{node.attr.value} is not allowed",
-                                         self._line(node)))
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in FORBIDDEN_ATTRS:
+            self.problems.append(Problem("forbidden-attr", f"attribute .{node.attr} is not allowed", node.lineno))
+        self.generic_visit(node)
 
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+    def visit_Constant(self, node: ast.Constant) -> None:
         # getattr(x, "__globals__") and friends: forbidden attribute names spelled as strings
-        try:
-            value = node.evaluated_value
-        except Exception:  # noqa: BLE001 - odd literals are simply not checked
-            return
-        if isinstance(value, str) and value in FORBIDDEN_ATTRS | FORBIDDEN_CALLS and value.startswith("__"):
+        value = node.value
+        if isinstance(value, str) and value.startswith("__") and value in FORBIDDEN_ATTRS | FORBIDDEN_CALLS:
             self.problems.append(Problem("forbidden-attr", f"string {value!r} names a forbidden attribute",
-                                         self._line(node)))
+                                         node.lineno))
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        if self._class_depth == 0 and node.name.value == "Memory":
-            self.memory_classes.append((node, self._line(node)))
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        if self._class_depth == 0 and node.name == "Memory":
+            self.memory_classes.append(node)
         self._class_depth += 1
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.generic_visit(node)
         self._class_depth -= 1
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
 
 
 def _check_contract(checker: _Checker) -> list[Problem]:
     if not checker.memory_classes:
         return [Problem("contract", "no top-level class named Memory")]
-    node, line = checker.memory_classes[-1]
+    node = checker.memory_classes[-1]
+    line = node.lineno
     problems = []
-    bases = [cst.helpers.get_full_name_for_node(b.value) or "" for b in node.bases]
-    if not any(b.split(".")[-1] == "MemoryProgram" for b in bases):
+    if not any(_dotted(b).split(".")[-1] == "MemoryProgram" for b in node.bases):
         problems.append(Problem("contract", "class Memory must subclass MemoryProgram", line))
-    methods = {s.name.value for s in node.body.body if isinstance(s, cst.FunctionDef)}
+    methods = {s.name for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
     for m in STAGE_METHODS:
         if m not in methods:
             problems.append(Problem("contract", f"class Memory does not define {m}()", line))
@@ -128,19 +127,19 @@ def validate_source(source: str) -> list[Problem]:
         problems.append(Problem("size", f"program is larger than {MAX_BYTES} bytes"))
     if source.count("\n") > MAX_LINES:
         problems.append(Problem("size", f"program has more than {MAX_LINES} lines"))
-    # Python's own compiler first: its message and line are the ones a person (or an LLM) knows how
-    # to fix ("expected ':'" on the `def` line), where libcst reports where its parser gave up.
+    # Python's own compiler: its message and line are the ones a person (or an LLM) knows how to
+    # fix ("expected ':'" on the `def` line); compiling the tree also catches what only the
+    # compiler checks (`return` outside a function, misplaced `nonlocal`).
     try:
-        compile(source, "<candidate>", "exec", dont_inherit=True)
+        tree = ast.parse(source, "<candidate>")
+        compile(tree, "<candidate>", "exec", dont_inherit=True)
     except SyntaxError as exc:
         return problems + [Problem("syntax", _syntax_message(exc), exc.lineno or 0)]
-    except ValueError as exc:  # null bytes
-        return problems + [Problem("syntax", str(exc))]
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:  # valid Python that libcst cannot read
-        return problems + [Problem("syntax", str(exc).splitlines()[0] if str(exc) else "syntax error",
-                                   getattr(exc, "raw_line", 0))]
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes; absurd nesting
+        return problems + [Problem("syntax", f"{exc.__class__.__name__}: {exc}"[:200])]
     checker = _Checker()
-    MetadataWrapper(module, unsafe_skip_copy=True).visit(checker)
+    try:
+        checker.visit(tree)
+    except RecursionError:
+        return problems + [Problem("syntax", "the program is nested too deeply to check")]
     return problems + checker.problems + _check_contract(checker)

@@ -17,7 +17,6 @@ import inspect
 import random
 from dataclasses import dataclass
 
-import libcst as cst
 
 from design_space.catalogue import BY_FUNCTION, INDEXES, knob_text
 from evolve.operators.source_edits import add_import, drop_unused_imports, drop_unused_knobs, insert_knobs
@@ -196,6 +195,6 @@ def swap_index(code: str, rng: random.Random) -> tuple[str, str] | None:
     out = add_import(out, f"from {INDEXES[new].module} import {new}")
     out = drop_unused_knobs(out, old_names)
     out = drop_unused_imports(out, {binding.cls})
-    cst.parse_module(out)  # a broken splice fails here, before validation
+    ast.parse(out)  # a broken splice fails here, before validation
     where = ".".join(p for p in binding.ref if p)
     return out, f"swap {where}'s {binding.cls} for a {new}"

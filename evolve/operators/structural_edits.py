@@ -13,8 +13,10 @@ an edit never needs to understand the program's own data structures.
 """
 from __future__ import annotations
 
+import ast
 import random
 import re
+from functools import lru_cache
 from typing import Callable
 
 import libcst as cst
@@ -24,6 +26,9 @@ from evolve.operators.pipeline_edits import insert_component, remove_component, 
 
 MARK = "memarch-step:"
 _BASE = re.compile(r"^class (_MemoryBase\d+)\(", re.MULTILINE)
+
+# A parent is edited many times: its (immutable) libcst tree is parsed once.
+_parse = lru_cache(maxsize=64)(cst.parse_module)
 
 Edit = Callable[[str, random.Random], "tuple[str, str] | None"]
 
@@ -106,32 +111,35 @@ def _next_base(code: str) -> int:
     return 1 + max((int(m.group(1)[len("_MemoryBase"):]) for m in _BASE.finditer(code)), default=0)
 
 
-class _RenameMemory(cst.CSTTransformer):
-    def __init__(self, new: str) -> None:
-        self.new = new
-
-    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
-        if updated.name.value == "Memory":
-            return updated.with_changes(name=cst.Name(self.new))
-        return updated
+def _rename_memory(code: str, new: str) -> str:
+    """Rename every class `Memory` to `new`, touching only the `class Memory` words (found by ast)."""
+    lines = code.splitlines(keepends=True)
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ClassDef) and node.name == "Memory":
+            raw = lines[node.lineno - 1].encode("utf-8")
+            head, tail = raw[:node.col_offset], raw[node.col_offset:]
+            lines[node.lineno - 1] = (head + re.sub(rb"^class\s+Memory\b", f"class {new}".encode(), tail, count=1)
+                                      ).decode("utf-8")
+    return "".join(lines)
 
 
 def _add_import(code: str, line: str) -> str:
-    """Insert an import after the last __future__ import (or at the top)."""
+    """Insert an import after the last __future__ import (or at the top, after a module docstring)."""
     if line in code:
         return code
-    module = cst.parse_module(code)
-    body = list(module.body)
+    body = ast.parse(code).body
     at = 0
-    for k, stmt in enumerate(body):
-        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.ImportFrom) and \
-                getattr(stmt.body[0].module, "value", "") == "__future__":
-            at = k + 1
-    if at == 0 and body and isinstance(body[0], cst.SimpleStatementLine) and \
-            isinstance(body[0].body[0], cst.Expr) and isinstance(body[0].body[0].value, cst.SimpleString):
-        at = 1  # keep the module docstring first
-    body.insert(at, cst.parse_statement(line + "\n"))
-    return module.with_changes(body=body).code
+    for stmt in body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+            at = stmt.end_lineno or stmt.lineno
+    if at == 0 and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        at = body[0].end_lineno or body[0].lineno  # keep the module docstring first
+    lines = code.splitlines(keepends=True)
+    if at and at <= len(lines) and not lines[at - 1].endswith("\n"):
+        lines[at - 1] += "\n"
+    lines.insert(at, line + "\n")
+    return "".join(lines)
 
 
 def _wrap(code: str, template: str, kind: str) -> tuple[str, str] | None:
@@ -139,7 +147,7 @@ def _wrap(code: str, template: str, kind: str) -> tuple[str, str] | None:
         return None  # one layer of each kind is enough; its knob tunes it
     n = _next_base(code)
     base = f"_MemoryBase{n}"
-    renamed = cst.parse_module(code).visit(_RenameMemory(base)).code
+    renamed = _rename_memory(code, base)
     renamed = _add_import(renamed, "from design_space import Event as _Event, MemoryProgram, "
                                    "Recall as _Recall, RecallItem as _RecallItem")
     return renamed.rstrip() + "\n" + template.format(n=n, base=base, mark=MARK), n
@@ -183,9 +191,9 @@ def remove_step(code: str, rng: random.Random) -> tuple[str, str] | None:
         n = base[len("_MemoryBase"):]
         last = code.rfind(MARK)
         kind = code[last + len(MARK):].split()[0] if last >= 0 else "step"
-        new = cst.parse_module(code).visit(_Unwrap(base, {f"CONTEXT_TURNS_{n}", f"NEIGHBOURS_{n}"})).code
+        new = _parse(code).visit(_Unwrap(base, {f"CONTEXT_TURNS_{n}", f"NEIGHBOURS_{n}"})).code
         return new, f"remove the added {kind} step"
-    module = cst.parse_module(code)
+    module = _parse(code)
     for stmt in module.body:
         if isinstance(stmt, cst.ClassDef) and stmt.name.value == "Memory":
             for fn in stmt.body.body:

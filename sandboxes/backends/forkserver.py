@@ -60,7 +60,17 @@ def component_modules() -> list[str]:
 
 # ---- server side -------------------------------------------------------------------------
 
-def _child(req: dict, out_fd: int) -> None:
+_PLANS: dict[str, list] = {}  # packages (as JSON) -> view.relocation, made once in the server
+
+
+def _plan(packages: dict[str, str]) -> list:
+    key = json.dumps(packages, sort_keys=True)
+    if key not in _PLANS:
+        _PLANS[key] = view.relocation(packages)
+    return _PLANS[key]
+
+
+def _child(req: dict, out_fd: int, plan: list | None = None) -> None:
     """In the forked child (PID 1 of its own namespace when isolated): fence in, run the harness."""
     code = 1
     try:
@@ -76,7 +86,7 @@ def _child(req: dict, out_fd: int) -> None:
                      nproc=req["nproc"], devices=req["devices"])
         if isolate:
             fences.mount_proc()
-            view.relocate_modules(req["packages"])  # later imports come from the view's code root
+            view.relocate_modules(req["packages"], plan=plan)  # later imports come from the view's code root
         if req["uid"] is not None:
             fences.drop_privileges(req["uid"])
         os.environ.clear()
@@ -106,6 +116,7 @@ def _wait(pid: int, limits: Limits, uid: int | None) -> tuple[str, int, object]:
 def run_one(req: dict, own_pid_ns: int | None = None) -> dict:
     """Fork one job. With `own_pid_ns` (an fd of the server's PID namespace) the child is PID 1
     of a fresh namespace: unshare(CLONE_NEWPID) only affects children, and setns undoes it."""
+    plan = _plan(req["packages"]) if req["isolate"] else None
     out_fd = os.open(os.path.join(req["workdir"], "output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     t0 = time.perf_counter()
     try:
@@ -114,7 +125,7 @@ def run_one(req: dict, own_pid_ns: int | None = None) -> dict:
         try:
             pid = os.fork()
             if pid == 0:
-                _child(req, out_fd)
+                _child(req, out_fd, plan)
         finally:
             if req["isolate"] and own_pid_ns is not None:
                 fences.setns(own_pid_ns, fences.CLONE_NEWPID)

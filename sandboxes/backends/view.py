@@ -150,19 +150,33 @@ def allowed(job: object | None, tools: tuple[str, ...] = (), code_root: str = CO
     return View(binds=sorted(binds, key=lambda b: b[1].count("/")), links=list(fixed.links), devices=devices)
 
 
-def relocate_modules(host: dict[str, str], code_root: str = CODE_ROOT) -> None:
-    """Point already-imported packages at their paths inside the view (the fork server's children).
+def relocation(host: dict[str, str], code_root: str = CODE_ROOT) -> list[tuple[list, int, str]]:
+    """What `relocate` changes, computed once in the fork server before it forks.
 
-    Submodules imported later are then found under `code_root`, the only place they exist.
+    Touching every module in each child would write to (and so copy) a page per module; the
+    plan holds only the ``__path__`` entries under the exposed packages.
     """
     moves = [(src, f"{code_root}/{name}") for name, src in host.items()]
+    plan = []
     for module in list(sys.modules.values()):
         paths = getattr(module, "__path__", None)
         if isinstance(paths, list):
             for i, p in enumerate(paths):
                 for src, dst in moves:
                     if p == src or p.startswith(src + "/"):
-                        paths[i] = dst + p[len(src):]
+                        plan.append((paths, i, dst + p[len(src):]))
+    return plan
+
+
+def relocate_modules(host: dict[str, str], code_root: str = CODE_ROOT,
+                     plan: list[tuple[list, int, str]] | None = None) -> None:
+    """Point already-imported packages at their paths inside the view (the fork server's children).
+
+    Submodules imported later are then found under `code_root`, the only place they exist.
+    `plan`: `relocation(host, code_root)` computed before the fork (else computed here).
+    """
+    for paths, i, dst in relocation(host, code_root) if plan is None else plan:
+        paths[i] = dst
     roots = {str(Path(src).parent) for src in host.values()}
     sys.path[:] = [code_root if p in roots else p for p in sys.path]
     sys.path_importer_cache.clear()
