@@ -20,13 +20,17 @@ def step_from_json(d: dict[str, Any]) -> Step:
     return _TYPES[d["type"]](**d["data"])
 
 
-def write_episodes(path: str, episodes: list[Episode]) -> None:
+def episode_lines(episodes: list[Episode]) -> Iterator[str]:
     """One JSON line per step; an ``episode`` line opens each episode."""
+    for ep in episodes:
+        yield json.dumps({"type": "episode", "id": ep.id}) + "\n"
+        for step in ep.steps:
+            yield json.dumps(step_to_json(step)) + "\n"
+
+
+def write_episodes(path: str, episodes: list[Episode]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        for ep in episodes:
-            fh.write(json.dumps({"type": "episode", "id": ep.id}) + "\n")
-            for step in ep.steps:
-                fh.write(json.dumps(step_to_json(step)) + "\n")
+        fh.writelines(episode_lines(episodes))
 
 
 def read_episodes(path: str) -> Iterator[tuple[str, Iterator[Step]]]:

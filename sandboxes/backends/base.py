@@ -18,7 +18,7 @@ from design_space.validate import validate_source
 from sandboxes.job import Job, Result
 from sandboxes.scoring import health_problem, score_transcript
 from sandboxes.tasks import TaskError, get_task
-from sandboxes.wire import write_episodes
+from sandboxes.wire import episode_lines
 
 
 def _score(task, stream, transcript, job: Job) -> dict:
@@ -64,6 +64,16 @@ class Launcher(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=4)
+def _built(task_name: str, params: str, fidelity: str, seed: int) -> tuple:
+    """(task, stream, the stream file's bytes): a campaign evaluates thousands of programs on the
+    same few streams, so each is built and serialised once per process. Every job still gets its
+    own copy of the file (a program may write to its job dir)."""
+    task = get_task(task_name)
+    stream = task.build(json.loads(params), fidelity, seed)
+    return task, stream, "".join(episode_lines(stream.episodes)).encode("utf-8")
+
+
 @functools.lru_cache(maxsize=512)
 def _problems(source: str) -> tuple:
     """Static validation is deterministic in the source: a program checked once (e.g. at its
@@ -88,8 +98,8 @@ def _run_job(job: Job, launcher: Launcher, validate: bool) -> Result:
     if problems:
         return Result(status="invalid", job_id=job.job_id, error="; ".join(p.render() for p in problems))
     try:
-        task = get_task(job.task)
-        stream = task.build(job.task_params, job.fidelity, job.seed)
+        task, stream, stream_bytes = _built(job.task, json.dumps(job.task_params, sort_keys=True), job.fidelity,
+                                            job.seed)
     except TaskError as exc:
         return Result(status="invalid", job_id=job.job_id, error=f"task: {exc}")
     workdir = tempfile.mkdtemp(prefix="memarch-job-")
@@ -97,7 +107,8 @@ def _run_job(job: Job, launcher: Launcher, validate: bool) -> Result:
         os.chmod(workdir, 0o777)
         with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as fh:
             fh.write(job.to_json())
-        write_episodes(os.path.join(workdir, "stream.jsonl"), stream.episodes)
+        with open(os.path.join(workdir, "stream.jsonl"), "wb") as fh:
+            fh.write(stream_bytes)
         t0 = time.perf_counter()
         launch = launcher.launch(job, workdir)
         resources = {"wall_s": launch.wall_s or time.perf_counter() - t0, "cpu_s": launch.cpu_s,

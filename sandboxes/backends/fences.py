@@ -200,16 +200,17 @@ def isolate_filesystem(workdir: str, binds: list, links: list, devices: list | t
 
 
 def enter(workdir: str, limits: Limits, isolate: bool, binds: list, links: list,
-          extra_ns: int = 0, nproc: int | None = None, devices: list | tuple = ()) -> None:
+          extra_ns: int = 0, nproc: int | None = None, devices: list | tuple = (), net: bool = True) -> None:
     """Apply every fence this process can apply to itself (run in the forked child).
 
     `binds` and `links` are the launcher's `view.allowed`: computed there, where the
-    interpreter and the packages to expose are known.
+    interpreter and the packages to expose are known. `net=False`: the caller already sits in a
+    private, empty network namespace (the fork server's), so none is made per job.
     """
     if sys.platform == "linux":
         prctl(PR_SET_NO_NEW_PRIVS, 1)
     if isolate:
-        unshare(CLONE_NEWNET | CLONE_NEWNS | extra_ns)
+        unshare((CLONE_NEWNET if net else 0) | CLONE_NEWNS | extra_ns)
         isolate_filesystem(workdir, binds, links, devices)
     set_rlimits(limits, nproc)
 

@@ -61,6 +61,23 @@ def component_modules() -> list[str]:
 # ---- server side -------------------------------------------------------------------------
 
 _PLANS: dict[str, list] = {}  # packages (as JSON) -> view.relocation, made once in the server
+_OWN_NET: list[bool] = []  # the server moved itself into a private, empty network namespace
+
+
+def _private_net() -> bool:
+    """Move the server into an empty network namespace of its own, once; its children inherit it.
+
+    Jobs run one at a time per server and nothing of a job outlives it (its PID namespace ends
+    with it), and a job's uid holds no capability there to change the namespace: sharing it is
+    as closed as one per job, without paying for a namespace's creation and teardown per job.
+    """
+    if not _OWN_NET:
+        try:
+            fences.unshare(fences.CLONE_NEWNET)
+            _OWN_NET.append(True)
+        except OSError:
+            _OWN_NET.append(False)
+    return _OWN_NET[0]
 
 
 def _plan(packages: dict[str, str]) -> list:
@@ -70,7 +87,7 @@ def _plan(packages: dict[str, str]) -> list:
     return _PLANS[key]
 
 
-def _child(req: dict, out_fd: int, plan: list | None = None) -> None:
+def _child(req: dict, out_fd: int, plan: list | None = None, own_net: bool = False) -> None:
     """In the forked child (PID 1 of its own namespace when isolated): fence in, run the harness."""
     code = 1
     try:
@@ -83,7 +100,7 @@ def _child(req: dict, out_fd: int, plan: list | None = None) -> None:
         os.closerange(3, 65536)
         isolate = req["isolate"]
         fences.enter(req["workdir"], Limits(**req["limits"]), isolate, req["binds"], req["links"],
-                     nproc=req["nproc"], devices=req["devices"])
+                     nproc=req["nproc"], devices=req["devices"], net=not own_net)
         if isolate:
             fences.mount_proc()
             view.relocate_modules(req["packages"], plan=plan)  # later imports come from the view's code root
@@ -117,6 +134,7 @@ def run_one(req: dict, own_pid_ns: int | None = None) -> dict:
     """Fork one job. With `own_pid_ns` (an fd of the server's PID namespace) the child is PID 1
     of a fresh namespace: unshare(CLONE_NEWPID) only affects children, and setns undoes it."""
     plan = _plan(req["packages"]) if req["isolate"] else None
+    own_net = _private_net() if req["isolate"] else False
     out_fd = os.open(os.path.join(req["workdir"], "output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     t0 = time.perf_counter()
     try:
@@ -125,7 +143,7 @@ def run_one(req: dict, own_pid_ns: int | None = None) -> dict:
         try:
             pid = os.fork()
             if pid == 0:
-                _child(req, out_fd, plan)
+                _child(req, out_fd, plan, own_net)
         finally:
             if req["isolate"] and own_pid_ns is not None:
                 fences.setns(own_pid_ns, fences.CLONE_NEWPID)
