@@ -51,6 +51,11 @@ def cell(row: dict | None, key: str) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def subject(text: str, limit: int = 120) -> str:
+    """A commit subject cut on a word boundary (a cut mid-number reads as a different number)."""
+    return text if len(text) < limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
 def render(meta: dict, rows: list[dict]) -> str:
     embedders = meta["embedders"]
     out = [START, "## Seeds re-measured: hashing vs static embedder", "",
@@ -60,13 +65,13 @@ def render(meta: dict, rows: list[dict]) -> str:
            "memory, MemoryBank's retention in the ranking, HippoRAG's phrase graph with synonym edges).",
            "Recall is evidence recall within the token budget under the scoring rule of the commit named below",
            "(evidence credit: the idf-weighted share of a cited event's content words an item shows, nothing below",
-           f"{FLOOR}; sandboxes/evidence.py, README Metrics);",
+           f"{FLOOR}; sandboxes/evidence.py, docs/TASKS.md Metrics);",
            "`session` is gold-session recall. A seed missing from a table, or a cell `not run`, was not measured",
            "in these runs (the static LoCoMo and synthetic rows of every seed are also in the tables above).", "",
            f"- Command: `{meta['command']}`",
            f"- Date: {meta['date']}, code at commit `{meta['commit']}`, {meta['machine']}",
            f"- Scoring rule: `sandboxes/scoring.py` and `sandboxes/evidence.py` as of commit `{meta['scoring_commit']}` "
-           f"({meta['scoring_subject']})", ""]
+           f"({subject(meta['scoring_subject'])})", ""]
     by = {(r["seed"], r["task"], r["embedder"]): r for r in rows}
     for task in meta["tasks"]:
         seeds = [s for s in meta["seeds"] if any((s, task, e) in by for e in embedders)]
@@ -123,6 +128,11 @@ def main() -> None:
             meta["tasks"] = list(dict.fromkeys(meta["tasks"] + extra["meta"]["tasks"]))
             meta["data"] = {**meta["data"], **extra["meta"]["data"]}
             meta["command"] += f"` and `{extra['meta']['command']}"
+            if extra["meta"]["commit"] not in meta["commit"].split("`, `"):  # one run may span commits
+                meta["commit"] += f"`, `{extra['meta']['commit']}"
+        dates = sorted(s["meta"]["date"] for s in saved)
+        if dates[0] != dates[-1]:
+            meta["date"] = f"{dates[0]} to {dates[-1]}"
         write_doc(Path(args.doc), render(meta, [r for s in saved for r in s["rows"]]))
         return
     out = Path(args.json)
