@@ -89,6 +89,9 @@ class Campaign:
         self.evaluator: RayEvaluator | None = None
         self.proposals: dict[Future, tuple[Operator, list[str], int]] = {}
         self.waiting: deque[tuple[str, str]] = deque()  # (candidate, stage) to evaluate when a slot frees
+        # reproducible: true — evaluations in submission order, and results that came back early
+        self._tickets: deque[tuple[str, str]] = deque()
+        self._early: dict[tuple[str, str], Result] = {}
         self._wake = threading.Event()  # set when a proposal finishes: the loop need not poll for it
         self._unpriced_said = False
         self.stop_reason = ""
@@ -228,13 +231,15 @@ class Campaign:
                 if self._interrupts and not self.stop_reason:
                     self.stop_reason = "interrupted"
                 if not self.stop_reason:
-                    self._fill(pool)
+                    self._fill_in_order() if self.config.reproducible else self._fill(pool)
                 self._pump()
                 if len(self.evaluator) == 0 and not self.proposals and not self.waiting:
                     if self._interrupts or not self._holdout():
                         break
                     continue
                 if self.stop_reason.startswith("wall") or self._interrupts > 1:
+                    for key in [k for k in self._tickets if k in self._early]:  # computed: never lost
+                        self._record(*key, self._early.pop(key))
                     self.evaluator.cancel_all()  # unfinished work reruns on resume
                     break
                 self._wait()
@@ -269,7 +274,15 @@ class Campaign:
         else:
             timeout = 0.01
         for (cid, stage), result in self.evaluator.wait(timeout=timeout):
-            self._record(cid, stage, result)
+            if self.config.reproducible and (cid, stage) in self._tickets:
+                self._early[(cid, stage)] = result
+            else:
+                self._record(cid, stage, result)
+        while self._tickets and self._tickets[0] in self._early:  # reproducible: in submission order
+            key = self._tickets.popleft()
+            self._record(*key, self._early.pop(key))
+            if not self.stop_reason:
+                self._fill_in_order()  # the only other point where children are made
 
     def _install_sigint(self) -> Any:
         """First Ctrl-C: stop making children and let running evaluations finish. Second: stop now."""
@@ -341,6 +354,27 @@ class Campaign:
             fut.add_done_callback(lambda _f: self._wake.set())
             if self.config.parallel == 1:
                 fut.exception()  # sequential mode: decisions never depend on timing
+
+    def _fill_in_order(self) -> None:
+        """`reproducible: true`: make children one at a time, in the main thread, while fewer than
+        `parallel` submitted evaluations are unrecorded. Called only right after a result is recorded
+        (results are recorded in submission order) or when nothing is unrecorded, so each child is made
+        from a state that depends on the seed and the evaluations alone, never on which finished first."""
+        while (len(self._tickets) < self.config.parallel and len(self.archive)
+               and self.store.count_candidates() < self.config.budget.evaluations
+               and self.failed_proposals < MAX_FAILED_PROPOSALS
+               and not (self.client is not None and self.client.exhausted())):
+            op, ctx, island = self._context()
+            try:
+                proposal = op.propose(ctx)
+            except Exception as exc:  # noqa: BLE001 - an operator's failure is logged, as in _harvest_proposals
+                self.failed_proposals += 1
+                self._observe(op, getattr(exc, "meta", {}) or {}, None, False)
+                kind = "operator_failed" if isinstance(exc, OperatorError) else "operator_crashed"
+                self.store.log(kind, operator=op.name, parents=[p.id for p in ctx.parents],
+                               error=f"{type(exc).__name__}: {exc}"[:800])
+                continue
+            self._accept(op, proposal, island)
 
     def _context(self) -> tuple[Operator, OperatorContext, int]:
         ops, weights = zip(*self.operators)
@@ -433,6 +467,8 @@ class Campaign:
 
     def _submit(self, cid: str, stage: str) -> None:
         """Queue an evaluation; a candidate already in its cascade goes before new ones."""
+        if self.config.reproducible:
+            self._tickets.append((cid, stage))
         if stage == self.stages[0]:
             self.waiting.append((cid, stage))
         else:

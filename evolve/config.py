@@ -185,6 +185,9 @@ class CampaignConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     parallel: int = Field(2, ge=1, le=1024)  # evaluations in flight
     parallel_proposals: int | None = Field(None, ge=1, le=4096)  # children being made at once (None: = parallel)
+    # Same seed, same campaign at any `parallel` (when evaluations are deterministic): results are
+    # recorded in submission order and children made one at a time at those points.
+    reproducible: bool = False
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
@@ -201,6 +204,9 @@ class CampaignConfig(_Strict):
         if self.parallel == 1 and (self.parallel_proposals or 1) > 1:
             raise ValueError("parallel_proposals > 1 needs parallel > 1 (parallel: 1 is the reproducible, "
                              "one-thing-at-a-time mode)")
+        if self.reproducible and self.parallel_proposals is not None:
+            raise ValueError("parallel_proposals has no effect with reproducible: true (children are made one "
+                             "at a time, in a fixed order); remove one of them")
         return self
 
     @property

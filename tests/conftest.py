@@ -1,6 +1,7 @@
 """Shared pytest fixtures."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -29,3 +30,14 @@ def openai_server() -> Iterator[Callable[[Script], OpenAIServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A real local Ray of 2 CPUs for a test module (campaigns started inside join it)."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+             object_store_memory=100 * 2**20)
+    yield
+    ray.shutdown()

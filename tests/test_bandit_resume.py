@@ -9,11 +9,9 @@ on learning from it.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 
-import pytest
 
 from evolve.campaign import Campaign
 from evolve.campaign_setup import BANDIT_KEY
@@ -21,7 +19,6 @@ from evolve.config import parse_config
 from evolve.store import Store
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
 KNOB = re.compile(r"^([A-Z][A-Z0-9_]*) = (\d+)\b.*$", re.MULTILINE)
 
@@ -34,13 +31,6 @@ def bump(body: dict) -> dict:
     return {"content": f"<<<<<<< SEARCH\n{KNOB.search(code).group(0)}\n=======\n{name} = {int(value) + step}\n"
                        f">>>>>>> REPLACE\nNOTE: {name} + {step}"}
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR, object_store_memory=100 * 2**20)
-    yield
-    ray.shutdown()
 
 
 def config(base_url: str, evaluations: int):

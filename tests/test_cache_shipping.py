@@ -1,10 +1,7 @@
 """The embedding cache reaches a node that cannot read the driver's cache path, through Ray's
 object store: unpacked once per node, then read by the sandbox like a local cache."""
-import logging
 import shutil
 
-import pytest
-import ray
 
 from design_space.seeds import seed_source
 from evolve.cache_shipping import node_dir, pack
@@ -16,13 +13,6 @@ from sandboxes.tasks import get_task
 
 PARAMS = {"conversations": 1}
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-             object_store_memory=100 * 2**20)
-    yield
-    ray.shutdown()
 
 
 def _job(cache: str) -> Job:

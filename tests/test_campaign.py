@@ -2,7 +2,6 @@
 front, lineage edges with operators, and exports that import and validate."""
 import importlib.util
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from evolve.export import export_candidate
 from evolve.views import front_rows, lineage_edges
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
 BODY = '''
 from design_space import MemoryProgram, Recall
@@ -27,13 +25,6 @@ class Memory(MemoryProgram):
     def retrieve(self, query):
 '''
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-             object_store_memory=100 * 2**20)
-    yield
-    ray.shutdown()
 
 
 def test_ten_evaluation_campaign(tmp_path, local_ray):

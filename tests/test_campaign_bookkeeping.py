@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -26,15 +25,7 @@ from evolve.store import Store
 from evolve.views import front_table
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR, object_store_memory=100 * 2**20)
-    yield
-    ray.shutdown()
 
 
 def locomo(name: str, seeds: list[str], evaluations: int) -> dict:

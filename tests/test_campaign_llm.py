@@ -2,17 +2,14 @@
 127.0.0.1, driven through litellm: bad answers (no edits, invalid code) are recovered from,
 good edits become evaluated candidates, every call is recorded, and a recorded campaign
 replays to the same candidates with the server gone."""
-import logging
 import os
 import re
 
-import pytest
 
 from evolve.campaign import Campaign
 from evolve.config import parse_config
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
 import litellm  # noqa: E402,F401 - required, as above
 
 # Ray workers inherit the environment the local Ray started with, so the test key is set first.
@@ -38,13 +35,6 @@ def scripted_model(request):
     return (f"```\n<<<<<<< SEARCH\n{name} = {value}\n=======\n{name} = {new}\n>>>>>>> REPLACE\n```\n"
             f"Change note: {name} {value} -> {new} to trade recall for tokens")
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-             object_store_memory=100 * 2**20)
-    yield
-    ray.shutdown()
 
 
 def config(name, base_url, cassette, mode):

@@ -8,7 +8,6 @@ The scan itself is checked: a prompt built from the held-out evaluation's failur
 """
 from __future__ import annotations
 
-import logging
 import os
 import random
 import re
@@ -23,7 +22,6 @@ from evolve.operators.prompts import edit_messages
 from sandboxes.tasks import get_task
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
 KNOB = re.compile(r"^([A-Z][A-Z0-9_]*) = (\d+)\b.*$", re.MULTILINE)
 MIN_CHARS = 12  # shorter strings ("Yes", "2022") occur by chance in any program text
@@ -61,13 +59,6 @@ def held_out_strings(params: dict, seed: int) -> set[str]:
 def leaks(prompts: list[str], secrets: set[str]) -> list[str]:
     return sorted({s for s in secrets for p in prompts if s in p})
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR, object_store_memory=100 * 2**20)
-    yield
-    ray.shutdown()
 
 
 def test_no_held_out_question_evidence_or_answer_reaches_a_prompt(openai_server, tmp_path, local_ray):

@@ -7,7 +7,6 @@ from its cassette with the server gone, make exactly the same candidates.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 
@@ -18,7 +17,6 @@ from evolve.campaign import Campaign
 from evolve.config import parse_config
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
 KNOB = re.compile(r"^([A-Z][A-Z0-9_]*) = (\d+)\b.*$", re.MULTILINE)
 
@@ -61,13 +59,6 @@ class ScriptedModel:
         merged = a.replace(KNOB.search(a).group(0), f"{name} = {int(value) * 2}", 1)
         return f"```python\n{merged}\n```\nNOTE: A's retrieval with B's larger {name}"
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR, object_store_memory=100 * 2**20)
-    yield
-    ray.shutdown()
 
 
 def config(name: str, base_url: str, cassette: str, mode: str):

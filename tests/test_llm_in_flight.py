@@ -2,7 +2,6 @@
 it completes its evaluation budget, the server really had dozens of requests at once, and every
 call is recorded and linked to the candidate it made. A dollar budget stops such a campaign with
 at most one call's worth past the cap."""
-import logging
 import os
 import random
 import re
@@ -13,7 +12,6 @@ from evolve.campaign import Campaign
 from evolve.config import ConfigError, parse_config
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-import ray  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
 FLOAT = re.compile(r"^([A-Z][A-Z0-9_]*) = (\d+\.\d+)\s*$", re.MULTILINE)
 
@@ -30,13 +28,6 @@ def knob_edit(delay):
                            f"NOTE: {name} {value} -> {new}", "delay_s": delay}
     return answer
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-             object_store_memory=100 * 2**20)
-    yield
-    ray.shutdown()
 
 
 def config(name, base_url, evaluations, in_flight, **budget):

