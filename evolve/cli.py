@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from evolve.cli_help import Group
 from evolve.config import ConfigError, load_config
 from evolve.store import Store, StoreError
-from evolve.terminal import make_console, print_error
+from evolve.terminal import log_line, make_console, print_error
 from sandboxes.tasks import TASKS, TaskError
 
 app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
@@ -118,7 +118,7 @@ def _run_campaign(campaign, lock=None) -> None:
         task = bar.add_task(campaign.config.name, total=total, completed=min(done_before, total), last="")
         campaign.progress = Hooks(
             on_done=lambda cid, outcome: bar.update(task, advance=1, last=f"{cid}: {outcome}"[:60]),
-            on_log=lambda msg: bar.console.log(msg))
+            on_log=lambda msg: log_line(bar.console, msg))
         try:
             reason = campaign.run()
         except KeyboardInterrupt:

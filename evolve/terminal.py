@@ -7,6 +7,7 @@ every line is printed whole (text soft-wrapped, tables as wide as their content)
 from __future__ import annotations
 
 import sys
+import time
 from typing import TextIO
 
 from rich.console import Console
@@ -28,6 +29,15 @@ def make_console(stderr: bool = False) -> Console:
     if _is_tty(stream):
         return Console(stderr=stderr, log_path=False)
     return Console(stderr=stderr, log_path=False, width=PIPE_WIDTH, soft_wrap=True)
+
+
+def log_line(console: Console, message: str) -> None:
+    """A timestamped progress line: rich's log layout on a terminal; piped, one plain line (rich's
+    log grid would pad it with spaces to the pipe width)."""
+    if console.is_terminal:
+        console.log(message)
+    else:
+        console.print(f"[{time.strftime('%H:%M:%S')}] {message}", markup=False, highlight=False)
 
 
 def print_error(message: str, label: str = "error") -> None:

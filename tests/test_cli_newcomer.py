@@ -220,6 +220,9 @@ def test_a_real_run_prints_whole_lines_and_resume_knows_it_is_finished(tmp_path)
     r = memarch("run", str(cfg), "--no-preflight", runs=tmp_path / "runs", timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     hint = next(s for s in r.stdout.splitlines() if "next:" in s)
+    joins = [s for s in r.stdout.splitlines() if "joins the front" in s]
+    assert joins and all(s.startswith("[") and s == s.rstrip() for s in joins), joins[:1]
+    assert not [s for s in r.stdout.splitlines() if s.endswith("  ")]  # no line padded to the pipe width
     assert f"memarch export {tmp_path / 'runs' / 'tiny-run'} CANDIDATE -o memory.py" in hint
     # 6. resume of a finished campaign says so without starting a session
     store = Store.open(tmp_path / "runs" / "tiny-run")
