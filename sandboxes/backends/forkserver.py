@@ -35,7 +35,9 @@ from sandboxes.backends.base import Launch, run_job
 from sandboxes.backends.process import decode_status, job_env, kill_group, kill_job, oom_message, tail_of, wait_job
 from sandboxes.job import Job, Limits, Result
 
-PRELOAD = ("numpy", "design_space", "design_space.embedders", "sandboxes.harness", "sandboxes.embed_cache")
+# multiprocessing: imported lazily by bm25s on its first search, i.e. in every job that uses BM25
+PRELOAD = ("numpy", "multiprocessing", "multiprocessing.synchronize", "design_space", "design_space.embedders",
+           "sandboxes.harness", "sandboxes.embed_cache")
 COMPONENTS = Path(__file__).resolve().parents[2] / "design_space" / "components"
 READY_TIMEOUT = 120.0
 GRACE = 15.0  # the server enforces the job's wall clock; this only catches a wedged server
