@@ -1,7 +1,8 @@
 """The archive: evaluated candidates at the final fidelity, ranked by Pareto dominance.
 
 Its cost per new candidate does not grow with the archive: the front is kept incrementally
-(a newcomer is compared with the front only), instance coverage keeps only the best score per
+(a newcomer is compared with the front's distinct points only — candidates with equal objective
+values are one point, however many programs tie there), instance coverage keeps only the best score per
 item and who holds it (not every candidate's per-item results), and the ranks of dominated
 members — needed only when a tournament draws an explorer from the whole archive — are
 recomputed in one vectorised sort when the archive has grown by a tenth since the last one
@@ -27,7 +28,9 @@ class Archive:
         self.points: dict[str, Point] = {}
         self.coverage = CoverageIndex()
         self._front: set[str] = set()
+        self._ties: dict[Point, list[str]] = {}  # each distinct front point -> the members on it
         self._front_ranked: list[Ranked] | None = None
+        self._front_crowd: dict[str, float] = {}
         self._rank: dict[str, int] = {}
         self._ranked_size = 0
         self._ids: list[str] = []  # insertion order, for uniform draws
@@ -55,13 +58,23 @@ class Archive:
         self.points[cid] = point
         self._ids.append(cid)
         self.coverage.add(cid, per_item or {})
-        if any(dominates(self.points[f], point) for f in self._front):
+        if point in self._ties:  # a tie with a front point: joins it, the front's shape is unchanged
+            self._ties[point].append(cid)
+            self._front.add(cid)
+            self._rank[cid] = 0
+            if self._front_ranked is not None:
+                crowd = self._front_crowd[self._ties[point][0]]
+                self._front_ranked.append(Ranked(cid, point, 0, crowd))
+                self._front_crowd[cid] = crowd
+            return True
+        if any(dominates(p, point) for p in self._ties):
             self._rank[cid] = 1  # provisional until the next full ranking
             return False
-        beaten = {f for f in self._front if dominates(point, self.points[f])}
-        for f in beaten:
-            self._rank[f] = 1
-        self._front -= beaten
+        for p in [p for p in self._ties if dominates(point, p)]:
+            for f in self._ties.pop(p):
+                self._rank[f] = 1
+                self._front.discard(f)
+        self._ties[point] = [cid]
         self._front.add(cid)
         self._rank[cid] = 0
         self._front_ranked = None
@@ -93,13 +106,22 @@ class Archive:
         return cid in self._front
 
     def front_ranked(self) -> list[Ranked]:
-        """The front with crowding distances (recomputed only when the front changed)."""
+        """The front with crowding distances, computed over its distinct points (ties share their
+        point's); recomputed only when a point joins or leaves the front."""
         if self._front_ranked is None:
-            ids = sorted(self._front)
-            pts = [self.points[i] for i in ids]
-            crowd = crowding(pts, list(range(len(ids))))
-            self._front_ranked = [Ranked(i, p, 0, crowd[k]) for k, (i, p) in enumerate(zip(ids, pts))]
+            pts = sorted(self._ties)
+            crowd = crowding(pts, list(range(len(pts))))
+            self._front_ranked = [Ranked(i, p, 0, crowd[k]) for k, p in enumerate(pts) for i in self._ties[p]]
+            self._front_crowd = {r.id: r.crowd for r in self._front_ranked}
         return self._front_ranked
+
+    def front_crowding(self) -> dict[str, float]:
+        """Crowding distance of each front member (kept with `front_ranked`)."""
+        self.front_ranked()
+        return self._front_crowd
+
+    def front_points(self) -> list[Point]:
+        return list(self._ties)
 
     def rank_of(self, cid: str) -> int:
         if len(self) > self._ranked_size * RERANK_GROWTH:
@@ -117,4 +139,5 @@ class Archive:
     def hypervolume(self, reference: Point, ids: Sequence[str] | None = None) -> float:
         """Volume dominated by `ids` (default: the front) up to the campaign's fixed reference
         (evolve/reference.py); an empty archive has none."""
-        return hypervolume([self.points[c] for c in (ids if ids is not None else self._front)], reference)
+        pts = list(self._ties) if ids is None else list({self.points[c] for c in ids})
+        return hypervolume(pts, reference)

@@ -82,7 +82,7 @@ class Campaign:
         if stored_values(store, config) is None:  # a database from before references were fixed
             fix_reference(store, config, reference_values(config, probe_task(config)))
         self.reference = campaign_reference(store, config)
-        self.best_hv = self.archive.hypervolume(self.reference, ids=self.archive.front())
+        self.best_hv = self.archive.hypervolume(self.reference)
         self._held_out: tuple[set[str], set[str]] | None = None
         self.since_improvement = 0
         self.failed_proposals = 0
@@ -504,7 +504,8 @@ class Campaign:
                     self.best_hv, self.since_improvement = hv, 0
                 else:
                     self.since_improvement += 1
-                self.store.log("front", candidate=cid, on_front=True, hypervolume=hv, front=self.archive.front())
+                self.store.log("front", candidate=cid, on_front=True, hypervolume=hv,
+                               front_size=len(self.archive.front_points()))
             else:
                 self.since_improvement += 1
                 self.store.log("front", candidate=cid, on_front=False, hypervolume=self.best_hv)

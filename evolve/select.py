@@ -45,7 +45,7 @@ class ParetoTournament:
         if not len(archive):
             return []
         front = archive.front_ranked()
-        crowd = {r.id: r.crowd for r in front}
+        crowd = archive.front_crowding()
         chosen: list[str] = []
         for _ in range(k):
             if rng.random() < self.explore:

@@ -76,3 +76,27 @@ def test_stop_conditions_compose(tmp_path):
     assert "no front improvement" in stop.reason(state(since_improvement=5))
     (tmp_path / "STOP").touch()
     assert "stop file" in stop.reason(state())
+
+
+def test_ties_are_one_front_point_so_adding_costs_the_same_however_many_tie(monkeypatch):
+    """Knob edits that change nothing give thousands of programs with equal objectives: each must
+    cost a newcomer one comparison (its point), not one per program, and not rebuild the front."""
+    import evolve.archive as archive_mod
+
+    arch = Archive([("recall", "max"), ("tokens", "min")])
+    arch.add("lo", {"recall": 0.2, "tokens": 5.0})
+    arch.add("hi", {"recall": 0.9, "tokens": 50.0})
+    for k in range(2000):
+        assert arch.add(f"t{k}", {"recall": 0.6, "tokens": 20.0})
+    ranked = arch.front_ranked()
+    calls = []
+    real = archive_mod.dominates
+    monkeypatch.setattr(archive_mod, "dominates", lambda a, b: calls.append(1) or real(a, b))
+    assert arch.add("t-last", {"recall": 0.6, "tokens": 20.0})  # another tie: joins, no comparison
+    assert arch.front_ranked() is ranked and len(ranked) == 2003  # extended in place, not rebuilt
+    assert not arch.add("worse", {"recall": 0.5, "tokens": 30.0})
+    assert len(calls) <= 3  # the front's three distinct points, not its 2,003 members
+    assert arch.front_crowding()["t-last"] == arch.front_crowding()["t0"]
+    assert arch.add("better", {"recall": 0.7, "tokens": 10.0})  # dominates the tie point: all 2,001 leave
+    assert arch.front() == sorted(["better", "hi", "lo"])
+    assert arch.rank_of("t5") == 1
