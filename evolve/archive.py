@@ -31,6 +31,7 @@ class Archive:
         self._ties: dict[Point, list[str]] = {}  # each distinct front point -> the members on it
         self._front_ranked: list[Ranked] | None = None
         self._front_crowd: dict[str, float] = {}
+        self._points_sorted: list[Point] = []
         self._rank: dict[str, int] = {}
         self._ranked_size = 0
         self._ids: list[str] = []  # insertion order, for uniform draws
@@ -110,6 +111,7 @@ class Archive:
         point's); recomputed only when a point joins or leaves the front."""
         if self._front_ranked is None:
             pts = sorted(self._ties)
+            self._points_sorted = pts
             crowd = crowding(pts, list(range(len(pts))))
             self._front_ranked = [Ranked(i, p, 0, crowd[k]) for k, p in enumerate(pts) for i in self._ties[p]]
             self._front_crowd = {r.id: r.crowd for r in self._front_ranked}
@@ -122,6 +124,15 @@ class Archive:
 
     def front_points(self) -> list[Point]:
         return list(self._ties)
+
+    def draw_front(self, rng) -> str:
+        """A front member: a distinct point uniformly, then one of the programs tied on it, so a
+        point many equal programs share is drawn no more often than any other."""
+        if self._front_ranked is None:
+            self.front_ranked()
+        point = self._points_sorted[rng.randrange(len(self._points_sorted))]
+        members = self._ties[point]
+        return members[rng.randrange(len(members))]
 
     def rank_of(self, cid: str) -> int:
         if len(self) > self._ranked_size * RERANK_GROWTH:

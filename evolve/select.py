@@ -34,7 +34,8 @@ class ParentSelector(Protocol):
 class ParetoTournament:
     """Binary tournaments on (rank, -crowding): non-dominated and isolated candidates win.
 
-    Entrants come from the front (its crowding is kept by the archive); with probability `explore`
+    Entrants come from the front — a distinct point uniformly, then one of the programs tied on it
+    (its crowding is kept by the archive); with probability `explore`
     both come from anywhere in the archive instead, so dominated but different programs still get
     children now and then. Either way a pick costs the same whatever the archive's size."""
 
@@ -44,13 +45,12 @@ class ParetoTournament:
     def pick(self, archive: "Archive", k: int, rng: random.Random) -> list[str]:
         if not len(archive):
             return []
-        front = archive.front_ranked()
         crowd = archive.front_crowding()
         chosen: list[str] = []
         for _ in range(k):
             if rng.random() < self.explore:
                 a, b = archive.draw(rng), archive.draw(rng)
             else:
-                a, b = rng.choice(front).id, rng.choice(front).id
+                a, b = archive.draw_front(rng), archive.draw_front(rng)
             chosen.append(min((a, b), key=lambda c: (archive.rank_of(c), -crowd.get(c, 0.0), c)))
         return chosen
