@@ -17,7 +17,6 @@ import inspect
 import random
 from dataclasses import dataclass
 
-
 from design_space.catalogue import BY_FUNCTION, INDEXES, knob_text
 from evolve.operators.source_edits import add_import, drop_unused_imports, drop_unused_knobs, insert_knobs
 
