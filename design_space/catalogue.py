@@ -107,6 +107,9 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
     Component("bm25", "index", _S + "bm25_index", "BM25Index", "Okapi BM25 over content words", text_only=True,
               params={"k1": _k("INDEX_K1", "k1", "float", 0.3, 3.0, 1.2), "b": _k("INDEX_B", "b", "float", 0.0, 1.0, 0.75)}),
     Component("dense", "index", _S + "dense_index", "DenseIndex", "cosine similarity of the kit's embeddings"),
+    Component("compact_dense", "index", _S + "compact_dense_index", "CompactDenseIndex",
+              "cosine over quantised vectors (int8 codes + row scale at 8 bits, float16 at 16, float32 above), "
+              "packed, removals freed", params={"bits": _k("INDEX_BITS", "bits", "int", 8, 32, 8)}),
     Component("hybrid", "index", _S + "hybrid_index", "HybridIndex", "BM25 and dense fused by reciprocal rank",
               text_only=True, params={
                   "k1": _k("INDEX_K1", "k1", "float", 0.3, 3.0, 1.2), "b": _k("INDEX_B", "b", "float", 0.0, 1.0, 0.75),
@@ -150,6 +153,9 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
     Component("rerank", "hits", _R + "rerank", "rerank_coverage",
               "rerank a deeper pool by how many of the question's words (and word pairs) a turn covers",
               (_k("RERANK_POOL", "pool", "int", 10, 100, 30, True), _k("RERANK_WEIGHT", "weight", "float", 0.0, 2.0, 0.5))),
+    Component("label_vote", "hits", _R + "label_vote", "vote_labels",
+              "k-NN vote with distance weighting: recall only the examples of the label the nearest turns vote for",
+              (_k("VOTE_POOL", "pool", "int", 3, 60, 20, True), _k("VOTE_POWER", "power", "float", 0.0, 12.0, 2.0))),
     Component("neighbours", "hits", _R + "expansion", "with_neighbours",
               "add the turns around each hit (same session) after the hits",
               (_k("NEIGHBOUR_RADIUS", "radius", "int", 0, 3, 1),), index_uses=()),
@@ -157,6 +163,10 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
     Component("dedupe", "turns", _M + "repeats", "drop_repeats",
               "at the end of a session, drop turns whose content words repeat an earlier turn's",
               (_k("DEDUPE_OVERLAP", "overlap", "float", 0.5, 1.0, 0.9),), index_uses=("remove",)),
+    Component("condense", "turns", _M + "condense", "condense",
+              "condensed exemplar memory: remove labelled turns whose k nearest stored turns already share their label",
+              (_k("CONDENSE_K", "k", "int", 1, 15, 5), _k("CONDENSE_MARGIN", "margin", "float", 0.5, 1.0, 1.0)),
+              index_uses=("remove", "vectors")),
 ]}
 
 INDEXES = {c.function: c for c in COMPONENTS.values() if c.slot == "index"}

@@ -21,10 +21,12 @@ class Turn:
     time: float
     speaker: str
     raw: str  # the event's own words, without annotation or context
+    label: str = ""  # the answer feedback confirmed for it (experience streams), else empty
 
     @classmethod
     def of(cls, event: Event, text: str) -> "Turn":
-        return cls(event.id, text, event.session, event.time, event.speaker, event.text)
+        return cls(event.id, text, event.session, event.time, event.speaker, event.text,
+                   str(event.meta.get("label", "")))
 
 
 class Turns:

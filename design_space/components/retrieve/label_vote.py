@@ -1,0 +1,26 @@
+"""k-NN vote with distance weighting: recall only the examples of the answer the neighbourhood votes for.
+
+An exemplar memory answers by its nearest experiences; a plain top-k mixes labels and lets
+the reader weigh them. This step does what a weighted k-NN classifier does (Dudani 1976):
+each of the `pool` nearest turns votes for its label (feedback's answer, `Turn.label`) with
+weight ``max(similarity, 0) ** power`` (power 0: majority; large: the nearest one decides),
+and only the winning label's turns are recalled, best first, as many as the hits given.
+Turns without labels (conversation tasks) leave the hits unchanged.
+"""
+from __future__ import annotations
+
+from design_space.components.retrieve.hits import Hits
+
+
+def vote_labels(hits: Hits, text: str, query, table, index, pool: int = 20, power: float = 2.0) -> Hits:
+    candidates = [(d, s) for d, s in index.search(text, max(len(hits), int(pool), 1))
+                  if 0 <= d < len(table) and table.alive[d] and table[d].label]
+    if not candidates:
+        return hits
+    weights: dict[str, float] = {}
+    for d, s in candidates:
+        label = table[d].label
+        weights[label] = weights.get(label, 0.0) + max(float(s), 0.0) ** max(0.0, float(power))
+    best = max(weights, key=lambda lab: (weights[lab], -next(i for i, (d, _s) in enumerate(candidates)
+                                                               if table[d].label == lab)))
+    return [(d, s) for d, s in candidates if table[d].label == best][: max(1, len(hits))]
