@@ -49,10 +49,11 @@ def main() -> None:
     cache = ""
     if not args.embedder.startswith("hashing"):
         from evolve.campaign_setup import default_cache_dir
-        from sandboxes.embed_cache import build
+        from sandboxes.embed_cache import build, stream_variants
 
         cache = str(default_cache_dir() / "embeddings")
-        stats = build(get_task(args.task).build(params, args.fidelity, 0).episodes, args.embedder, cache)
+        stream = get_task(args.task).build(params, args.fidelity, 0)
+        stats = build(stream.episodes, args.embedder, cache, variants=stream_variants(stream))
         print(f"embedded {stats['computed']:.0f} of {stats['texts']:.0f} texts in {stats['seconds']:.1f} s")
     names = args.seeds.split(",") if args.seeds else [n for n in seed_names() if n.startswith("exp_")]
     programs = [(n, seed_source(n)) for n in names] + [(p, Path(p).read_text()) for p in args.program]

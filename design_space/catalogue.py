@@ -109,7 +109,8 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
     Component("dense", "index", _S + "dense_index", "DenseIndex", "cosine similarity of the kit's embeddings"),
     Component("compact_dense", "index", _S + "compact_dense_index", "CompactDenseIndex",
               "cosine over quantised vectors (int8 codes + row scale at 8 bits, float16 at 16, float32 above), "
-              "packed, removals freed", params={"bits": _k("INDEX_BITS", "bits", "int", 8, 32, 8)}),
+              "packed, removals freed; optionally mean-centred cosine",
+              params={"bits": _k("INDEX_BITS", "bits", "int", 8, 32, 8), "centre": _k("INDEX_CENTRE", "centre", "bool", 0, 1, False)}),
     Component("hybrid", "index", _S + "hybrid_index", "HybridIndex", "BM25 and dense fused by reciprocal rank",
               text_only=True, params={
                   "k1": _k("INDEX_K1", "k1", "float", 0.3, 3.0, 1.2), "b": _k("INDEX_B", "b", "float", 0.0, 1.0, 0.75),

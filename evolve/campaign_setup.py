@@ -111,7 +111,7 @@ def prepare_embeddings(config: CampaignConfig, on_log: Callable[[str], None]) ->
     task = config.task
     if task.embedder.startswith("hashing"):
         return ""
-    from sandboxes.embed_cache import build
+    from sandboxes.embed_cache import build, stream_variants
 
     root = Path(task.embed_cache).expanduser() if task.embed_cache else default_cache_dir() / "embeddings"
     variants = [(dict(task.params), s) for s in task.cascade]
@@ -119,7 +119,7 @@ def prepare_embeddings(config: CampaignConfig, on_log: Callable[[str], None]) ->
         variants.append(({**task.params, **task.holdout}, task.cascade[-1]))
     for params, stage in variants:
         stream = get_task(task.name).build(params, stage, config.seed)
-        stats = build(stream.episodes, task.embedder, root)
+        stats = build(stream.episodes, task.embedder, root, variants=stream_variants(stream))
         if stats["computed"]:
             on_log(f"embedded {stats['computed']:.0f} texts with {task.embedder} "
                    f"in {stats['seconds']:.1f} s (cache: {root})")

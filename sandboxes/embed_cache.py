@@ -156,6 +156,15 @@ def stream_texts(episodes: Iterable[Any], variants: Sequence[str] = VARIANTS) ->
     return list(seen)
 
 
+def stream_variants(stream: Any) -> Sequence[str]:
+    """The text variants worth embedding for a stream: an experience stream's events have no
+    speaker and their time is a stream position, not a date, so only their own text (embedding
+    dated copies would double a BANKING77 cache build for texts no sensible program reads)."""
+    from sandboxes.tasks.experience import ExperienceStream
+
+    return ("text",) if isinstance(stream, ExperienceStream) else VARIANTS
+
+
 def build(episodes: Iterable[Any], embedder: str, root: str | os.PathLike, batch: int = 4096,
           variants: Sequence[str] = VARIANTS) -> dict[str, float]:
     """Embed what the cache lacks of a stream's texts. Returns counts and seconds."""

@@ -128,3 +128,19 @@ def test_operators_reach_the_components_and_the_structure_shrinks_banking77_memo
     assert small["memory_kb"] < 0.6 * plain["memory_kb"]
     assert both["memory_kb"] < 0.8 * small["memory_kb"]  # condensing removed stored examples
     assert both["accuracy"] > 0.5 * plain["accuracy"] > 0.0
+
+
+def test_centred_index_scores_the_cosine_of_mean_centred_vectors():
+    docs, query = texts(200), "card pin atm declined"
+    plain, centred = CompactDenseIndex(EMBED, bits=16), CompactDenseIndex(EMBED, bits=16, centre=True)
+    for d in docs:
+        plain.add(d), centred.add(d)
+    raw = EMBED(docs)
+    mu = raw.mean(axis=0)
+    x, q = raw - mu, EMBED([query])[0] - mu
+    want = x @ q / (np.linalg.norm(x, axis=1) * np.linalg.norm(q))
+    got = centred.similarities(query)
+    assert np.abs(got - want).max() < 5e-3
+    assert np.abs(plain.similarities(query) - want).max() > 0.05  # centring changes the scores
+    assert centred.search(query, 1)[0][0] == int(np.argmax(want))
+    assert len(pickle.dumps(centred)) < 1.1 * len(pickle.dumps(plain))
