@@ -67,6 +67,65 @@ def bare_rate(seconds: float = 5.0) -> float:
     return done[0] / (time.monotonic() - t0)
 
 
+ROLES = (("sandbox jobs", None), ("fork servers", "sandboxes.backends.forkserver"), ("ray workers", "ray::"),
+         ("ray daemons", "raylet"), ("ray daemons", "gcs_server"), ("ray daemons", "ray/"))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class CpuByRole:
+    """CPU seconds of the driver's process tree by role, from /proc, sampled twice a second.
+
+    A process's last sample counts (one that ends between samples loses under 0.5 s of CPU);
+    a fork server's reaped children (the sandboxed jobs) are its cumulative child time.
+    """
+
+    def __init__(self) -> None:
+        self.last: dict[int, tuple[str, float]] = {}
+        self.me = os.getpid()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self.sample()
+
+    def sample(self) -> None:
+        procs = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == self.me:
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    procs[int(entry)] = (cmd, fh.read().rsplit(b")", 1)[1].split())
+            except OSError:
+                continue
+        for pid, (cmd, fields) in procs.items():
+            ancestor, hops = int(fields[1]), 0
+            while ancestor in procs and hops < 16:  # only this driver's tree, not another campaign's
+                ancestor, hops = int(procs[ancestor][1][1]), hops + 1
+            if ancestor != self.me:
+                continue
+            utime, stime, cutime, cstime = (int(x) / TICK for x in fields[11:15])
+            entry = str(pid)
+            for role, mark in ROLES[1:]:
+                if mark in cmd:
+                    self.last[int(entry)] = (role, utime + stime)
+                    if role == "fork servers":
+                        self.last[-int(entry)] = ("sandbox jobs", cutime + cstime)
+                    break
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        totals: dict[str, float] = {}
+        for role, cpu in self.last.values():
+            totals[role] = totals.get(role, 0.0) + cpu
+        return totals
+
+
 def one_campaign(size: int, out: Path) -> None:
     """Run in a child process: one campaign of `size` candidates; writes its measurements to `out`."""
     from evolve.campaign import Campaign
@@ -82,15 +141,18 @@ def one_campaign(size: int, out: Path) -> None:
     })
     runs = Path(tempfile.mkdtemp(prefix="memarch-engine-"))
     campaign = Campaign.create(cfg, runs)
+    roles = CpuByRole()
     cpu0 = time.process_time()
     t0 = time.monotonic()
     campaign.run()
     wall = time.monotonic() - t0
     cpu = time.process_time() - cpu0
+    by_role = {"driver": cpu, **roles.stop()}
     done = sorted(t for t, _k, _d in campaign.store.events("done"))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out.write_text(json.dumps({"size": size, "done_times": done, "wall_s": wall, "driver_cpu_s": cpu,
-                               "driver_rss_mb": rss_mb, "candidates": campaign.store.count_candidates()}))
+                               "driver_rss_mb": rss_mb, "candidates": campaign.store.count_candidates(),
+                               "cpu_by_role": by_role}))
 
 
 SLEEPER = '''
@@ -243,12 +305,16 @@ def main() -> None:
                "last_over_first": round(rates[-1] / rates[0], 3) if rates else None,
                "driver_cpu_ms_per_candidate": round(1000 * m["driver_cpu_s"] / max(1, m["candidates"]), 2),
                "driver_rss_mb": round(m["driver_rss_mb"], 1), "ratio_to_bare": round(sustained / bare, 3),
-               "windows": [{"from": lo, "to": hi, "rate": round(r, 2)} for lo, hi, r in win]}
+               "windows": [{"from": lo, "to": hi, "rate": round(r, 2)} for lo, hi, r in win],
+               "cpu_ms_per_candidate_by_role": {k: round(1000 * v / max(1, m["candidates"]), 1)
+                                                for k, v in sorted(m["cpu_by_role"].items())}}
         rows.append(row)
         print(f"{size:>6} candidates: {row['rate_overall']:6.2f}/s overall, first window {row['rate_first_window']}/s, "
               f"last {row['rate_last_window']}/s (x{row['last_over_first']}), driver CPU "
               f"{row['driver_cpu_ms_per_candidate']} ms/candidate, RSS {row['driver_rss_mb']} MB, "
               f"{row['ratio_to_bare']:.2f} of the bare sandbox")
+        print("        CPU ms per candidate by role: " + ", ".join(
+            f"{k} {v}" for k, v in row["cpu_ms_per_candidate_by_role"].items()))
     print()
     print(f"{'size':>6} {'cand/s':>8} {'first':>8} {'last':>8} {'last/first':>10} {'CPU ms/c':>9} {'RSS MB':>8} {'/bare':>6}")
     for r in rows:

@@ -1,23 +1,55 @@
-"""Program identity: a hash of the normalised AST, blind to comments, docstrings and layout."""
+"""Program identity: a hash of the compiled program, blind to comments, docstrings and layout.
+
+The program is compiled as ``python -OO`` would (docstrings dropped) and each code object is
+hashed without its line and column tables and without the NOPs that only mark lines, so two
+programs that differ in comments, docstrings, blank lines or where a statement breaks get
+the same hash. Compiling from source runs in C: several times cheaper than walking and
+dumping the AST in Python, which a campaign paid for every child.
+
+``-OO`` also compiles out ``assert`` statements and ``if __debug__`` blocks; a program that
+uses either (a real token, not a word in a comment) also hashes its token stream, so it stays
+distinct from the same program without them (such a program's hash then sees its docstrings).
+A mismatch can only ever make two equivalent programs look different (one extra evaluation),
+never make two different programs look the same.
+"""
 from __future__ import annotations
 
-import ast
 import hashlib
+import io
+import marshal
+import opcode
+import tokenize
+from types import CodeType
+
+NOP = opcode.opmap["NOP"]
+_LAYOUT = (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER)
 
 
-def _strip_docstrings(tree: ast.AST) -> None:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
+def _shape(code: CodeType) -> tuple:
+    """What a code object does, without where its lines are."""
+    raw = code.co_code
+    ops = b"".join(raw[i:i + 2] for i in range(0, len(raw), 2) if raw[i] != NOP)
+    consts = tuple(_shape(c) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return (ops, consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars, code.co_name,
+            code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags,
+            code.co_exceptiontable)
+
+
+def _debug_tokens(code: str) -> bytes:
+    """The token stream (no comments, no blank lines) if the program uses assert or __debug__."""
+    if "assert" not in code and "__debug__" not in code:
+        return b""
+    tokens = [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(code).readline)
+              if t.type not in _LAYOUT]
+    if not any(kind == tokenize.NAME and text in ("assert", "__debug__") for kind, text in tokens):
+        return b""
+    return marshal.dumps(tokens)
 
 
 def program_hash(code: str) -> str:
     try:
-        tree = ast.parse(code)
-    except SyntaxError:
+        compiled = compile(code, "<program>", "exec", dont_inherit=True, optimize=2)
+        extra = _debug_tokens(code)
+    except (SyntaxError, ValueError, tokenize.TokenError):
         return "raw-" + hashlib.sha256(code.encode()).hexdigest()[:24]
-    _strip_docstrings(tree)
-    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()[:24]
+    return hashlib.sha256(marshal.dumps(_shape(compiled)) + extra).hexdigest()[:24]

@@ -30,8 +30,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 # Measured (docs/TASKS.md, Metrics; gaming programs replayed): from 0.5 down to 0.35 the best gaming program gains
 # at most 0.03 on LoCoMo and synthetic, well below bm25_rag, while extracted facts that
@@ -52,10 +53,13 @@ doing done going lot lots thing things way well sure
 
 def normalise(text: str) -> str:
     """Delete format characters, apply NFKC, case-fold."""
+    if text.isascii():  # no format character, and NFKC leaves ASCII as it is
+        return text.casefold()
     visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return unicodedata.normalize("NFKC", visible).casefold()
 
 
+@lru_cache(maxsize=16384)  # a worker scores the same events' texts job after job
 def words(text: str) -> frozenset[str]:
     """The distinct content words of `text` (normalised)."""
     return frozenset(w for w in _WORD.findall(normalise(text)) if len(w) >= MIN_CHARS and w not in _STOP)
@@ -69,6 +73,24 @@ def share(shown: frozenset[str], event: frozenset[str], weight: Mapping[str, flo
     total = sum(weight[w] for w in event)
     s = sum(weight[w] for w in event & shown) / total
     return s if s >= FLOOR else 0.0
+
+
+_KEPT: OrderedDict[int, tuple[Mapping[str, str], "EventWords"]] = OrderedDict()
+
+
+def event_words(event_text: Mapping[str, str]) -> "EventWords":
+    """The `EventWords` of a stream's events, kept for the last few streams this process scored
+    (a worker scores many jobs on one stream; its words and idf are computed once)."""
+    key = id(event_text)
+    kept = _KEPT.get(key)
+    if kept is not None and kept[0] is event_text:
+        _KEPT.move_to_end(key)
+        return kept[1]
+    made = EventWords(event_text)
+    _KEPT[key] = (event_text, made)  # holding the mapping keeps its id from being reused
+    while len(_KEPT) > 4:
+        _KEPT.popitem(last=False)
+    return made
 
 
 class EventWords:

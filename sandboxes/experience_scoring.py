@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sandboxes.evidence import EventWords
+from sandboxes.evidence import EventWords, event_words
 from sandboxes.tasks.experience import ExperienceStream
 
 FAILURE_SAMPLE = 8
@@ -68,7 +68,7 @@ def predictions(stream: ExperienceStream, transcript: dict[str, Any]) -> dict[st
         raise ValueError(f"transcript lacks {len(missing)} queries (first: {missing[0]})")
     events = sorted((pos, eid) for eid, pos in stream.position.items() if eid in stream.event_label)
     seen: Counter[str] = Counter()
-    shows = EventWords(stream.event_text)
+    shows = event_words(stream.event_text)
     k = 0
     out: dict[str, str | None] = {}
     for qid in stream.order:

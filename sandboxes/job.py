@@ -11,6 +11,12 @@ RESULT_VERSION = 1
 STATUSES = ("ok", "invalid", "crashed", "timeout", "oom")
 
 
+def _fields(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields, shallow: json.dumps walks the plain containers itself
+    (dataclasses.asdict deep-copies every per-item score first, a few ms a result)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
 @dataclass(frozen=True)
 class Limits:
     wall_seconds: float = 120.0
@@ -52,7 +58,7 @@ class Job:
     gpu_ids: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return json.dumps({**_fields(self), "limits": _fields(self.limits)}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Job":
@@ -83,7 +89,7 @@ class Result:
             raise ValueError(f"unknown result status {self.status!r}")
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return json.dumps(_fields(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Result":

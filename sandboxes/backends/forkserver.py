@@ -4,9 +4,17 @@ The server is a long-lived child started with a clean environment (so nothing se
 in its memory to inherit). It imports numpy, ``design_space``, the embedders and the
 harness once (torch too when asked), then forks one child per job. Each child applies the
 same fences as the process backend — new session, rlimits, no_new_privs, and as root a
-private network, mount and PID namespace, the allow-list view (`view`) and a job-specific uid — and
-runs the harness replay. The server waits for each child itself: the wall clock, and for a GPU
-job the resident-size watch that stands in for its address-space limit (`process.wait_job`). A crashing child is just a wait status; the server carries on.
+private network and mount namespace, the allow-list view (`view`) and a job-specific uid —
+and runs the harness replay. As root the server's jobs run in a PID namespace of its own
+whose init is a small process forked once (`PidNamespace`): a job is never PID 1 (the kernel
+ignores SIGXCPU and other default-action signals for an init), and after each job the init
+kills whatever the job left in the namespace, so nothing of a job outlives it. The server
+waits for each child itself: the wall clock, and for a GPU job the resident-size watch that
+stands in for its address-space limit (`process.wait_job`). A crashing child is just a wait
+status; the server carries on.
+
+Why so: on a virtual machine a fork of the warm server and its exit cost about 12 ms of CPU
+(page tables of ~70 MB); a PID namespace per job needed a second fork (its init) per job.
 
 Wire: the launcher writes one JSON request per line on the server's stdin and reads one
 JSON reply per line from its stdout. Run ``python -I -m sandboxes.backends.forkserver
@@ -89,8 +97,83 @@ def _plan(packages: dict[str, str]) -> list:
     return _PLANS[key]
 
 
+SWEEP_SECONDS = 5.0  # a process the init cannot reap in this long is stuck in the kernel
+
+
+class PidNamespace:
+    """The server's jobs' PID namespace and its init, made once (by the first isolated job).
+
+    After `unshare(CLONE_NEWPID)` every child the server forks lands in the new namespace; the
+    first one is its PID 1: this init. It only reaps orphans and, on `sweep`, SIGKILLs every
+    other process in the namespace (``kill(-1)`` from an init reaches exactly those) and reaps
+    them. It dies with the server (PDEATHSIG), which ends the namespace and all in it.
+    """
+
+    def __init__(self) -> None:
+        fences.unshare(fences.CLONE_NEWPID)
+        cmd_r, cmd_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(cmd_w)
+            os.close(ack_r)
+            self._init(cmd_r, ack_w)  # never returns
+        os.close(cmd_r)
+        os.close(ack_w)
+        self.pid, self._cmd, self._ack = pid, cmd_w, ack_r
+
+    @staticmethod
+    def _init(cmd: int, ack: int) -> None:
+        try:
+            os.setsid()  # out of the server's group: a job's kill_group never reaches it
+            fences.prctl(fences.PR_SET_PDEATHSIG, signal.SIGKILL)
+            wake_r, wake_w = os.pipe()
+            os.set_blocking(wake_w, False)
+            signal.signal(signal.SIGCHLD, lambda *_: None)
+            signal.set_wakeup_fd(wake_w)
+            while True:
+                ready, _, _ = select.select([cmd, wake_r], [], [])
+                if wake_r in ready:
+                    os.read(wake_r, 4096)
+                PidNamespace._reap()
+                if cmd in ready:
+                    if not os.read(cmd, 1):
+                        break  # the server closed the pipe: it is going away
+                    os.write(ack, b"k" if PidNamespace._kill_all() else b"s")
+        finally:
+            os._exit(0)
+
+    @staticmethod
+    def _reap() -> None:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+
+    @staticmethod
+    def _kill_all() -> bool:
+        """SIGKILL and reap all but this init; False if something would not die in time."""
+        deadline = time.monotonic() + SWEEP_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                return True  # no process left but this one
+            try:
+                os.waitpid(-1, 0)  # the killed become this init's children (orphans) and zombies
+            except ChildProcessError:
+                time.sleep(0.001)  # a zombie of the server's own (reaped there) is still listed
+        return False
+
+    def sweep(self) -> None:
+        os.write(self._cmd, b"k")
+        if os.read(self._ack, 1) != b"k":
+            raise RuntimeError("a job's processes survived the sweep of its PID namespace")
+
+
 def _child(req: dict, out_fd: int, plan: list | None = None, own_net: bool = False) -> None:
-    """In the forked child (PID 1 of its own namespace when isolated): fence in, run the harness."""
+    """In the forked child: fence in, run the harness."""
     code = 1
     try:
         os.setsid()
@@ -112,7 +195,6 @@ def _child(req: dict, out_fd: int, plan: list | None = None, own_net: bool = Fal
         os.environ.update(req["env"])
         os.chdir(req["workdir"])
         from sandboxes import harness
-        harness.init_if_pid1()  # stays behind as the namespace's init; the harness runs as PID 2
         harness.main(["job.json", "stream.jsonl", "transcript.json"])  # ends with os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - report, never return into the server loop
         try:
@@ -132,28 +214,33 @@ def _wait(pid: int, limits: Limits, uid: int | None) -> tuple[str, int, object]:
     return outcome, status, rusage
 
 
-def run_one(req: dict, own_pid_ns: int | None = None) -> dict:
-    """Fork one job. With `own_pid_ns` (an fd of the server's PID namespace) the child is PID 1
-    of a fresh namespace: unshare(CLONE_NEWPID) only affects children, and setns undoes it."""
-    plan = _plan(req["packages"]) if req["isolate"] else None
-    own_net = _private_net() if req["isolate"] else False
+_NS: list[PidNamespace] = []
+
+
+def run_one(req: dict) -> dict:
+    """Fork one job; isolated jobs run in the server's PID namespace, swept after each job."""
+    isolate = req["isolate"]
+    plan = _plan(req["packages"]) if isolate else None
+    own_net = _private_net() if isolate else False
+    if isolate and not _NS:
+        _NS.append(PidNamespace())
     out_fd = os.open(os.path.join(req["workdir"], "output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     t0 = time.perf_counter()
     try:
-        if req["isolate"] and own_pid_ns is not None:
-            fences.unshare(fences.CLONE_NEWPID)
-        try:
-            pid = os.fork()
-            if pid == 0:
-                _child(req, out_fd, plan, own_net)
-        finally:
-            if req["isolate"] and own_pid_ns is not None:
-                fences.setns(own_pid_ns, fences.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:
+            _child(req, out_fd, plan, own_net)
     finally:
         os.close(out_fd)
     outcome, status, rusage = _wait(pid, Limits(**req["limits"]), req["uid"])
-    return {"outcome": outcome, "status": status, "wall": time.perf_counter() - t0,
-            "cpu": rusage.ru_utime + rusage.ru_stime, "rss_mb": rusage.ru_maxrss / 1024}
+    reply = {"outcome": outcome, "status": status, "wall": time.perf_counter() - t0,
+             "cpu": rusage.ru_utime + rusage.ru_stime, "rss_mb": rusage.ru_maxrss / 1024}
+    if isolate:
+        try:
+            _NS[0].sweep()
+        except (OSError, RuntimeError):
+            reply["restart"] = True  # the server exits after this reply: its namespace dies with it
+    return reply
 
 
 def serve(preload: list[str]) -> None:
@@ -166,14 +253,15 @@ def serve(preload: list[str]) -> None:
     gc.collect()
     gc.freeze()
     out = sys.stdout.fileno()
-    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if os.path.exists("/proc/self/ns/pid") else None
     os.write(out, b"ready\n")
     for line in sys.stdin.buffer:
         try:
-            reply = run_one(json.loads(line), own_pid_ns)
+            reply = run_one(json.loads(line))
         except Exception as exc:  # noqa: BLE001 - a bad request must not end the server
             reply = {"error": f"{exc.__class__.__name__}: {exc}"}
         os.write(out, json.dumps(reply).encode() + b"\n")
+        if reply.get("restart"):
+            break  # the launcher starts a fresh server for the next job
 
 
 # ---- launcher side -----------------------------------------------------------------------
