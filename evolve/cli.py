@@ -304,11 +304,13 @@ def eval_(program: str = typer.Argument(..., help="A seed name (see `memarch see
                                             help="How much of the task: smoke (seconds), subset, or full."),
           params: Optional[str] = typer.Option(None, "--params", metavar="JSON",
                                                help='Task params as a JSON object, e.g. \'{"conversations": 2}\'.'),
-          backend: BackendName = typer.Option("process", "--backend", "-b", help="The sandbox to run it in.")) -> None:
+          backend: BackendName = typer.Option("process", "--backend", "-b", help="The sandbox to run it in."),
+          embedder: str = typer.Option("hashing", "--embedder", "-e",
+                                       help="hashing, static or minilm (texts embedded once into the cache).")) -> None:
     """Evaluate one program on a task and print its metrics."""
     from evolve.commands.seeds import eval_command
 
-    raise typer.Exit(eval_command(program, task, fidelity, params, backend, console))
+    raise typer.Exit(eval_command(program, task, fidelity, params, backend, console, embedder))
 
 
 def _register_sandbox() -> None:

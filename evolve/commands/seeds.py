@@ -49,8 +49,30 @@ def program_source(program: str) -> str:
     raise FileNotFoundError(f"{program!r} is neither a seed ({', '.join(seed_names())}) nor a file")
 
 
+def _embed_cache(task: str, fidelity: str, params: dict, embedder: str, console: Console) -> str:
+    """Embed the task's texts once on the trusted side, as a campaign does; "" for hashing (no cache)."""
+    from design_space.embedders import EMBEDDERS
+
+    if embedder == "hashing" or embedder.startswith("hashing-"):
+        return ""
+    if embedder not in EMBEDDERS:
+        raise ValueError(f"unknown embedder {embedder!r} (known: {', '.join(EMBEDDERS)})")
+    from evolve.campaign_setup import default_cache_dir
+    from sandboxes.embed_cache import build, stream_variants
+    from sandboxes.tasks import TaskError, get_task
+
+    root = default_cache_dir() / "embeddings"
+    try:
+        stream = get_task(task).build(params, fidelity, 0)
+    except TaskError:
+        return str(root)  # the sandbox reports the task error itself
+    with console.status(f"embedding {task} texts with {embedder} (once; cache {root})"):
+        build(stream.episodes, embedder, root, variants=stream_variants(stream))
+    return str(root)
+
+
 def eval_command(program: str, task: str = "synthetic", fidelity: str = "smoke", params_json: Optional[str] = None,
-                 backend: str = "process", console: Optional[Console] = None) -> int:
+                 backend: str = "process", console: Optional[Console] = None, embedder: str = "hashing") -> int:
     from sandboxes.backends import get_sandbox
     from sandboxes.job import Job
 
@@ -61,17 +83,19 @@ def eval_command(program: str, task: str = "synthetic", fidelity: str = "smoke",
         if not isinstance(params, dict):
             raise ValueError("task parameters must be a JSON object, e.g. '{\"budget_tokens\": 128}'")
         sandbox = get_sandbox(backend)
+        cache = _embed_cache(task, fidelity, params, embedder, console)
     except json.JSONDecodeError as exc:
         print_error(f"--params is not valid JSON: {exc.msg} (column {exc.colno})")
         return 2
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:  # RuntimeError: an embedder's package is missing
         print_error(str(exc))
         return 2
     except OSError as exc:  # a directory, an unreadable file
         print_error(f"{program}: {exc.strerror or exc}")
         return 2
     with console.status(f"evaluating {program} on {task} ({fidelity}) in the {backend} sandbox"):
-        result = sandbox.run(Job(program=source, task=task, task_params=params, fidelity=fidelity))
+        result = sandbox.run(Job(program=source, task=task, task_params=params, fidelity=fidelity,
+                                 embedder=embedder, embed_cache=cache))
     if result.status == "invalid" and result.error.startswith("task:"):
         print_error(result.error[len("task:"):].strip())
         return 2
