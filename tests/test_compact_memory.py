@@ -14,6 +14,7 @@ from data_paths import need
 from design_space.catalogue import COMPONENTS
 from design_space.components.manage.condense import condense
 from design_space.components.retrieve.label_vote import vote_labels
+from design_space.components.retrieve.lexical import blend_lexical
 from design_space.components.store.compact_dense_index import CompactDenseIndex
 from design_space.components.store.dense_index import DenseIndex
 from design_space.components.store.turns import Turn, Turns
@@ -144,3 +145,19 @@ def test_centred_index_scores_the_cosine_of_mean_centred_vectors():
     assert np.abs(plain.similarities(query) - want).max() > 0.05  # centring changes the scores
     assert centred.search(query, 1)[0][0] == int(np.argmax(want))
     assert len(pickle.dumps(centred)) < 1.1 * len(pickle.dumps(plain))
+
+
+def test_lexical_blend_lifts_the_turn_sharing_a_rare_word_and_keeps_the_hit_count():
+    def flat(batch):  # a dense ranking blind to words: every text the same vector, ties by order
+        return np.ones((len(batch), 4), dtype=np.float32) / 2.0
+
+    index = DenseIndex(flat)
+    rows = [(f"card payment pending day{i}", "pending") for i in range(8)] + [("card payment chargeback", "dispute")]
+    table = labelled_table(index, rows)
+    q = "why was there a chargeback on my card"
+    hits = index.search(q, 3)
+    assert 8 not in [d for d, _ in hits]
+    assert blend_lexical(hits, q, Query(id="q", text=q), table, index, pool=20, weight=0.0) == hits
+    mixed = blend_lexical(hits, q, Query(id="q", text=q), table, index, pool=20, weight=0.5)
+    assert mixed[0][0] == 8 and len(mixed) == 3
+    assert len(table.cache["lexical"][0]) < 20  # document frequencies only: no second index

@@ -4,7 +4,9 @@ An exemplar memory answers by its nearest experiences; a plain top-k mixes label
 the reader weigh them. This step does what a weighted k-NN classifier does (Dudani 1976):
 each of the `pool` nearest turns votes for its label (feedback's answer, `Turn.label`) with
 weight ``max(similarity, 0) ** power`` (power 0: majority; large: the nearest one decides),
-and only the winning label's turns are recalled, best first, as many as the hits given.
+and only the winning label's turns are recalled, best first, as many as the hits given. The
+voters are the first `pool` hits given (so a reranking step before it decides who votes),
+topped up from the index when fewer hits were given.
 Turns without labels (conversation tasks) leave the hits unchanged.
 """
 from __future__ import annotations
@@ -13,8 +15,12 @@ from design_space.components.retrieve.hits import Hits
 
 
 def vote_labels(hits: Hits, text: str, query, table, index, pool: int = 20, power: float = 2.0) -> Hits:
-    candidates = [(d, s) for d, s in index.search(text, max(len(hits), int(pool), 1))
-                  if 0 <= d < len(table) and table.alive[d] and table[d].label]
+    pool = max(1, int(pool))
+    voters = list(hits[:pool])
+    if len(voters) < pool:
+        have = {d for d, _s in voters}
+        voters += [(d, s) for d, s in index.search(text, pool) if d not in have][: pool - len(voters)]
+    candidates = [(d, s) for d, s in voters if 0 <= d < len(table) and table.alive[d] and table[d].label]
     if not candidates:
         return hits
     weights: dict[str, float] = {}
