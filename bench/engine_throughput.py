@@ -211,6 +211,8 @@ def cluster_run(nodes: int, cpus: int, sleep: float, evaluations: int, remove_at
         "task": {"name": "synthetic", "params": TINY, "cascade": ["smoke"]},
         "seeds": ["sleeper.py"], "operators": [{"name": "structural", "weight": 1.0}],
         "budget": {"evaluations": evaluations}, "parallel": slots,
+        # children made ahead wait for a slot, so a freed slot restarts without waiting on a proposal
+        "parallel_proposals": 2 * slots,
         "sandbox": {"backend": "forkserver"}, "ray": {"address": cluster.address},
     })
     removed: list[float] = []

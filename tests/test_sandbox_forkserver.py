@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -85,3 +86,35 @@ class Memory(MemoryProgram):
     finally:
         cold.close()
         warm.close()
+
+
+PROC_PROBE = '''
+import os
+from design_space import MemoryProgram, Recall
+class Memory(MemoryProgram):
+    def encode(self, event):
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        raise RuntimeError(f"me={os.getpid()} pids={pids}")
+    def store(self, records): pass
+    def retrieve(self, query): return Recall(())
+    def manage(self, signal): pass
+'''
+
+
+def test_jobs_share_one_pid_namespace_that_is_swept_between_them(server):
+    """A job is never PID 1 (SIGXCPU must reach it), sees only the namespace's init and itself, and
+    sees nothing of an earlier job that left a detached grandchild behind."""
+    from sandboxes.backends import fences
+
+    if not fences.probe()["namespaces"]:
+        pytest.skip("namespaces are unavailable here (not root): see docs/SANDBOXES.md")
+    linger = (HOSTILE / "detached_grandchild.py").read_text().replace("__TOKEN__", "mxflinger")
+    assert server.run(Job(program=linger, task="synthetic", fidelity="smoke",
+                          limits=Limits(wall_seconds=20)), validate=False).status == "ok"
+    probe = server.run(Job(program=PROC_PROBE, task="synthetic", fidelity="smoke"), validate=False)
+    assert probe.status == "crashed", probe.error
+    found = re.search(r"me=(\d+) pids=\[([\d, ]*)\]", probe.error)
+    assert found, probe.error
+    me, pids = int(found[1]), [int(p) for p in found[2].split(",")]
+    assert me != 1
+    assert pids == [1, me], f"the job sees processes other than the init and itself: {pids}"
