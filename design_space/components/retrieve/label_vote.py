@@ -14,7 +14,7 @@ from __future__ import annotations
 from design_space.components.retrieve.hits import Hits
 
 
-def vote_labels(hits: Hits, text: str, query, table, index, pool: int = 20, power: float = 2.0) -> Hits:
+def vote_labels(hits: Hits, text: str, query, table, index, pool: int = 8, power: float = 6.0) -> Hits:
     pool = max(1, int(pool))
     voters = list(hits[:pool])
     if len(voters) < pool:

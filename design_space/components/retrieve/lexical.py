@@ -22,7 +22,7 @@ def _vector(words: list[str], df: dict[str, int], n: int) -> dict[str, float]:
     return {w: x / norm for w, x in v.items()}
 
 
-def blend_lexical(hits: Hits, text: str, query, table, index, pool: int = 30, weight: float = 0.5) -> Hits:
+def blend_lexical(hits: Hits, text: str, query, table, index, pool: int = 30, weight: float = 0.25) -> Hits:
     df, seen = table.cache.get("lexical", ({}, 0))
     for n in range(seen, len(table)):
         for w in set(tokens(table[n].raw)):
