@@ -21,7 +21,9 @@ from design_space.components.store.turns import Turn, Turns
 from design_space.contract import Event, Query, Signal
 from design_space.embedders import HashingEmbedder
 from design_space.seeds import seed_source
+from evolve.operators.base import CandidateView, OperatorContext, OperatorError
 from evolve.operators.index_swap import swap_index
+from evolve.operators.structural import StructuralEdit
 from evolve.operators.pipeline_edits import insert_at, present
 from sandboxes.backends.process import ProcessSandbox
 from sandboxes.job import Job
@@ -161,3 +163,29 @@ def test_lexical_blend_lifts_the_turn_sharing_a_rare_word_and_keeps_the_hit_coun
     mixed = blend_lexical(hits, q, Query(id="q", text=q), table, index, pool=20, weight=0.5)
     assert mixed[0][0] == 8 and len(mixed) == 3
     assert len(table.cache["lexical"][0]) < 20  # document frequencies only: no second index
+
+
+def test_structural_search_limited_to_an_allow_list_never_builds_other_components():
+    allowed = ["dense", "compact_dense", "lexical", "label_vote", "condense"]
+    op = StructuralEdit(components=allowed, knob_weight=0.0)
+    code, reached = seed_source("dense_rag"), set()
+    for seed in range(40):
+        try:
+            child = op.propose(OperatorContext(parents=[CandidateView("c1", code)], rng=random.Random(seed))).code
+        except OperatorError:
+            continue
+        held = {c for names in present(child).values() for c in names}
+        assert held <= set(allowed), held
+        reached |= held
+        code = child if seed % 3 == 0 else code  # walk a little, so edits build on edits
+    assert {"compact_dense", "lexical", "label_vote", "condense"} <= reached
+    unrestricted = StructuralEdit(knob_weight=0.0)
+    others = set()
+    for seed in range(40):
+        try:
+            child = unrestricted.propose(OperatorContext(parents=[CandidateView("c1", seed_source("dense_rag"))],
+                                                         rng=random.Random(seed))).code
+        except OperatorError:
+            continue
+        others |= {c for names in present(child).values() for c in names}
+    assert others - set(allowed)  # without the list the same edits reach the rest of the catalogue

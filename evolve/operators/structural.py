@@ -11,9 +11,11 @@ import math
 import random
 from typing import Any
 
+from design_space.catalogue import COMPONENTS
 from design_space.validate import validate_source
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
 from evolve.operators.knobs import Knob, read_knobs, write_knobs
+from evolve.operators.pipeline_edits import present
 from evolve.operators.structural_edits import EDITS
 
 
@@ -43,10 +45,17 @@ class StructuralEdit:
     name = "structural"
     arity = 1
 
-    def __init__(self, max_knobs: int = 2, knob_weight: float = 3.0, edits: list[str] | None = None) -> None:
+    def __init__(self, max_knobs: int = 2, knob_weight: float = 3.0, edits: list[str] | None = None,
+                 components: list[str] | None = None) -> None:
         unknown = sorted(set(edits or ()) - set(EDITS))
         if unknown:
             raise ValueError(f"unknown structural edit {unknown[0]!r} (known: {', '.join(sorted(EDITS))})")
+        strange = sorted(set(components or ()) - set(COMPONENTS))
+        if strange:
+            raise ValueError(f"unknown component {strange[0]!r} (known: {', '.join(sorted(COMPONENTS))})")
+        # the catalogue components a child may hold (None: all); e.g. an experience task has no use
+        # for query rewriting or dated turns, whose new texts only miss the embedding cache
+        self.components = set(components) if components is not None else None
         self.max_knobs = max_knobs
         self.knob_weight = knob_weight
         self.edits = {n: EDITS[n] for n in (edits if edits is not None else EDITS)}
@@ -65,7 +74,7 @@ class StructuralEdit:
                     return self._knobs(ctx)
                 except OperatorError:
                     continue
-            out = self.edits[name][0](parent.code, rng)
+            out = self._edit(name, parent.code, rng)
             if out is None:
                 continue
             code, note = out
@@ -74,6 +83,16 @@ class StructuralEdit:
                 raise OperatorError(f"structural edit {name} made an invalid program: {problems[0].render()}")
             return Proposal(code=code, note=note, operator=self.name, parents=(parent.id,), meta={"edit": name})
         raise OperatorError(f"no structural edit applies to {parent.id}")
+
+    def _edit(self, name: str, code: str, rng: random.Random) -> tuple[str, str] | None:
+        """The edit's child, drawing again (a few times) while it holds a component outside the allow-list."""
+        for _ in range(12 if self.components is not None else 1):
+            out = self.edits[name][0](code, rng)
+            if out is None or self.components is None:
+                return out
+            if {c for names in present(out[0]).values() for c in names} <= self.components:
+                return out
+        return None
 
     def _knobs(self, ctx: OperatorContext) -> Proposal:
         parent = ctx.parents[0]
