@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import fcntl
 import gc
 import importlib
 import json
@@ -126,7 +127,15 @@ class PidNamespace:
     def _init(cmd: int, ack: int) -> None:
         try:
             os.setsid()  # out of the server's group: a job's kill_group never reaches it
+            # (had the server died before this line, the read below sees the pipe closed and ends it)
             fences.prctl(fences.PR_SET_PDEATHSIG, signal.SIGKILL)
+            # Hold nothing of the server's but these two pipes (not its stdin/stdout to the launcher).
+            cmd, ack = fcntl.fcntl(cmd, fcntl.F_DUPFD, 1000), fcntl.fcntl(ack, fcntl.F_DUPFD, 1001)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, 1000)
+            os.closerange(1002, 65536)
             wake_r, wake_w = os.pipe()
             os.set_blocking(wake_w, False)
             signal.signal(signal.SIGCHLD, lambda *_: None)
