@@ -25,6 +25,9 @@ import numpy as np
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
 
+_STATE = ("bits", "centre", "_sum", "_count", "_sq", "texts", "row_of", "_docs", "_codes", "_scale", "_rows", "_pending")
+
+
 def _dtype(bits: int):
     return np.int8 if bits <= 8 else np.float16 if bits <= 16 else np.float32
 
@@ -49,8 +52,9 @@ class CompactDenseIndex:
         return self._rows + sum(1 for d in self._pending if self.row_of[d] != -1)
 
     def __getstate__(self) -> dict:
-        # What the memory holds: rows in use only (no doubling slack), and no embedder.
-        state = {k: v for k, v in self.__dict__.items() if k != "embed"}
+        # What the memory holds: rows in use only (no doubling slack), and no embedder. Named
+        # attributes, not __dict__, so an exported (inlined) program passes validation.
+        state = {name: getattr(self, name) for name in _STATE}
         if self._codes is not None:
             state["_codes"] = self._codes[: self._rows].copy()
             state["_docs"] = self._docs[: self._rows].copy()
@@ -59,7 +63,8 @@ class CompactDenseIndex:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
         self.embed = None
 
     def add(self, text: str) -> int:
