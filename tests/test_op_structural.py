@@ -74,8 +74,17 @@ def test_swap_index_runs_and_changes_the_index():
 
 def test_swap_index_refuses_programs_using_index_internals():
     assert swap_index(seed_source("hybrid_rrf"), random.Random(0)) is None  # it reads index.dense
-    assert swap_index(seed_source("mem0"), random.Random(0)) is None  # it calls index.update (dense only)
-    assert swap_index(seed_source("generative_agents"), random.Random(0)) is None  # index.similarities
+
+
+def test_swap_index_offers_only_indexes_with_the_methods_a_program_calls():
+    # mem0 calls index.update and generative_agents index.similarities: of the other indexes only
+    # the compact dense one has them, so it is the one target, whatever the draw
+    for seed in ("mem0", "generative_agents"):
+        notes = {swap_index(seed_source(seed), random.Random(r))[1] for r in range(6)}
+        assert notes == {"swap self.index's DenseIndex for a CompactDenseIndex"}, (seed, notes)
+    code, _ = swap_index(seed_source("mem0"), random.Random(0))
+    res = run(code)
+    assert res.status == "ok" and res.metrics["recall"] > 0, res.error
 
 
 @pytest.mark.parametrize("name", ["dense_rag", "memorybank"])
@@ -102,7 +111,7 @@ def test_swap_index_round_trip_leaves_no_dead_knobs():
             assert any(n in names for n in ("K1", "INDEX_K1")) and any(n in names for n in ("B", "INDEX_B"))
         else:
             assert not names & {"K1", "B", "INDEX_K1", "INDEX_B"}
-    assert seen == {"BM25Index", "DenseIndex", "HybridIndex"}  # swaps go back as well as forth
+    assert seen == {"BM25Index", "DenseIndex", "HybridIndex", "CompactDenseIndex"}  # back as well as forth
     assert run(code).status == "ok"
 
 
