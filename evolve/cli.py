@@ -298,7 +298,8 @@ def seeds() -> None:
 
 @app.command("eval", epilog="Examples: memarch eval bm25_rag | memarch eval my_memory.py --task locomo "
                             "--fidelity subset")
-def eval_(program: str = typer.Argument(..., help="A seed name (see `memarch seeds`) or a .py file."),
+def eval_(program: str = typer.Argument(..., help="A seed name (see `memarch seeds`), a stored candidate "
+                                                   "(RUN:CANDIDATE, e.g. quickstart:c0012) or a .py file."),
           task: TaskName = typer.Option("synthetic", "--task", "-t", help="The task to measure it on."),
           fidelity: Fidelity = typer.Option("smoke", "--fidelity", "-f",
                                             help="How much of the task: smoke (seconds), subset, or full."),
@@ -306,11 +307,15 @@ def eval_(program: str = typer.Argument(..., help="A seed name (see `memarch see
                                                help='Task params as a JSON object, e.g. \'{"conversations": 2}\'.'),
           backend: BackendName = typer.Option("process", "--backend", "-b", help="The sandbox to run it in."),
           embedder: str = typer.Option("hashing", "--embedder", "-e",
-                                       help="hashing, static or minilm (texts embedded once into the cache).")) -> None:
+                                       help="hashing, static or minilm (texts embedded once into the cache)."),
+          wall_seconds: float = typer.Option(120.0, "--wall-seconds", metavar="S",
+                                             help="Wall-clock limit of the job (full BANKING77 with MiniLM needs more)."),
+          runs_dir: Path = RUNS) -> None:
     """Evaluate one program on a task and print its metrics."""
     from evolve.commands.seeds import eval_command
 
-    raise typer.Exit(eval_command(program, task, fidelity, params, backend, console, embedder))
+    raise typer.Exit(eval_command(program, task, fidelity, params, backend, console, embedder, wall_seconds,
+                                  runs_dir))
 
 
 def _register_sandbox() -> None:

@@ -232,3 +232,28 @@ def test_exported_program_runs_in_a_fresh_virtualenv_with_only_numpy(run_store, 
     r = subprocess.run([py, "-I", "-c", f"import sys; sys.path.insert(0, {str(path.parent)!r})\n" + agent],
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+def test_eval_takes_a_stored_candidate_and_names_an_export_for_what_it_is(run_store, tmp_path):
+    """`memarch eval RUN:CANDIDATE` measures a stored program; an exported module (its own copy of the
+    contract, which the harness cannot check) is refused in one line that says what to run instead."""
+    runs, store = run_store
+    env = {**os.environ, "COLUMNS": "200"}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "evolve.cli", "eval", *args, "--runs-dir", str(runs)],
+                              capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+
+    ok = cli("exp:c0003", "--params", json.dumps(PARAMS), "--wall-seconds", "60")
+    assert ok.returncode == 0, ok.stderr
+    recall = float(re.search(r"│ recall\s+│\s+([\d.]+)", ok.stdout)[1])
+    direct = ProcessSandbox().run(Job(program=store.candidate("c0003").code, task="synthetic", task_params=PARAMS,
+                                      fidelity="smoke"))  # eval's default seed, not the campaign's
+    assert recall == pytest.approx(direct.metrics["recall"], abs=1e-3)
+    path = export_candidate(store, "c0003", tmp_path / "out")
+    refused = cli(str(path))
+    assert refused.returncode == 2 and "standalone export" in refused.stderr and "exp:c0003" not in refused.stdout
+    assert "RUN:CANDIDATE" in refused.stderr
+    missing = cli("exp:c0099")
+    assert missing.returncode == 2 and "no candidate" in missing.stderr
+    assert cli("seed_that_is_not", "--wall-seconds", "0").returncode == 2

@@ -75,3 +75,26 @@ def test_a_trial_open_when_the_campaign_stopped_is_told_after_the_resume():
     resumed.observe(p.meta, {"recall": 0.5, "tokens": 40.0}, True)  # its evaluation ends in the new session
     assert [t.values for t in study.trials] == [[0.5, 40.0]]
     assert study.trials[0].params == p.meta["params"]
+
+
+
+def test_catalogue_knobs_stay_in_their_declared_range():
+    """A component's knob is tuned within the catalogue's range, not ×/÷4 around its value
+    (INDEX_BITS 8 would otherwise be tried at 2 to 32, outside the compact index's 8..32)."""
+    from design_space.catalogue import COMPONENTS
+    from evolve.operators.structural_edits import swap_index
+
+    code = next(c for c, note in (swap_index(seed_source("mem0"), random.Random(r)) for r in range(6))
+                if "CompactDenseIndex" in note)
+    spec = COMPONENTS["compact_dense"].params["bits"]
+    assert {k.name: k.value for k in read_knobs(code)}["INDEX_BITS"] == 8
+    op = OptunaTune(seed=3, objectives=OBJ)
+    tried = []
+    for _ in range(12):
+        p = op.propose(OperatorContext(parents=[CandidateView("c0001", code)], rng=random.Random(0),
+                                       objectives=["recall", "tokens"]))
+        bits = {k.name: k.value for k in read_knobs(p.code)}["INDEX_BITS"]
+        tried.append(bits)
+        op.observe(p.meta, {"recall": 0.5, "tokens": 100.0}, False)
+    assert all(spec.low <= b <= spec.high for b in tried), tried
+    assert len(set(tried)) > 1  # it is tuned, not frozen

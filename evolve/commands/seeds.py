@@ -37,16 +37,44 @@ def seeds_command(console: Optional[Console] = None) -> int:
     return 0
 
 
-def program_source(program: str) -> str:
-    """A seed's source by name, else the file at that path; FileNotFoundError names both."""
+def program_source(program: str, runs_dir: Path = Path("runs")) -> str:
+    """A seed's source by name, a stored candidate (``RUN:CANDIDATE``), else the file at that path;
+    FileNotFoundError names what was tried."""
     from design_space.seeds import seed_names, seed_source
 
     if program in seed_names():
         return seed_source(program)
     path = Path(program)
     if path.is_file():
-        return path.read_text(encoding="utf-8")
-    raise FileNotFoundError(f"{program!r} is neither a seed ({', '.join(seed_names())}) nor a file")
+        source = path.read_text(encoding="utf-8")
+        if _exported(source):
+            raise ValueError(f"{program} is a standalone export (it carries its own copy of the contract, so the "
+                             "harness cannot check it); evaluate the candidate it came from: memarch eval "
+                             "RUN:CANDIDATE (its first line names both)")
+        return source
+    if ":" in program:
+        from evolve.store import Store, StoreError
+        from evolve.views import resolve_run
+
+        run, cid = program.rsplit(":", 1)
+        store = Store.open(resolve_run(run, runs_dir))
+        try:
+            return store.candidate(cid).code
+        except (KeyError, StoreError) as exc:
+            raise FileNotFoundError(f"campaign {run!r} has no candidate {cid!r}") from exc
+    raise FileNotFoundError(f"{program!r} is neither a seed ({', '.join(seed_names())}), a stored candidate "
+                            "(RUN:CANDIDATE) nor a file")
+
+
+def _exported(source: str) -> bool:
+    """Whether `source` is a module written by `memarch export` (it defines MemoryProgram itself)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    return any(isinstance(node, ast.ClassDef) and node.name == "MemoryProgram" for node in tree.body)
 
 
 def _embed_cache(task: str, fidelity: str, params: dict, embedder: str, console: Console) -> str:
@@ -72,13 +100,18 @@ def _embed_cache(task: str, fidelity: str, params: dict, embedder: str, console:
 
 
 def eval_command(program: str, task: str = "synthetic", fidelity: str = "smoke", params_json: Optional[str] = None,
-                 backend: str = "process", console: Optional[Console] = None, embedder: str = "hashing") -> int:
+                 backend: str = "process", console: Optional[Console] = None, embedder: str = "hashing",
+                 wall_seconds: float = 120.0, runs_dir: Path = Path("runs")) -> int:
+    from evolve.store import StoreError
     from sandboxes.backends import get_sandbox
-    from sandboxes.job import Job
+    from sandboxes.job import Job, Limits
 
     console = console or Console()
     try:
-        source = program_source(program)
+        if wall_seconds <= 0:
+            raise ValueError(f"--wall-seconds must be positive, not {wall_seconds:g}")
+        limits = Limits(wall_seconds=wall_seconds, cpu_seconds=max(Limits().cpu_seconds, int(wall_seconds)))
+        source = program_source(program, runs_dir)
         params = json.loads(params_json) if params_json else {}
         if not isinstance(params, dict):
             raise ValueError("task parameters must be a JSON object, e.g. '{\"budget_tokens\": 128}'")
@@ -87,7 +120,7 @@ def eval_command(program: str, task: str = "synthetic", fidelity: str = "smoke",
     except json.JSONDecodeError as exc:
         print_error(f"--params is not valid JSON: {exc.msg} (column {exc.colno})")
         return 2
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:  # RuntimeError: an embedder's package is missing
+    except (FileNotFoundError, ValueError, RuntimeError, StoreError) as exc:  # RuntimeError: an embedder's package is missing
         print_error(str(exc))
         return 2
     except OSError as exc:  # a directory, an unreadable file
@@ -95,7 +128,7 @@ def eval_command(program: str, task: str = "synthetic", fidelity: str = "smoke",
         return 2
     with console.status(f"evaluating {program} on {task} ({fidelity}) in the {backend} sandbox"):
         result = sandbox.run(Job(program=source, task=task, task_params=params, fidelity=fidelity,
-                                 embedder=embedder, embed_cache=cache))
+                                 embedder=embedder, embed_cache=cache, limits=limits))
     if result.status == "invalid" and result.error.startswith("task:"):
         print_error(result.error[len("task:"):].strip())
         return 2
