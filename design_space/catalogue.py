@@ -65,6 +65,7 @@ class Component:
     text_only: bool = False  # index slot: searches need text (no vectors)
     params: dict[str, KnobSpec] = field(default_factory=dict)  # index slot: constructor parameter -> knob
     index_uses: tuple[str, ...] = ("search",)  # what the step calls on the index it is given (always by text)
+    labelled: bool = False  # works on the feedback labels of an experience stream (offered on those tasks alone)
 
     @property
     def stage(self) -> str:
@@ -159,7 +160,8 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
               (_k("LEXICAL_POOL", "pool", "int", 5, 100, 30, True), _k("LEXICAL_WEIGHT", "weight", "float", 0.0, 1.0, 0.25))),
     Component("label_vote", "hits", _R + "label_vote", "vote_labels",
               "k-NN vote with distance weighting: recall only the examples of the label the nearest turns vote for",
-              (_k("VOTE_POOL", "pool", "int", 3, 60, 8, True), _k("VOTE_POWER", "power", "float", 0.0, 12.0, 6.0))),
+              (_k("VOTE_POOL", "pool", "int", 3, 60, 8, True), _k("VOTE_POWER", "power", "float", 0.0, 12.0, 6.0)),
+              labelled=True),
     Component("neighbours", "hits", _R + "expansion", "with_neighbours",
               "add the turns around each hit (same session) after the hits",
               (_k("NEIGHBOUR_RADIUS", "radius", "int", 0, 3, 1),), index_uses=()),
@@ -170,7 +172,7 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
     Component("condense", "turns", _M + "condense", "condense",
               "condensed exemplar memory: remove labelled turns whose k nearest stored turns already share their label",
               (_k("CONDENSE_K", "k", "int", 1, 15, 5), _k("CONDENSE_MARGIN", "margin", "float", 0.5, 1.0, 1.0)),
-              index_uses=("remove", "vectors")),
+              index_uses=("remove", "vectors"), labelled=True),
 ]}
 
 INDEXES = {c.function: c for c in COMPONENTS.values() if c.slot == "index"}

@@ -42,7 +42,7 @@ from evolve.stop import (AnyOf, CampaignState, FailedProposals, MaxEvaluations, 
                          MaxWallSeconds, NoImprovement, StopCondition, StopFile)
 from evolve.store import Store
 from sandboxes.job import Job, Limits, Result
-from sandboxes.tasks import TaskError, get_task
+from sandboxes.tasks import LABELLED, TaskError, get_task
 
 LINEAGE_DEPTH = 12  # ancestors whose notes an operator sees: a prompt's size must not grow with the campaign
 MAX_FAILED_PROPOSALS = 200  # consecutive operator failures before the campaign gives up making children
@@ -60,7 +60,8 @@ def _deps(config: CampaignConfig, client: Any, bandit: Any, seed_programs: dict[
     return OperatorDeps(seed=config.seed, objectives=[(o.metric, o.direction) for o in config.objectives],
                         client=client, bandit=bandit,
                         max_fix_attempts=config.llm.max_fix_attempts if config.llm else 2,
-                        full_rewrite=config.llm.full_rewrite if config.llm else False, seed_programs=seed_programs)
+                        full_rewrite=config.llm.full_rewrite if config.llm else False, seed_programs=seed_programs,
+                        labelled=config.task.name in LABELLED)
 
 
 class Campaign:

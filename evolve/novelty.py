@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import marshal
 import opcode
 import tokenize
 from types import CodeType
@@ -25,14 +24,24 @@ NOP = opcode.opmap["NOP"]
 _LAYOUT = (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER)
 
 
-def _shape(code: CodeType) -> tuple:
-    """What a code object does, without where its lines are."""
+def _shape(code: CodeType) -> str:
+    """What a code object does, without where its lines are, as canonical text (never marshal: its
+    output depends on reference counts, so the same program could hash differently run to run)."""
     raw = code.co_code
     ops = b"".join(raw[i:i + 2] for i in range(0, len(raw), 2) if raw[i] != NOP)
-    consts = tuple(_shape(c) if isinstance(c, CodeType) else c for c in code.co_consts)
-    return (ops, consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars, code.co_name,
-            code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags,
-            code.co_exceptiontable)
+    parts = (ops, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars, code.co_name,
+             code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags, code.co_exceptiontable)
+    return "code(" + repr(parts) + "," + ",".join(_canon(c) for c in code.co_consts) + ")"
+
+
+def _canon(value: object) -> str:
+    if isinstance(value, CodeType):
+        return _shape(value)
+    if isinstance(value, tuple):
+        return "(" + ",".join(_canon(v) for v in value) + ")"
+    if isinstance(value, frozenset):  # set order follows string hashes, which differ per process
+        return "{" + ",".join(sorted(_canon(v) for v in value)) + "}"
+    return type(value).__name__ + ":" + repr(value)
 
 
 def _debug_tokens(code: str) -> bytes:
@@ -43,7 +52,7 @@ def _debug_tokens(code: str) -> bytes:
               if t.type not in _LAYOUT]
     if not any(kind == tokenize.NAME and text in ("assert", "__debug__") for kind, text in tokens):
         return b""
-    return marshal.dumps(tokens)
+    return repr(tokens).encode()
 
 
 def program_hash(code: str) -> str:
@@ -52,4 +61,4 @@ def program_hash(code: str) -> str:
         extra = _debug_tokens(code)
     except (SyntaxError, ValueError, tokenize.TokenError):
         return "raw-" + hashlib.sha256(code.encode()).hexdigest()[:24]
-    return hashlib.sha256(marshal.dumps(_shape(compiled)) + extra).hexdigest()[:24]
+    return hashlib.sha256(_shape(compiled).encode() + extra).hexdigest()[:24]

@@ -42,3 +42,16 @@ def test_try_ranges_are_part_of_identity():
 def test_unparsable_code_still_gets_an_identity():
     assert program_hash("def (:\n").startswith("raw-")
     assert program_hash("def (:\n") != program_hash("def ((:\n")
+
+
+def test_identity_is_the_same_in_every_process():
+    """A set constant's order follows string hashes, which differ per process; marshal's bytes
+    follow reference counts. Neither may reach the hash: resume and dedupe compare across runs."""
+    import subprocess
+    import sys
+
+    code = BASE + '\n\ndef _kind(word):\n    return word in {"alpha", "beta", "gamma", "delta", "epsilon"}\n'
+    probe = f"from evolve.novelty import program_hash; print(program_hash({code!r}))"
+    seen = {subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout.strip() for seed in (1, 2, 3, 4)}
+    assert seen == {program_hash(code)}

@@ -115,3 +115,25 @@ def test_tune_starts_a_new_structure_from_what_another_structure_put_on_the_fron
     op2.observe(p.meta, {"recall": 0.1, "tokens": 10.0}, False)
     assert op2.propose(ctx(b)).meta["params"]["PRF_TERMS"] in range(1, 21)
     assert not op2.shared
+
+
+def test_label_components_are_offered_on_experience_streams_alone():
+    """condense and label_vote work on an experience stream's feedback labels: a retrieval task's
+    compose and structural children never hold them, an experience task's can."""
+    labelled = {c.name for c in COMPONENTS.values() if c.labelled}
+    assert labelled == {"condense", "label_vote"}
+    for flag, expect_some in ((False, False), (True, True)):
+        deps = OperatorDeps(seed=0, objectives=OBJ, labelled=flag)
+        ops = {o.name: o for o, _w in build_operators([OperatorConfig(name="compose"), OperatorConfig(name="structural")],
+                                                  deps)}
+        held = set()
+        for seed in range(40):
+            for name in ("compose", "structural"):
+                try:
+                    p = ops[name].propose(ctx(seed_source("dense_rag"), seed))
+                except Exception:  # noqa: BLE001 - an edit that does not apply: drawn again next seed
+                    continue
+                held |= {c for names in present(p.code).values() for c in names}
+                if name == "compose":
+                    ops[name].observe(p.meta, {"recall": 0.5, "tokens": 100.0}, False)
+        assert bool(held & labelled) == expect_some, (flag, held)

@@ -19,11 +19,15 @@ class OperatorDeps:
     max_fix_attempts: int = 2
     full_rewrite: bool = False
     seed_programs: dict[str, str] | None = None  # name -> code of the campaign's seeds
+    labelled: bool = False  # the task is an experience stream whose events carry labels
 
 
 def _structural(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from design_space.catalogue import COMPONENTS
     from evolve.operators.structural import StructuralEdit
 
+    if not deps.labelled and params.get("components") is None:  # label components only where labels exist
+        params = {**params, "components": [c.name for c in COMPONENTS.values() if not c.labelled]}
     return StructuralEdit(**params)
 
 
@@ -56,7 +60,7 @@ def _graft(params: dict[str, Any], deps: OperatorDeps) -> Operator:
 def _compose(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from evolve.operators.compose import Compose
 
-    return Compose(seed=deps.seed, objectives=deps.objectives, **params)
+    return Compose(seed=deps.seed, objectives=deps.objectives, labelled=deps.labelled, **params)
 
 
 def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:

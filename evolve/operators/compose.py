@@ -160,8 +160,9 @@ class Compose:
     arity = 1
 
     def __init__(self, seed: int = 0, objectives: list[tuple[str, str]] | None = None,
-                 startup_trials: int = 10, skeleton: str = SKELETON) -> None:
+                 startup_trials: int = 10, skeleton: str = SKELETON, labelled: bool = False) -> None:
         self.seed = seed
+        self.labelled = labelled  # offer components that need an experience stream's labels
         self.objectives = objectives or []
         self.startup_trials = startup_trials
         self.skeleton = seed_source(skeleton)
@@ -194,6 +195,8 @@ class Compose:
             knobs[spec.name] = _suggest(trial, spec)
         used = []
         for comp in _choosable():
+            if comp.labelled and not self.labelled:
+                continue
             if comp.slot in slots(skeleton) and trial.suggest_categorical(f"use:{comp.name}", [False, True]):
                 used.append(comp.name)
                 for spec in comp.knobs:

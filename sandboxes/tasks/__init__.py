@@ -11,6 +11,8 @@ from sandboxes.tasks.synthetic import SyntheticConversations
 
 TASKS: dict[str, type] = {"synthetic": SyntheticConversations, "locomo": LoCoMo, "longmemeval": LongMemEval,
                           "babi": Babi, "banking77": Banking77, "drift": DriftStream}
+# experience streams: their events carry feedback labels (catalogue components marked `labelled` use them)
+LABELLED = frozenset({"banking77", "drift"})
 
 
 def get_task(name: str) -> Task:
@@ -20,4 +22,4 @@ def get_task(name: str) -> Task:
         raise TaskError(f"unknown task {name!r} (known: {', '.join(sorted(TASKS))})") from None
 
 
-__all__ = ["TASKS", "Episode", "Gold", "Stream", "Task", "TaskError", "get_task"]
+__all__ = ["LABELLED", "TASKS", "Episode", "Gold", "Stream", "Task", "TaskError", "get_task"]
