@@ -257,3 +257,14 @@ def test_eval_takes_a_stored_candidate_and_names_an_export_for_what_it_is(run_st
     missing = cli("exp:c0099")
     assert missing.returncode == 2 and "no candidate" in missing.stderr
     assert cli("seed_that_is_not", "--wall-seconds", "0").returncode == 2
+
+
+def test_every_seed_inlined_passes_validation():
+    """An exported program is still a valid program: nothing inlined may use what the validator
+    forbids (DenseIndex once read its own __dict__, so every dense export was refused)."""
+    from design_space.seeds import seed_names
+    from design_space.validate import validate_source
+
+    for name in seed_names():
+        problems = validate_source(inline_program(seed_source(name)).code)
+        assert problems == [], (name, problems[0].render())
