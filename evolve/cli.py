@@ -308,7 +308,7 @@ def eval_(program: str = typer.Argument(..., help="A seed name (see `memarch see
           backend: BackendName = typer.Option("process", "--backend", "-b", help="The sandbox to run it in."),
           embedder: str = typer.Option("hashing", "--embedder", "-e",
                                        help="hashing, static or minilm (texts embedded once into the cache)."),
-          wall_seconds: float = typer.Option(120.0, "--wall-seconds", metavar="S",
+          wall_seconds: float = typer.Option(120.0, "--timeout", metavar="S",
                                              help="Wall-clock limit of the job (full BANKING77 with MiniLM needs more)."),
           runs_dir: Path = RUNS) -> None:
     """Evaluate one program on a task and print its metrics."""

@@ -244,7 +244,7 @@ def test_eval_takes_a_stored_candidate_and_names_an_export_for_what_it_is(run_st
         return subprocess.run([sys.executable, "-m", "evolve.cli", "eval", *args, "--runs-dir", str(runs)],
                               capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
 
-    ok = cli("exp:c0003", "--params", json.dumps(PARAMS), "--wall-seconds", "60")
+    ok = cli("exp:c0003", "--params", json.dumps(PARAMS), "--timeout", "60")
     assert ok.returncode == 0, ok.stderr
     recall = float(re.search(r"│ recall\s+│\s+([\d.]+)", ok.stdout)[1])
     direct = ProcessSandbox().run(Job(program=store.candidate("c0003").code, task="synthetic", task_params=PARAMS,
@@ -256,7 +256,7 @@ def test_eval_takes_a_stored_candidate_and_names_an_export_for_what_it_is(run_st
     assert "RUN:CANDIDATE" in refused.stderr
     missing = cli("exp:c0099")
     assert missing.returncode == 2 and "no candidate" in missing.stderr
-    assert cli("seed_that_is_not", "--wall-seconds", "0").returncode == 2
+    assert cli("seed_that_is_not", "--timeout", "0").returncode == 2
 
 
 def test_every_seed_inlined_passes_validation():

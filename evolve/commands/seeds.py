@@ -109,7 +109,7 @@ def eval_command(program: str, task: str = "synthetic", fidelity: str = "smoke",
     console = console or Console()
     try:
         if wall_seconds <= 0:
-            raise ValueError(f"--wall-seconds must be positive, not {wall_seconds:g}")
+            raise ValueError(f"--timeout must be positive, not {wall_seconds:g}")
         limits = Limits(wall_seconds=wall_seconds, cpu_seconds=max(Limits().cpu_seconds, int(wall_seconds)))
         source = program_source(program, runs_dir)
         params = json.loads(params_json) if params_json else {}
