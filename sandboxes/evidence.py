@@ -70,8 +70,9 @@ def share(shown: frozenset[str], event: frozenset[str], weight: Mapping[str, flo
     each word's `weight` (its idf over the stream)."""
     if not event:
         return 0.0
-    total = sum(weight[w] for w in event)
-    s = sum(weight[w] for w in event & shown) / total
+    # fsum: exactly rounded whatever the set's order (which follows per-process string hashes)
+    total = math.fsum(weight[w] for w in event)
+    s = math.fsum(weight[w] for w in event & shown) / total
     return s if s >= FLOOR else 0.0
 
 

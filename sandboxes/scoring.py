@@ -58,7 +58,7 @@ def score_query(gold: Gold, entry: dict[str, Any], event_session: Any,
         return out
     gold_ids = set(gold.evidence)
     found = gold_ids.intersection(credit)
-    out["recall"] = sum(credit[i] for i in found) / len(gold_ids)
+    out["recall"] = math.fsum(credit[i] for i in found) / len(gold_ids)  # a set: order-free sum
     out["recall_any"] = float(bool(found))
     out["recall_all"] = float(found == gold_ids)
     # graded nDCG: the gain of a gold event is its credit, at its place among the credited ids
