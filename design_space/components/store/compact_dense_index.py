@@ -22,6 +22,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from design_space.components.store.dense_index import top_k
+
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
 
@@ -184,10 +186,4 @@ class CompactDenseIndex:
         return out
 
     def search(self, query: str | np.ndarray, k: int = 10) -> list[tuple[int, float]]:
-        s = self.similarities(query)
-        if not len(s):
-            return []
-        k = min(max(1, int(k)), len(s))
-        idx = np.argpartition(-s, k - 1)[:k]
-        idx = idx[np.argsort(-s[idx], kind="stable")]
-        return [(int(i), float(s[i])) for i in idx if np.isfinite(s[i])]
+        return top_k(self.similarities(query), k)

@@ -25,6 +25,16 @@ def _gpu_matmul():
     return lambda m, q: (torch.as_tensor(m, device="cuda") @ torch.as_tensor(q, device="cuda")).cpu().numpy()
 
 
+def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The `k` best (doc, score) pairs, best first (ties in doc order), dropping removed (-inf) docs."""
+    if not len(scores):
+        return []
+    k = min(max(1, int(k)), len(scores))
+    idx = np.argpartition(-scores, k - 1)[:k]
+    idx = idx[np.argsort(-scores[idx], kind="stable")]
+    return [(int(i), float(scores[i])) for i in idx if np.isfinite(scores[i])]
+
+
 class DenseIndex:
     def __init__(self, embed: EmbedFn, use_gpu: bool = False) -> None:
         self.embed = embed
@@ -102,10 +112,4 @@ class DenseIndex:
         return np.where(self._mask, sims, -np.inf).astype(np.float32)
 
     def search(self, query: str | np.ndarray, k: int = 10) -> list[tuple[int, float]]:
-        s = self.similarities(query)
-        if not len(s):
-            return []
-        k = min(max(1, int(k)), len(s))
-        idx = np.argpartition(-s, k - 1)[:k]
-        idx = idx[np.argsort(-s[idx], kind="stable")]
-        return [(int(i), float(s[i])) for i in idx if np.isfinite(s[i])]
+        return top_k(self.similarities(query), k)
