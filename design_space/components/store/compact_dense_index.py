@@ -27,7 +27,6 @@ from design_space.components.store.dense_index import top_k
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
 
-_STATE = ("bits", "centre", "_sum", "_count", "_sq", "texts", "row_of", "_docs", "_codes", "_scale", "_rows", "_pending")
 
 
 def _dtype(bits: int):
@@ -54,9 +53,11 @@ class CompactDenseIndex:
         return self._rows + sum(1 for d in self._pending if self.row_of[d] != -1)
 
     def __getstate__(self) -> dict:
-        # What the memory holds: rows in use only (no doubling slack), and no embedder. Named
-        # attributes, not __dict__, so an exported (inlined) program passes validation.
-        state = {name: getattr(self, name) for name in _STATE}
+        # What the memory holds: rows in use only (no doubling slack), and no embedder; anything else a
+        # program hangs on the index counts too. object.__getstate__, not __dict__, so an exported
+        # (inlined) program passes validation.
+        state = dict(super().__getstate__())
+        state.pop("embed", None)
         if self._codes is not None:
             state["_codes"] = self._codes[: self._rows].copy()
             state["_docs"] = self._docs[: self._rows].copy()
