@@ -187,3 +187,19 @@ def locomo_words():
 
     need("locomo/locomo10.json")
     return EventWords(get_task("locomo").build({}, "full", 0).event_text)
+
+
+def test_latency_percentiles_equal_numpys_linear_rule_bit_for_bit():
+    import random
+
+    import numpy as np
+
+    from sandboxes.scoring import _pct
+
+    rng = random.Random(3)
+    assert _pct([], 95) == 0.0
+    for n in (1, 2, 3, 19, 20, 129):
+        for _ in range(50):
+            values = [rng.expovariate(0.2) for _ in range(n)]
+            for q in (50, 95):
+                assert _pct(values, q) == float(np.percentile(values, q))

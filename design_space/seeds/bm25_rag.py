@@ -1,7 +1,7 @@
 """BM25 RAG: every turn is a document; the query's top-k turns by Okapi BM25 are recalled.
 
 Follows the sparse-retrieval baseline used in LoCoMo and LongMemEval (Robertson & Zaragoza's
-BM25 with k1 and b), via the bm25s library. Simplified: lower-cased word tokens, an English
+BM25 with k1 and b, Lucene idf), kept incrementally. Simplified: lower-cased word tokens, an English
 stop-word list, no stemming; optional neighbouring turns as context.
 
 Written as a pipeline (design_space/catalogue.py): structural search inserts, replaces and

@@ -5,6 +5,7 @@ mentions; an LLM extractor can replace it when one is configured.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 
@@ -23,16 +24,28 @@ _POSSESSIVE = re.compile(r"'s$")
 
 def tokens(text: str) -> list[str]:
     """Lower-cased content words (stop-words dropped, possessives stripped)."""
+    return list(_tokens(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _tokens(text: str) -> tuple[str, ...]:
+    # Memoised: retrieval steps (feedback, reranking, boosting) tokenise the same turns on every query.
     out = []
     for w in _WORD.findall(text.lower()):
-        w = _POSSESSIVE.sub("", w)
-        if w and w not in STOPWORDS:
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w not in STOPWORDS:
             out.append(w)
-    return out
+    return tuple(out)
 
 
 def entities(text: str) -> list[str]:
     """Capitalised spans that are not merely sentence-initial function words, in order, deduplicated."""
+    return list(_entities(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _entities(text: str) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for m in _CAP.finditer(text):
         span = _POSSESSIVE.sub("", m.group(1))
@@ -42,7 +55,7 @@ def entities(text: str) -> list[str]:
         if not words or (len(words) == 1 and words[0].lower() in STOPWORDS):
             continue
         seen.setdefault(" ".join(words), None)
-    return list(seen)
+    return tuple(seen)
 
 
 def keywords(text: str, k: int = 5) -> list[str]:

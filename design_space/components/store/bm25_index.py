@@ -1,55 +1,109 @@
-"""A BM25 index over growing text (bm25s under the hood), rebuilt lazily when searched after adds.
+"""An Okapi BM25 index over growing text, kept incrementally: adding a document never rebuilds it.
 
-bm25s builds a sparse index in one pass (10k docs in ~0.35 s), so appends mark the index
-stale and the next search rebuilds it; removed documents are masked out of results.
+Scores are the Lucene variant (the `bm25s` library's default, which
+tests/test_components_store.py checks them against): idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
+term weight = tf / (tf + k1 (1 - b + b |d| / avgdl)). Postings (term -> documents, counts)
+grow with each add; a query touches only its terms' postings plus one pass over the document
+lengths, so a stream that interleaves adds and queries stays linear. Removed documents
+keep their place in N and avgdl (as an index rebuilt over every added document would) and are
+masked out of results.
 """
 from __future__ import annotations
 
-import bm25s
+import math
+from collections import Counter
+
 import numpy as np
 
 from design_space.components.encode.entities import tokens
+from design_space.components.store.dense_index import top_k
 
-_EMPTY = "\x00"  # bm25s needs a token per document; this one never matches a query
+_EMPTY = "\x00"  # a document without content words is one token long; this one never matches a query
 
 
 class BM25Index:
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = float(k1), float(b)
-        self.docs: list[list[str]] = []
         self.alive: list[bool] = []
-        self._model: bm25s.BM25 | None = None
+        self.lengths: list[int] = []  # tokens per document
+        self.postings: dict[str, tuple[list[int], list[int]]] = {}  # term -> (documents, counts)
+        self._total = 0
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        self._arrays: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}  # term -> (df, docs, tf)
+        self._norm: np.ndarray | None = None  # k1 (1 - b + b |d| / avgdl) per document
+        self._mask: np.ndarray | None = None
+
+    def __getstate__(self) -> dict:
+        # Caches are derived from the postings, not state (a program's footprint counts state);
+        # object.__getstate__ rather than __dict__, which the validator forbids once an export inlines this.
+        state = dict(super().__getstate__())
+        for cache in ("_arrays", "_norm", "_mask"):
+            state.pop(cache, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._clear_caches()
 
     def __len__(self) -> int:
         return sum(self.alive)
 
     def add(self, text: str) -> int:
         """Index `text`; returns its document number."""
-        self.docs.append(tokens(text) or [_EMPTY])
+        words = tokens(text) or [_EMPTY]
+        doc = len(self.lengths)
+        for w, c in Counter(words).items():
+            entry = self.postings.get(w)
+            if entry is None:
+                self.postings[w] = entry = ([], [])
+            entry[0].append(doc)
+            entry[1].append(c)
+        self.lengths.append(len(words))
+        self._total += len(words)
         self.alive.append(True)
-        self._model = None
-        return len(self.docs) - 1
+        self._norm = self._mask = None
+        return doc
 
     def remove(self, doc: int) -> None:
         self.alive[doc] = False
+        self._mask = None
+
+    def _posting(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        entry = self.postings.get(term)
+        if entry is None:
+            return None
+        cached = self._arrays.get(term)
+        if cached is None or cached[0] != len(entry[0]):
+            cached = (len(entry[0]), np.asarray(entry[0], dtype=np.intp), np.asarray(entry[1], dtype=np.float64))
+            self._arrays[term] = cached
+        return cached[1], cached[2]
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document (removed ones score 0)."""
+        n = len(self.lengths)
         q = tokens(query)
-        if not self.docs or not q:
-            return np.zeros(len(self.docs), dtype=np.float32)
-        if self._model is None:
-            self._model = bm25s.BM25(k1=self.k1, b=self.b)
-            self._model.index(self.docs, show_progress=False)
-        s = np.asarray(self._model.get_scores(q), dtype=np.float32)
-        return np.where(np.asarray(self.alive), s, 0.0).astype(np.float32)
+        if not n or not q:
+            return np.zeros(n, dtype=np.float32)
+        if self._norm is None:
+            lengths = np.asarray(self.lengths, dtype=np.float64)
+            self._norm = self.k1 * ((1.0 - self.b) + self.b * lengths / (self._total / n))
+        s = np.zeros(n, dtype=np.float64)
+        for term in q:  # a repeated query word counts once per repetition
+            posting = self._posting(term)
+            if posting is None:
+                continue
+            docs, tf = posting
+            df = len(docs)
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            s[docs] += idf * tf / (self._norm[docs] + tf)  # a term lists each document once
+        if self._mask is None:
+            self._mask = np.asarray(self.alive, dtype=bool)
+        s[~self._mask] = 0.0
+        return s.astype(np.float32)
 
     def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
         """Top-k (document, score) with a positive score, best first."""
-        s = self.scores(query)
-        if not len(s):
-            return []
-        k = min(max(1, int(k)), len(s))
-        idx = np.argpartition(-s, k - 1)[:k]
-        idx = idx[np.argsort(-s[idx], kind="stable")]
-        return [(int(i), float(s[i])) for i in idx if s[i] > 0]
+        return [(d, v) for d, v in top_k(self.scores(query), k) if v > 0]

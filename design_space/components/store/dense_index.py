@@ -32,7 +32,9 @@ def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     k = min(max(1, int(k)), len(scores))
     idx = np.argpartition(-scores, k - 1)[:k]
     idx = idx[np.argsort(-scores[idx], kind="stable")]
-    return [(int(i), float(scores[i])) for i in idx if np.isfinite(scores[i])]
+    vals = scores[idx]
+    keep = np.isfinite(vals)
+    return list(zip(idx[keep].tolist(), vals[keep].tolist()))
 
 
 class DenseIndex:
