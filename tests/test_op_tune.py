@@ -98,3 +98,29 @@ def test_catalogue_knobs_stay_in_their_declared_range():
         op.observe(p.meta, {"recall": 0.5, "tokens": 100.0}, False)
     assert all(spec.low <= b <= spec.high for b in tried), tried
     assert len(set(tried)) > 1  # it is tuned, not frozen
+
+
+def test_on_experience_streams_turn_annotation_knobs_are_left_alone():
+    """BANKING77 events have no speaker and no date (their time is a stream position): tune and the
+    structural knob mutation leave SHOW_DATES / SHOW_SPEAKER as the parent has them there, and only there."""
+    from evolve.config import OperatorConfig
+    from evolve.operators import OperatorDeps, build_operators
+
+    parent = CandidateView("c0001", seed_source("dense_rag"))
+    assert {"SHOW_DATES", "SHOW_SPEAKER"} <= {k.name for k in read_knobs(parent.code)}
+
+    def flips(labelled: bool) -> int:
+        ops = build_operators([OperatorConfig(name="tune"), OperatorConfig(name="structural", params={
+            "knob_weight": 1000.0})], OperatorDeps(seed=3, objectives=OBJ, labelled=labelled))
+        changed = 0
+        for op, _w in ops:
+            for i in range(24):
+                p = op.propose(OperatorContext(parents=[parent], rng=random.Random(i), objectives=["recall", "tokens"]))
+                knobs = {k.name: k.value for k in read_knobs(p.code)}
+                changed += knobs["SHOW_DATES"] is not False or knobs["SHOW_SPEAKER"] is not True
+                if op.name == "tune":
+                    op.observe(p.meta, {"recall": 0.5, "tokens": 100.0}, False)
+        return changed
+
+    assert flips(labelled=True) == 0
+    assert flips(labelled=False) > 0

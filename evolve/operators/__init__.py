@@ -22,19 +22,29 @@ class OperatorDeps:
     labelled: bool = False  # the task is an experience stream whose events carry labels
 
 
+# An experience stream has no speakers and no calendar (an event's time is its position in the
+# stream): knobs that annotate turns with either only write fake dates into texts, which then miss
+# the embedding cache (built for the plain texts) and are embedded inside the sandbox, slowly.
+ANNOTATION_KNOBS = frozenset({"SHOW_SPEAKER", "SHOW_DATES"})
+
+
+def _frozen(params: dict[str, Any], deps: OperatorDeps) -> dict[str, Any]:
+    return {**params, "frozen": ANNOTATION_KNOBS} if deps.labelled and "frozen" not in params else params
+
+
 def _structural(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from design_space.catalogue import COMPONENTS
     from evolve.operators.structural import StructuralEdit
 
     if not deps.labelled and params.get("components") is None:  # label components only where labels exist
         params = {**params, "components": [c.name for c in COMPONENTS.values() if not c.labelled]}
-    return StructuralEdit(**params)
+    return StructuralEdit(**_frozen(params, deps))
 
 
 def _tune(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from evolve.operators.tune import OptunaTune
 
-    return OptunaTune(seed=deps.seed, objectives=deps.objectives, **params)
+    return OptunaTune(seed=deps.seed, objectives=deps.objectives, **_frozen(params, deps))
 
 
 def _llm_edit(params: dict[str, Any], deps: OperatorDeps) -> Operator:

@@ -46,7 +46,7 @@ class StructuralEdit:
     arity = 1
 
     def __init__(self, max_knobs: int = 2, knob_weight: float = 3.0, edits: list[str] | None = None,
-                 components: list[str] | None = None) -> None:
+                 components: list[str] | None = None, frozen: frozenset[str] | set[str] = frozenset()) -> None:
         unknown = sorted(set(edits or ()) - set(EDITS))
         if unknown:
             raise ValueError(f"unknown structural edit {unknown[0]!r} (known: {', '.join(sorted(EDITS))})")
@@ -56,6 +56,7 @@ class StructuralEdit:
         # the catalogue components a child may hold (None: all); e.g. an experience task has no use
         # for query rewriting or dated turns, whose new texts only miss the embedding cache
         self.components = set(components) if components is not None else None
+        self.frozen = frozenset(frozen)  # knobs left as the parent has them (e.g. turn annotations)
         self.max_knobs = max_knobs
         self.knob_weight = knob_weight
         self.edits = {n: EDITS[n] for n in (edits if edits is not None else EDITS)}
@@ -97,7 +98,7 @@ class StructuralEdit:
     def _knobs(self, ctx: OperatorContext) -> Proposal:
         parent = ctx.parents[0]
         knobs = read_knobs(parent.code)
-        tunable = [k for k in knobs if not isinstance(k.value, str)]
+        tunable = [k for k in knobs if not isinstance(k.value, str) and k.name not in self.frozen]
         if not tunable:
             raise OperatorError(f"{parent.id} has no knobs to mutate")
         rng = ctx.rng

@@ -83,8 +83,9 @@ class OptunaTune:
     arity = 1
 
     def __init__(self, seed: int = 0, objectives: list[tuple[str, str]] | None = None,
-                 startup_trials: int = 4) -> None:
+                 startup_trials: int = 4, frozen: frozenset[str] | set[str] = frozenset()) -> None:
         self.seed = seed
+        self.frozen = frozenset(frozen)  # knobs left as the parent has them (e.g. turn annotations)
         self.objectives = objectives or []
         self.startup_trials = startup_trials
         self.studies: dict[str, Any] = {}
@@ -113,10 +114,11 @@ class OptunaTune:
         parent = ctx.parents[0]
         if not self.objectives:
             self.objectives = [(m, "max") for m in ctx.objectives]
-        if not tunable(parent.code):
+        knobs = [k for k in tunable(parent.code) if k.name not in self.frozen]
+        if not knobs:
             raise OperatorError(f"{parent.id} has no numeric or boolean knobs to tune")
         key = structure_key(parent.code)
-        study, space = self._study(key, tunable(parent.code))
+        study, space = self._study(key, knobs)
         trial = study.ask(space)
         params = {n: (round(v, 6) if isinstance(v, float) else v) for n, v in trial.params.items()}
         code = write_knobs(parent.code, params)  # only literals change: the child is as valid as its parent
