@@ -374,11 +374,7 @@ class Campaign:
             try:
                 proposal = op.propose(ctx)
             except Exception as exc:  # noqa: BLE001 - an operator's failure is logged, as in _harvest_proposals
-                self.failed_proposals += 1
-                self._observe(op, getattr(exc, "meta", {}) or {}, None, False)
-                kind = "operator_failed" if isinstance(exc, OperatorError) else "operator_crashed"
-                self.store.log(kind, operator=op.name, parents=[p.id for p in ctx.parents],
-                               error=f"{type(exc).__name__}: {exc}"[:800])
+                self._failed(op, [p.id for p in ctx.parents], exc)
                 continue
             self._accept(op, proposal, island)
 
@@ -415,11 +411,7 @@ class Campaign:
             op, parent_ids, island = self.proposals.pop(fut)
             exc = fut.exception()
             if exc is not None:
-                self.failed_proposals += 1
-                meta = getattr(exc, "meta", {}) or {}
-                self._observe(op, meta, None, False)
-                kind = "operator_failed" if isinstance(exc, OperatorError) else "operator_crashed"
-                self.store.log(kind, operator=op.name, parents=parent_ids, error=f"{type(exc).__name__}: {exc}"[:800])
+                self._failed(op, parent_ids, exc)
                 continue
             self._accept(op, fut.result(), island)
         if self.client is not None and self.client.unpriced_calls and not self._unpriced_said:
@@ -427,6 +419,19 @@ class Campaign:
             self.store.log("unpriced_llm_calls", calls=self.client.unpriced_calls)
             self.progress.on_log(f"{self.client.unpriced_calls} LLM call(s) had no known price and count $0 "
                                  "(set price_in/price_out, or bound them with budget.llm_tokens)")
+
+    def _failed(self, op: Operator, parent_ids: list[str], exc: BaseException) -> None:
+        """Log an operator's failure; a replay that asks what its cassette never recorded ends the campaign
+        (every later prompt would miss too: the run has left the recorded path)."""
+        self.failed_proposals += 1
+        self._observe(op, getattr(exc, "meta", {}) or {}, None, False)
+        kind = "operator_failed" if isinstance(exc, OperatorError) else "operator_crashed"
+        self.store.log(kind, operator=op.name, parents=parent_ids, error=f"{type(exc).__name__}: {exc}"[:800])
+        if self.client is not None and not self.stop_reason:
+            from evolve.llm import CassetteMiss  # loaded with the client already
+
+            if isinstance(exc, CassetteMiss):
+                self.stop_reason = f"replay left its recording: {exc}"
 
     def _accept(self, op: Operator, proposal: Proposal, island: int) -> None:
         meta = dict(proposal.meta, island=island)

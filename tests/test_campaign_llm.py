@@ -90,6 +90,14 @@ def test_llm_campaign_recovers_records_and_replays(tmp_path, local_ray, openai_s
                              f"recorded {snapshot(store)[len(snapshot(replay.store)):][:1]}")
     assert snapshot(replay.store) == snapshot(store)
 
+    # a cassette that lacks calls the run makes ends the replay at the first miss, naming it
+    lines = cassette.read_text().splitlines(keepends=True)
+    cassette.write_text("".join(lines[:2]))
+    short = Campaign.create(config("llm3", server.base_url, cassette, "replay"), tmp_path / "runs")
+    reason = short.run()
+    assert reason.startswith("replay left its recording") and "has no answer" in reason, reason
+    assert sum(1 for _e in short.store.events("operator_crashed")) == 1
+
 
 def test_campaign_with_an_llm_answerer(tmp_path, local_ray, openai_server, monkeypatch):
     server = openai_server(lambda request: "I do not know")
