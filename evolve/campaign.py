@@ -64,6 +64,15 @@ def _deps(config: CampaignConfig, client: Any, bandit: Any, seed_programs: dict[
                         labelled=config.task.name in LABELLED)
 
 
+VIEW_CACHE = 4096  # views (code, metrics, failures) kept by the driver; the oldest goes first
+
+
+def _remember(cache: dict, key: str, value: Any) -> None:
+    if len(cache) >= VIEW_CACHE:
+        del cache[next(iter(cache))]
+    cache[key] = value
+
+
 class Campaign:
     def __init__(self, config: CampaignConfig, run_dir: Path, store: Store, progress: Progress | None = None) -> None:
         self.config = config
@@ -85,6 +94,10 @@ class Campaign:
         self.reference = campaign_reference(store, config)
         self.best_hv = self.archive.hypervolume(self.reference)
         self._held_out: tuple[set[str], set[str]] | None = None
+        # Every child reads its parents' and inspirations' views and its lineage's notes: a candidate
+        # with its final result never changes, so each is read from the store once (bounded).
+        self._views: dict[str, CandidateView] = {}
+        self._notes: dict[str, tuple[str, str]] = {}  # cid -> (lineage line, first parent)
         self.since_improvement = 0
         self.failed_proposals = 0
         self.evaluator: RayEvaluator | None = None
@@ -579,12 +592,17 @@ class Campaign:
         return out
 
     def _view(self, cid: str) -> CandidateView:
+        if cid in self._views:
+            return self._views[cid]
         cand = self.store.candidate(cid)
         ev = self.store.evaluation(cid, self.final)
-        return CandidateView(id=cid, code=cand.code, metrics=ev.metrics if ev else {},
+        view = CandidateView(id=cid, code=cand.code, metrics=ev.metrics if ev else {},
                              per_category=ev.per_category if ev else {},
                              failures=self._searchable(ev.failures) if ev else [],
                              operator=cand.operator, note=cand.note)
+        if ev is not None:  # final: the view cannot change any more
+            _remember(self._views, cid, view)
+        return view
 
     def _searchable(self, failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Failures an operator may show an LLM: none about a held-out question, whatever split the
@@ -607,7 +625,10 @@ class Campaign:
         seen = set()
         while cid and cid not in seen and len(notes) < LINEAGE_DEPTH:
             seen.add(cid)
-            cand = self.store.candidate(cid)
-            notes.append(f"{cid} ({cand.operator}): {cand.note}")
-            cid = cand.parents[0] if cand.parents else ""
+            if cid not in self._notes:  # a candidate's operator, note and parents are fixed at birth
+                cand = self.store.candidate(cid)
+                _remember(self._notes, cid, (f"{cid} ({cand.operator}): {cand.note}",
+                                             cand.parents[0] if cand.parents else ""))
+            line, cid = self._notes[cid]
+            notes.append(line)
         return list(reversed(notes))
