@@ -118,3 +118,27 @@ def test_jobs_share_one_pid_namespace_that_is_swept_between_them(server):
     me, pids = int(found[1]), [int(p) for p in found[2].split(",")]
     assert me != 1
     assert pids == [1, me], f"the job sees processes other than the init and itself: {pids}"
+
+
+@pytest.mark.parametrize("backend", ["forkserver", "process"])
+def test_jobs_write_no_bytecode_cache(backend):
+    """A program is compiled once per job: caching its bytecode would be a wasted write per job."""
+    from sandboxes.backends import get_sandbox
+
+    probe = '''
+import sys
+from design_space import MemoryProgram, Recall
+class Memory(MemoryProgram):
+    def encode(self, event):
+        raise RuntimeError(f"nobytecode={sys.dont_write_bytecode}")
+    def store(self, records): pass
+    def retrieve(self, query): return Recall(())
+    def manage(self, signal): pass
+'''
+    box = get_sandbox(backend)
+    try:
+        result = box.run(Job(program=probe, task="synthetic", fidelity="smoke", limits=Limits(wall_seconds=60)),
+                         validate=False)
+    finally:
+        getattr(box, "close", lambda: None)()
+    assert "nobytecode=True" in result.error, result.error

@@ -75,8 +75,11 @@ def host_code_root() -> str:
 
 
 def python_argv(module: str, code_root: str, *args: str) -> list[str]:
-    """``[-I, -c, BOOT, code_root, module, *args]``: run `module` with `code_root` first on sys.path."""
-    return ["-I", "-c", BOOT, code_root, module, *args]
+    """``[-I, -B, -c, BOOT, code_root, module, *args]``: run `module` with `code_root` first on sys.path.
+
+    -B: a job's program is compiled once, so caching its bytecode is a wasted write (and -I makes
+    Python ignore PYTHONDONTWRITEBYTECODE)."""
+    return ["-I", "-B", "-c", BOOT, code_root, module, *args]
 
 
 def harness_argv(code_root: str) -> list[str]:
