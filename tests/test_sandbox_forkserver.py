@@ -142,3 +142,27 @@ class Memory(MemoryProgram):
     finally:
         getattr(box, "close", lambda: None)()
     assert "nobytecode=True" in result.error, result.error
+
+
+def test_networkx_is_imported_by_the_server_only_once_a_program_names_it(server):
+    """The server starts without networkx (every fork would copy its pages); the first job whose
+    program uses a graph component makes the server import it, and later jobs find it warm."""
+    from design_space.seeds import seed_source
+
+    probe = '''
+import sys
+from design_space import MemoryProgram, Recall
+WARM = "network" + "x" in sys.modules  # not named whole: naming it asks the server for it
+class Memory(MemoryProgram):
+    def encode(self, event):
+        raise RuntimeError(f"warm={WARM}")
+    def store(self, records): pass
+    def retrieve(self, query): return Recall(())
+    def manage(self, signal): pass
+'''
+    job = Job(program=probe, task="synthetic", fidelity="smoke", limits=Limits(wall_seconds=60))
+    assert "warm=False" in server.run(job, validate=False).error
+    graph = server.run(Job(program=seed_source("hipporag"), task="synthetic", fidelity="smoke",
+                           limits=Limits(wall_seconds=60)))
+    assert graph.status == "ok", graph.error
+    assert "warm=True" in server.run(job, validate=False).error

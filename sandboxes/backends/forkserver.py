@@ -1,8 +1,9 @@
 """A warm fork server: the process sandbox's fences without paying for interpreter start-up.
 
 The server is a long-lived child started with a clean environment (so nothing secret is
-in its memory to inherit). It imports numpy, ``design_space``, the embedders and the
-harness once (torch too when asked), then forks one child per job. Each child applies the
+in its memory to inherit). It imports numpy, ``design_space``, the embedders, the catalogue's
+components and the harness once (torch too when asked; networkx and the components built on it
+when a job's program first names them), then forks one child per job. Each child applies the
 same fences as the process backend — new session, rlimits, no_new_privs, and as root a
 private network and mount namespace, the allow-list view (`view`) and a job-specific uid —
 and runs the harness replay. As root the server's jobs run in a PID namespace of its own
@@ -13,8 +14,9 @@ waits for each child itself: the wall clock, and for a GPU job the resident-size
 stands in for its address-space limit (`process.wait_job`). A crashing child is just a wait
 status; the server carries on.
 
-Why so: on a virtual machine a fork of the warm server and its exit cost about 12 ms of CPU
-(page tables of ~70 MB); a PID namespace per job needed a second fork (its init) per job.
+Why so: on a virtual machine a fork of the warm server and its exit cost several ms of CPU,
+growing with the server's size (page tables: ~7 ms at 49 MB, ~4 ms at 35 MB); a PID namespace
+per job needed a second fork (its init) per job, and libraries no job uses only make every fork dearer.
 
 Wire: the launcher writes one JSON request per line on the server's stdin and reads one
 JSON reply per line from its stdout. Run ``python -I -m sandboxes.backends.forkserver
@@ -25,6 +27,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import fcntl
+import functools
 import gc
 import importlib
 import json
@@ -44,29 +47,54 @@ from sandboxes.backends.base import Launch, run_job
 from sandboxes.backends.process import decode_status, job_env, kill_group, kill_job, oom_message, tail_of, wait_job
 from sandboxes.job import Job, Limits, Result
 
-# multiprocessing: imported lazily by bm25s on its first search, i.e. in every job that uses BM25
-PRELOAD = ("numpy", "multiprocessing", "multiprocessing.synchronize", "design_space", "design_space.embedders",
-           "sandboxes.harness", "sandboxes.embed_cache")
+PRELOAD = ("numpy", "design_space", "design_space.embedders", "sandboxes.harness", "sandboxes.embed_cache")
 COMPONENTS = Path(__file__).resolve().parents[2] / "design_space" / "components"
 READY_TIMEOUT = 120.0
 GRACE = 15.0  # the server enforces the job's wall clock; this only catches a wedged server
 
 
-def component_modules() -> list[str]:
-    """The building blocks candidates import, minus those that pull torch at import time.
+# Imported by the server only once a job's program asks for them (networkx holds 14 of the
+# server's ~49 MB, and every fork copies, and every exit tears down, the page tables of all of it).
+DEFERRED_LIBRARIES = ("networkx",)
+
+
+def _imports(text: str, names: tuple[str, ...] | set[str]) -> bool:
+    return any(line.startswith((f"import {n}", f"from {n} ")) for line in text.splitlines() for n in names)
+
+
+def _component_sources() -> dict[str, str]:
+    out = {}
+    for path in sorted(COMPONENTS.rglob("*.py")):
+        rel = path.relative_to(COMPONENTS.parents[1]).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        out[".".join(parts)] = path.read_text(encoding="utf-8", errors="replace")
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def component_modules(deferred: bool = False) -> tuple[str, ...]:
+    """The building blocks candidates import, minus those that pull torch at import time, and
+    split by whether they pull a deferred library (directly or through another component).
 
     torch is preloaded only on request: it is slow to import and its address space alone
     would eat most of a small RLIMIT_AS in every child.
     """
-    names = []
-    for path in sorted(COMPONENTS.rglob("*.py")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if any(line.startswith(("import torch", "from torch")) for line in text.splitlines()):
-            continue
-        rel = path.relative_to(COMPONENTS.parents[1]).with_suffix("")
-        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
-        names.append(".".join(parts))
-    return names
+    sources = {m: t for m, t in _component_sources().items() if not _imports(t, ("torch",))}
+    heavy = {m for m, t in sources.items() if _imports(t, DEFERRED_LIBRARIES)}
+    while True:  # components importing a heavy component are heavy too
+        more = {m for m, t in sources.items() if m not in heavy and _imports(t, heavy)}
+        if not more:
+            break
+        heavy |= more
+    return tuple(m for m in sources if (m in heavy) == deferred)
+
+
+def deferred_for(program: str) -> list[str]:
+    """What the server must import before forking a job running `program` (a plain text scan:
+    a mention in a comment only costs an early import)."""
+    wanted = [m for m in component_modules(deferred=True) if m in program]
+    wanted += [lib for lib in DEFERRED_LIBRARIES if lib in program]
+    return [*DEFERRED_LIBRARIES, *wanted] if wanted else []
 
 
 # ---- server side -------------------------------------------------------------------------
@@ -226,8 +254,27 @@ def _wait(pid: int, limits: Limits, uid: int | None) -> tuple[str, int, object]:
 _NS: list[PidNamespace] = []
 
 
+def _load_deferred(names: list[str]) -> None:
+    """Import the deferred modules a job needs (only those: the request names them, this decides)."""
+    allowed = set(DEFERRED_LIBRARIES) | set(_DEFERRED)
+    todo = [n for n in names if n in allowed and n not in sys.modules]
+    for name in todo:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - it fails again, and is reported, in the job
+            pass
+    if todo:
+        _PLANS.clear()  # a relocation plan lists the packages imported when it was made
+        gc.collect()
+        gc.freeze()  # as at start: children must not touch the new heap
+
+
+_DEFERRED: list[str] = []
+
+
 def run_one(req: dict) -> dict:
     """Fork one job; isolated jobs run in the server's PID namespace, swept after each job."""
+    _load_deferred(req.get("preload", []))
     isolate = req["isolate"]
     plan = _plan(req["packages"]) if isolate else None
     own_net = _private_net() if isolate else False
@@ -253,6 +300,7 @@ def run_one(req: dict) -> dict:
 
 
 def serve(preload: list[str]) -> None:
+    _DEFERRED.extend(component_modules(deferred=True))
     for name in preload:
         try:
             importlib.import_module(name)
@@ -332,7 +380,8 @@ class ForkserverSandbox:
         fs = view.allowed(job)
         req = {"workdir": workdir, "limits": dataclasses.asdict(limits), "isolate": self.isolate,
                "uid": uid, "nproc": fences.nproc_limit(limits, uid), "binds": fs.binds, "links": fs.links,
-               "devices": fs.devices, "packages": view.host_packages(), "env": job_env(job, workdir)}
+               "devices": fs.devices, "packages": view.host_packages(), "env": job_env(job, workdir),
+               "preload": deferred_for(job.program)}
         with self._lock:
             if self._proc is not None and self._proc.poll() is not None:
                 self._stop(self._proc)  # died between jobs (killed, OOM): clean up, start afresh
