@@ -6,7 +6,9 @@ For each size: candidates/s per window of the run, driver CPU per candidate, dri
 and the ratio to the bare sandbox's rate (a no-op job, two at a time) measured in the same run.
 
 Targets on 2 cores: >= 20 candidates/s sustained; the rate over the last 1,000 of 20,000
-candidates >= 0.8x the rate over the first 1,000; driver RSS under 1 GB at 20,000.
+candidates >= 0.8x the rate over the first 1,000; driver RSS under 1 GB at 20,000. Per window it
+also prints the driver's CPU per candidate and the jobs' own CPU: the programs a structural search
+makes grow (components are inserted), so the rate's last/first mixes the engine's cost with theirs.
 
 Scale-out (``--cluster``): a simulated Ray cluster (``ray.cluster_utils.Cluster``, default 4 nodes
 of 4 logical CPUs) runs a campaign whose programs spend a fixed wall time per evaluation (0.5 s);
@@ -128,7 +130,7 @@ class CpuByRole:
 
 def one_campaign(size: int, out: Path) -> None:
     """Run in a child process: one campaign of `size` candidates; writes its measurements to `out`."""
-    from evolve.campaign import Campaign
+    from evolve.campaign import Campaign, Progress
     from evolve.config import parse_config
 
     cfg = parse_config({
@@ -140,7 +142,9 @@ def one_campaign(size: int, out: Path) -> None:
         "sandbox": {"backend": "forkserver"},
     })
     runs = Path(tempfile.mkdtemp(prefix="memarch-engine-"))
-    campaign = Campaign.create(cfg, runs)
+    cpu_at_done: list[float] = []  # the driver's CPU as each candidate ends (per-window engine cost)
+    campaign = Campaign.create(cfg, runs, progress=Progress(
+        on_done=lambda cid, outcome: cpu_at_done.append(time.process_time())))
     roles = CpuByRole()
     cpu0 = time.process_time()
     t0 = time.monotonic()
@@ -150,9 +154,12 @@ def one_campaign(size: int, out: Path) -> None:
     by_role = {"driver": cpu, **roles.stop()}
     done = sorted(t for t, _k, _d in campaign.store.events("done"))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # each job's own CPU, in the order they finished: the programs the search makes grow heavier
+    job_cpu = [json.loads(r[0]).get("cpu_s", 0.0) for r in campaign.store.conn.execute(
+        "SELECT resources FROM evaluations ORDER BY finished_at")]
     out.write_text(json.dumps({"size": size, "done_times": done, "wall_s": wall, "driver_cpu_s": cpu,
                                "driver_rss_mb": rss_mb, "candidates": campaign.store.count_candidates(),
-                               "cpu_by_role": by_role}))
+                               "cpu_by_role": by_role, "cpu_at_done": cpu_at_done, "job_cpu": job_cpu}))
 
 
 SLEEPER = '''
@@ -246,6 +253,13 @@ def cluster_run(nodes: int, cpus: int, sleep: float, evaluations: int, remove_at
             "node_removed_after": remove_at if removed else None}
 
 
+def _per(cpu_at_done: list[float], lo: int, hi: int) -> float:
+    """Driver CPU ms per candidate between the lo-th and hi-th finished candidate."""
+    if hi >= len(cpu_at_done) or hi <= lo:
+        return float("nan")
+    return round(1000 * (cpu_at_done[hi] - cpu_at_done[lo]) / (hi - lo), 2)
+
+
 def windows(times: list[float], size: int) -> list[tuple[int, int, float]]:
     """(first, last, candidates/s) over consecutive windows of the finished candidates."""
     width = 100 if size <= 1000 else 1000
@@ -307,7 +321,10 @@ def main() -> None:
                "last_over_first": round(rates[-1] / rates[0], 3) if rates else None,
                "driver_cpu_ms_per_candidate": round(1000 * m["driver_cpu_s"] / max(1, m["candidates"]), 2),
                "driver_rss_mb": round(m["driver_rss_mb"], 1), "ratio_to_bare": round(sustained / bare, 3),
-               "windows": [{"from": lo, "to": hi, "rate": round(r, 2)} for lo, hi, r in win],
+               "windows": [{"from": lo, "to": hi, "rate": round(r, 2),
+                            "driver_cpu_ms_per_candidate": _per(m["cpu_at_done"], lo, hi),
+                            "job_cpu_ms": round(1000 * sum(m["job_cpu"][lo:hi]) / max(1, hi - lo), 1)}
+                           for lo, hi, r in win],
                "cpu_ms_per_candidate_by_role": {k: round(1000 * v / max(1, m["candidates"]), 1)
                                                 for k, v in sorted(m["cpu_by_role"].items())}}
         rows.append(row)
@@ -315,6 +332,9 @@ def main() -> None:
               f"last {row['rate_last_window']}/s (x{row['last_over_first']}), driver CPU "
               f"{row['driver_cpu_ms_per_candidate']} ms/candidate, RSS {row['driver_rss_mb']} MB, "
               f"{row['ratio_to_bare']:.2f} of the bare sandbox")
+        print("        per window: cand/s " + " ".join(f"{w['rate']:.1f}" for w in row["windows"])
+              + " | driver CPU ms/cand " + " ".join(f"{w['driver_cpu_ms_per_candidate']:.1f}" for w in row["windows"])
+              + " | job CPU ms " + " ".join(f"{w['job_cpu_ms']:.1f}" for w in row["windows"]))
         print("        CPU ms per candidate by role: " + ", ".join(
             f"{k} {v}" for k, v in row["cpu_ms_per_candidate_by_role"].items()))
     print()
@@ -328,6 +348,10 @@ def main() -> None:
                "last/first>=0.8": (largest["last_over_first"] or 0) >= 0.8,
                "rss<1GB": largest["driver_rss_mb"] < 1024}
     print("targets at the largest size:", ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in verdict.items()))
+    ws = largest["windows"]
+    if len(ws) > 1:
+        print(f"  last window vs first: driver CPU/candidate x{ws[-1]['driver_cpu_ms_per_candidate'] / ws[0]['driver_cpu_ms_per_candidate']:.2f}, "
+              f"the jobs' own CPU x{ws[-1]['job_cpu_ms'] / max(1e-9, ws[0]['job_cpu_ms']):.2f}")
     dest.write_text(json.dumps({"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                                 "bare_jobs_per_s": round(bare, 2), "rows": rows, "targets": verdict,
                                 "cluster": cluster}, indent=1))
