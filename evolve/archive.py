@@ -10,6 +10,8 @@ recomputed in one vectorised sort when the archive has grown by a tenth since th
 """
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence as SequenceABC
 from typing import Sequence
 
 from evolve.coverage import CoverageIndex
@@ -28,6 +30,7 @@ class Archive:
         self.points: dict[str, Point] = {}
         self.coverage = CoverageIndex()
         self._front: set[str] = set()
+        self._front_sorted: tuple[str, ...] | None = None  # sorted(_front), kept until the front changes
         self._ties: dict[Point, list[str]] = {}  # each distinct front point -> the members on it
         self._front_ranked: list[Ranked] | None = None
         self._front_crowd: dict[str, float] = {}
@@ -62,6 +65,7 @@ class Archive:
         if point in self._ties:  # a tie with a front point: joins it, the front's shape is unchanged
             self._ties[point].append(cid)
             self._front.add(cid)
+            self._front_sorted = None
             self._rank[cid] = 0
             if self._front_ranked is not None:
                 crowd = self._front_crowd[self._ties[point][0]]
@@ -77,6 +81,7 @@ class Archive:
                 self._front.discard(f)
         self._ties[point] = [cid]
         self._front.add(cid)
+        self._front_sorted = None
         self._rank[cid] = 0
         self._front_ranked = None
         return True
@@ -101,7 +106,22 @@ class Archive:
 
     # ---- ranks ------------------------------------------------------------------------------
     def front(self) -> list[str]:
-        return sorted(self._front)
+        return list(self._sorted_front())
+
+    def _sorted_front(self) -> tuple[str, ...]:
+        # Programs tied on a front point all belong to the front, so on a task whose scores take
+        # few values the front grows with the archive: sort it once per change, not per child.
+        if self._front_sorted is None:
+            self._front_sorted = tuple(sorted(self._front))
+        return self._front_sorted
+
+    def front_except(self, skip: Sequence[str]) -> Sequence[str]:
+        """The front in sorted order without the (few) ids in `skip`, as a view: `random.sample`
+        draws from it exactly as from the filtered list, without building that list per child."""
+        front = self._sorted_front()
+        gaps = sorted(i for i in (bisect.bisect_left(front, c) for c in set(skip))
+                      if i < len(front) and front[i] in skip)
+        return _Without(front, gaps)
 
     def on_front(self, cid: str) -> bool:
         return cid in self._front
@@ -152,3 +172,25 @@ class Archive:
         (evolve/reference.py); an empty archive has none."""
         pts = list(self._ties) if ids is None else list({self.points[c] for c in ids})
         return hypervolume(pts, reference)
+
+
+class _Without(SequenceABC):
+    """`items` minus the positions in `gaps` (sorted), indexed in O(len(gaps))."""
+
+    def __init__(self, items: tuple[str, ...], gaps: list[int]) -> None:
+        self.items, self.gaps = items, gaps
+
+    def __len__(self) -> int:
+        return len(self.items) - len(self.gaps)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        for g in self.gaps:
+            if i >= g:
+                i += 1
+        return self.items[i]

@@ -408,7 +408,7 @@ class Campaign:
                 if other not in parent_ids:
                     parent_ids = parent_ids[:1] + [other]
                     break
-        front = [c for c in view.front() if c not in parent_ids]
+        front = view.front_except(parent_ids)
         inspirations = self.rng.sample(front, min(2, len(front)))
         ctx = OperatorContext(parents=[self._view(p) for p in parent_ids],
                               inspirations=[self._view(i) for i in inspirations],

@@ -54,3 +54,25 @@ def test_hypervolume_monte_carlo_agreement():
         x = (rng.random(), rng.random(), rng.random())
         hits += any(all(p[k] <= x[k] for k in range(3)) for p in pts)
     assert abs(hypervolume(pts, ref) - hits / n) < 0.02
+
+
+def test_front_without_parents_samples_like_the_filtered_list_and_follows_changes():
+    """Inspirations are drawn from the front minus the parents through a view (no per-child list of
+    a front that ties make as large as the archive); the draws equal those from the filtered list."""
+    import random
+
+    from evolve.archive import Archive
+
+    arch = Archive([("recall", "max"), ("tokens", "min")])
+    for i in range(40):  # 40 programs tied on one point, and one that will dominate them later
+        arch.add(f"c{i:03d}", {"recall": 0.5, "tokens": 10.0})
+    parents = ["c007", "c031", "c999"]
+    ref = [c for c in arch.front() if c not in parents]
+    view = arch.front_except(parents)
+    assert list(view) == ref and len(view) == 38
+    for seed in range(10):
+        assert random.Random(seed).sample(view, 2) == random.Random(seed).sample(ref, 2)
+    arch.add("c100", {"recall": 0.9, "tokens": 5.0})  # dominates all: the cached order must not survive
+    assert arch.front() == ["c100"] and list(arch.front_except(["c100"])) == []
+    arch.add("c050", {"recall": 0.9, "tokens": 5.0})  # a tie joins it
+    assert arch.front() == ["c050", "c100"]
