@@ -59,7 +59,8 @@ DEFERRED_LIBRARIES = ("networkx",)
 
 
 def _imports(text: str, names: tuple[str, ...] | set[str]) -> bool:
-    return any(line.startswith((f"import {n}", f"from {n} ")) for line in text.splitlines() for n in names)
+    heads = tuple(h for n in names for h in (f"import {n}", f"from {n} ", f"from {n}."))
+    return any(line.startswith(heads) for line in text.splitlines())
 
 
 def _component_sources() -> dict[str, str]:

@@ -27,8 +27,6 @@ from design_space.components.store.dense_index import top_k
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
 
-
-
 def _dtype(bits: int):
     return np.int8 if bits <= 8 else np.float16 if bits <= 16 else np.float32
 
