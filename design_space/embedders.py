@@ -6,6 +6,7 @@ from MiniLM and cached under the user's cache dir. The heavy two are optional im
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -38,14 +39,27 @@ class HashingEmbedder:
         return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        n = len(texts)
+        rows: list[int] = []
+        hashes: list[int] = []
         for row, text in enumerate(texts):
-            for feat in self._features(text):
-                h = int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8).digest(), "little")
-                out[row, h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
+            feats = [_feature_hash(f) for f in self._features(text)]
+            hashes.extend(feats)
+            rows.extend([row] * len(feats))
+        h = np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
+        slots = np.asarray(rows, dtype=np.int64) * self.dim + (h % np.uint64(self.dim)).astype(np.int64)
+        signs = np.where(h >> np.uint64(63), 1.0, -1.0)
+        # exact small-integer counts, so the sums are the same in any order
+        out = np.bincount(slots, weights=signs, minlength=n * self.dim).astype(np.float32).reshape(n, self.dim)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _feature_hash(feat: str) -> int:
+    """A feature's 64-bit hash; words and bigrams repeat across a stream, so each is hashed once."""
+    return int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8).digest(), "little")
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 
 from design_space.components.retrieve.hits import Hits, blend
@@ -60,6 +61,17 @@ def date_ranges(text: str) -> list[tuple[float, float]]:
     return out
 
 
+@functools.lru_cache(maxsize=8192)
+def _row_ranges(text: str) -> tuple[tuple[float, float], ...]:
+    """A turn's dates; every question re-reads the same turns, so each is parsed once."""
+    return tuple(date_ranges(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _time_words(text: str) -> int:
+    return len(_TIME_WORDS.findall(text))
+
+
 def _near(t: float, ranges: list[tuple[float, float]], window: float) -> float:
     best = 0.0
     for a, b in ranges:
@@ -80,9 +92,9 @@ def boost_dates(hits: Hits, text: str, query, table, index, pool: int = 30, weig
         row = table[d]
         if asked:
             b = _near(row.time, asked, window) if row.time else 0.0
-            for r in date_ranges(row.raw):
+            for r in _row_ranges(row.raw):
                 b = max(b, _near(r[0], asked, window))
         else:
-            b = min(1.0, len(_TIME_WORDS.findall(row.raw)) / 2)
+            b = min(1.0, _time_words(row.raw) / 2)
         bonus[d] = b
     return blend(hits, candidates, bonus, weight, len(hits))

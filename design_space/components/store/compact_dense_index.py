@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from design_space.components.store.dense_index import top_k
+from design_space.components.store.dense_index import query_vector, top_k
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
@@ -46,6 +46,7 @@ class CompactDenseIndex:
         self._scale = np.zeros(0, dtype=np.float32)  # int8 only: per-row dequantisation scale
         self._rows = 0
         self._pending: list[int] = []  # documents added, not yet embedded
+        self._last_query: tuple[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return self._rows + sum(1 for d in self._pending if self.row_of[d] != -1)
@@ -56,6 +57,7 @@ class CompactDenseIndex:
         # (inlined) program passes validation.
         state = dict(super().__getstate__())
         state.pop("embed", None)
+        state["_last_query"] = None  # a cache, not memory
         if self._codes is not None:
             state["_codes"] = self._codes[: self._rows].copy()
             state["_docs"] = self._docs[: self._rows].copy()
@@ -169,7 +171,7 @@ class CompactDenseIndex:
         out = np.full(len(self.row_of), -np.inf, dtype=np.float32)
         if not self._rows:
             return out
-        q = np.asarray(self.embed([query])[0] if isinstance(query, str) else query, dtype=np.float32)
+        q = query_vector(self, query) if isinstance(query, str) else np.asarray(query, dtype=np.float32)
         # numpy has no fast int8/float16 product: widen per search (the memory stays small, the search pays)
         wide = packed.astype(np.float32)
         scale = self._scale[: self._rows]

@@ -37,6 +37,14 @@ def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     return list(zip(idx[keep].tolist(), vals[keep].tolist()))
 
 
+def query_vector(index, text: str) -> np.ndarray:
+    """The question's vector; a pipeline's stages often search the same text in turn, so it is embedded once."""
+    last = index._last_query
+    if last is None or last[0] != text:
+        last = index._last_query = (text, np.asarray(index.embed([text])[0], dtype=np.float32))
+    return last[1]
+
+
 class DenseIndex:
     def __init__(self, embed: EmbedFn, use_gpu: bool = False) -> None:
         self.embed = embed
@@ -48,6 +56,7 @@ class DenseIndex:
         self._pending = 0
         self._stale: set[int] = set()
         self._matmul = _gpu_matmul() if use_gpu else None
+        self._last_query: tuple[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return sum(self.alive)
@@ -59,6 +68,7 @@ class DenseIndex:
         state = dict(super().__getstate__())
         state.pop("embed", None)
         state.pop("_matmul", None)
+        state["_last_query"] = None  # a cache, not memory
         return state
 
     def add(self, text: str) -> int:
@@ -107,7 +117,7 @@ class DenseIndex:
         m = self.vectors()
         if not len(m):
             return np.zeros(0, dtype=np.float32)
-        q = np.asarray(self.embed([query])[0] if isinstance(query, str) else query, dtype=np.float32)
+        q = query_vector(self, query) if isinstance(query, str) else np.asarray(query, dtype=np.float32)
         sims = self._matmul(m, q) if self._matmul else m @ q
         if self._mask is None:
             self._mask = np.asarray(self.alive, dtype=bool)
