@@ -160,7 +160,7 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
               (_k("LEXICAL_POOL", "pool", "int", 5, 100, 30, True), _k("LEXICAL_WEIGHT", "weight", "float", 0.0, 1.0, 0.25))),
     Component("label_vote", "hits", _R + "label_vote", "vote_labels",
               "k-NN vote with distance weighting: recall only the examples of the label the nearest turns vote for",
-              (_k("VOTE_POOL", "pool", "int", 3, 60, 8, True), _k("VOTE_POWER", "power", "float", 0.0, 12.0, 6.0)),
+              (_k("VOTE_POOL", "pool", "int", 3, 60, 8, True), _k("VOTE_POWER", "power", "float", 0.0, 24.0, 6.0)),
               labelled=True),
     Component("neighbours", "hits", _R + "expansion", "with_neighbours",
               "add the turns around each hit (same session) after the hits",

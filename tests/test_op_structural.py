@@ -1,4 +1,4 @@
-"""Structural edits (libcst, no LLM) make valid children that run, and say what they changed."""
+"""Structural edits (no LLM) make valid children that run, and say what they changed."""
 import random
 
 import pytest
@@ -126,6 +126,12 @@ def test_wrappers_run_and_unwrap(edit):
     undone, how = remove_step(code, random.Random(0))
     assert "remove" in how and validate_source(undone) == []
     assert run(undone).per_item == run(base).per_item
+    # every line as it was, but the import the layer needed (other layers may still use it)
+    extra = "from design_space import Event as _Event, MemoryProgram, Recall as _Recall, RecallItem as _RecallItem\n"
+    assert undone.replace(extra, "", 1) == base
+    other = add_neighbours if edit is add_context else add_context
+    two, _ = other(code, random.Random(0))
+    assert remove_step(two, random.Random(0))[0] == code  # the outer layer only
 
 
 def test_neighbours_recalls_the_turn_after_a_hit(tmp_path):
@@ -216,3 +222,21 @@ def test_graft_takes_one_slot_of_the_second_parent_with_its_knobs():
     assert run(p.code).status == "ok"
     with pytest.raises(OperatorError, match="no differing"):
         op.propose(OperatorContext(parents=[CandidateView("c1", a), CandidateView("c2", a)], rng=random.Random(0)))
+
+
+def test_segment_is_the_source_of_every_node():
+    import ast
+
+    from design_space.seeds import seed_names
+    from evolve.operators.source_edits import segment
+
+    sources = [seed_source(name) for name in seed_names()]
+    sources.append('x = "héllo wörld"; y = f"{x!r:>10}"\nz = (1 +\n     2)  # ünïcode\n')
+    checked = 0
+    for code in sources:
+        lines = code.splitlines(keepends=True)
+        for node in ast.walk(ast.parse(code)):
+            if getattr(node, "end_col_offset", None) is not None:
+                assert segment(lines, node) == ast.get_source_segment(code, node)
+                checked += 1
+    assert checked > 1000

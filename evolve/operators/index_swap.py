@@ -18,7 +18,8 @@ import random
 from dataclasses import dataclass
 
 from design_space.catalogue import BY_FUNCTION, INDEXES, knob_text
-from evolve.operators.source_edits import add_import, drop_unused_imports, drop_unused_knobs, insert_knobs
+from evolve.operators.source_edits import add_import, drop_unused_imports, drop_unused_knobs, insert_knobs, \
+    segment
 
 _TEXTUAL_METHODS = {"join", "format", "strip", "lower", "upper", "replace", "removeprefix", "removesuffix"}
 _LEN = "__len__"
@@ -104,7 +105,11 @@ def _uses(tree: ast.Module, binding: _Binding) -> tuple[set[str], bool] | None:
     methods: set[str] = set()
     by_text = True
     funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    owner = {id(inner): fn for fn in funcs for inner in ast.walk(fn)}
+
+    def owner(node: ast.AST) -> ast.AST | None:  # the innermost function around a node
+        around = [f for f in funcs if f.lineno <= node.lineno <= f.end_lineno]
+        return min(around, key=lambda f: f.end_lineno - f.lineno) if around else None
+
     for node in ast.walk(tree):
         if _ref(node) != binding.ref or (binding.ref[0] == "" and not isinstance(node, ast.Name)):
             continue
@@ -127,7 +132,7 @@ def _uses(tree: ast.Module, binding: _Binding) -> tuple[set[str], bool] | None:
             methods.add(up.attr)
             if up.attr == "search":
                 first = call.args[0] if call.args else None
-                by_text = by_text and first is not None and _textual(first, owner.get(id(node)))
+                by_text = by_text and first is not None and _textual(first, owner(node))
             continue
         return None
     return methods, by_text
@@ -151,13 +156,14 @@ def _targets(tree: ast.Module, binding: _Binding) -> list[str]:
 def _new_call(code: str, tree: ast.Module, binding: _Binding, new: str) -> tuple[str, dict[str, str], set[str]]:
     """The constructor call for `new` (source text), knobs to add, and names the old call read."""
     old_params = [p.name for p in _params(binding.cls)]
+    lines = code.splitlines(keepends=True)
     given: dict[str, str] = {}
     for k, arg in enumerate(binding.call.args):
         if k < len(old_params):
-            given[old_params[k]] = ast.get_source_segment(code, arg) or ""
+            given[old_params[k]] = segment(lines, arg)
     for kw in binding.call.keywords:
         if kw.arg:
-            given[kw.arg] = ast.get_source_segment(code, kw.value) or ""
+            given[kw.arg] = segment(lines, kw.value)
     old_names = {n.id for n in ast.walk(binding.call) if isinstance(n, ast.Name)}
     knobs = {t.id for s in tree.body if isinstance(s, ast.Assign) for t in s.targets if isinstance(t, ast.Name)}
     spec = INDEXES[new]
@@ -182,8 +188,8 @@ def swap_index(code: str, rng: random.Random) -> tuple[str, str] | None:
         return None
     binding, new = rng.choice(options)
     call_text, knobs, old_names = _new_call(code, tree, binding, new)
-    start = ast.get_source_segment(code, binding.call)
     lines = code.splitlines(keepends=True)
+    start = segment(lines, binding.call)
     head = "".join(lines[:binding.call.lineno - 1])
     line = lines[binding.call.lineno - 1]
     col = len(line.encode("utf-8")[:binding.call.col_offset].decode("utf-8"))

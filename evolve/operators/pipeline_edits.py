@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from design_space.catalogue import BY_FUNCTION, COMPONENTS, Component, knob_text, slot_components
 from evolve.operators.source_edits import add_import, drop_unused_imports, drop_unused_knobs, insert_knobs, \
-    module_constants, set_knob_values
+    module_constants, segment, set_knob_values
 
 _METHOD = {"text": "encode", "query": "retrieve", "hits": "retrieve", "turns": "manage"}
 
@@ -201,11 +201,12 @@ def _constants_read(code: str, first: int, last: int) -> set[str]:
 
 def _literal_of(code: str, names: set[str]) -> dict[str, str]:
     tree = ast.parse(code)
+    lines = code.splitlines(keepends=True)
     out = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
                 and stmt.targets[0].id in names:
-            out[stmt.targets[0].id] = ast.get_source_segment(code, stmt.value) or ""
+            out[stmt.targets[0].id] = segment(lines, stmt.value)
     return out
 
 

@@ -13,6 +13,16 @@ def _lines(code: str) -> list[str]:
     return code.splitlines(keepends=True)
 
 
+def segment(lines: list[str], node: ast.AST) -> str:
+    """A node's source text, as `ast.get_source_segment` gives it, from the module's lines split once
+    (that function splits the whole module again at every call)."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+    if first == last:
+        return lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+    return (lines[first].encode()[node.col_offset:].decode() + "".join(lines[first + 1:last])
+            + lines[last].encode()[:node.end_col_offset].decode())
+
+
 def _loaded_names(tree: ast.Module) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 

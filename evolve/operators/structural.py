@@ -1,4 +1,4 @@
-"""Structural edits with libcst and no LLM: mutate knobs, or apply an edit from the catalogue
+"""Structural edits without an LLM: mutate knobs, or apply an edit from the catalogue
 in `structural_edits` (swap a component, change granularity, add or remove a step).
 
 Integers move by a multiplicative step (never below 1 when they start positive), floats by

@@ -1,4 +1,4 @@
-"""The catalogue of structural edits (libcst, no LLM). Each edit answers None when it does not
+"""The catalogue of structural edits (no LLM: line edits located with `ast`). Each edit answers None when it does not
 apply to a program, or (new code, one-line note).
 
 - swap an index for another that supports every use the program makes of it (`index_swap`);
@@ -16,19 +16,13 @@ from __future__ import annotations
 import ast
 import random
 import re
-from functools import lru_cache
 from typing import Callable
-
-import libcst as cst
 
 from evolve.operators.index_swap import swap_index
 from evolve.operators.pipeline_edits import insert_component, remove_component, replace_component
 
 MARK = "memarch-step:"
 _BASE = re.compile(r"^class (_MemoryBase\d+)\(", re.MULTILINE)
-
-# A parent is edited many times: its (immutable) libcst tree is parsed once.
-_parse = lru_cache(maxsize=64)(cst.parse_module)
 
 Edit = Callable[[str, random.Random], "tuple[str, str] | None"]
 
@@ -163,25 +157,46 @@ def add_neighbours(code: str, rng: random.Random) -> tuple[str, str] | None:
     return (out[0], "expand each recalled turn with its neighbouring turns") if out else None
 
 
-class _Unwrap(cst.CSTTransformer):
-    """Drop the outermost added layer (the last `Memory` class with a step mark) and its knob."""
+def _unwrap(code: str, base: str, knobs: set[str]) -> str:
+    """Drop the outermost added layer (the module's `Memory` class, a step) and its knob, and name
+    its base `Memory` again: line edits found by ast, every other line kept as it was."""
+    tree = ast.parse(code)
+    lines = code.splitlines(keepends=True)
+    cut = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == "Memory":
+            cut.append((min([stmt.lineno] + [d.lineno for d in stmt.decorator_list]), stmt.end_lineno))
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and stmt.targets[0].id in knobs:
+            cut.append((stmt.lineno, stmt.end_lineno))
+        elif isinstance(stmt, ast.ClassDef) and stmt.name == base:
+            lines[stmt.lineno - 1] = re.sub(rf"\bclass\s+{base}\b", "class Memory", lines[stmt.lineno - 1], count=1)
+    for first, last in sorted(cut, reverse=True):
+        del lines[first - 1:last]
+    return re.sub(r"\n{4,}", "\n\n\n", "".join(lines)).rstrip() + "\n"
 
-    def __init__(self, base: str, knobs: set[str]) -> None:
-        self.base, self.knobs = base, knobs
 
-    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
-        body = []
-        for stmt in updated.body:
-            if isinstance(stmt, cst.ClassDef) and stmt.name.value == "Memory":
+def _empty_manage(code: str) -> str | None:
+    """`Memory.manage` with its body replaced by `return None`; None when it already does nothing."""
+    tree = ast.parse(code)
+    for stmt in tree.body:
+        if not (isinstance(stmt, ast.ClassDef) and stmt.name == "Memory"):
+            continue
+        for fn in stmt.body:
+            if not (isinstance(fn, ast.FunctionDef) and fn.name == "manage"):
                 continue
-            if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Assign):
-                target = stmt.body[0].targets[0].target
-                if isinstance(target, cst.Name) and target.value in self.knobs:
-                    continue
-            if isinstance(stmt, cst.ClassDef) and stmt.name.value == self.base:
-                stmt = stmt.with_changes(name=cst.Name("Memory"))
-            body.append(stmt)
-        return updated.with_changes(body=body)
+            idle = all(isinstance(st, ast.Pass) or (isinstance(st, ast.Return) and (
+                st.value is None or (isinstance(st.value, ast.Constant) and st.value.value is None)))
+                or (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant) and isinstance(st.value.value, str))
+                for st in fn.body)
+            if idle or fn.body[0].lineno == fn.lineno:  # nothing to drop, or a one-line def
+                return None
+            lines = code.splitlines(keepends=True)
+            first = fn.body[0].lineno
+            indent = lines[first - 1][:len(lines[first - 1]) - len(lines[first - 1].lstrip())]
+            lines[first - 1:fn.end_lineno] = [indent + "return None\n"]
+            return "".join(lines)
+    return None
 
 
 def remove_step(code: str, rng: random.Random) -> tuple[str, str] | None:
@@ -191,29 +206,9 @@ def remove_step(code: str, rng: random.Random) -> tuple[str, str] | None:
         n = base[len("_MemoryBase"):]
         last = code.rfind(MARK)
         kind = code[last + len(MARK):].split()[0] if last >= 0 else "step"
-        new = _parse(code).visit(_Unwrap(base, {f"CONTEXT_TURNS_{n}", f"NEIGHBOURS_{n}"})).code
-        return new, f"remove the added {kind} step"
-    module = _parse(code)
-    for stmt in module.body:
-        if isinstance(stmt, cst.ClassDef) and stmt.name.value == "Memory":
-            for fn in stmt.body.body:
-                if isinstance(fn, cst.FunctionDef) and fn.name.value == "manage":
-                    lines = [module.code_for_node(st).strip() for st in fn.body.body]
-                    lines = [ln for ln in lines if not ln.startswith(('"', "'", "#"))]
-                    if all(ln in ("pass", "return", "return None") for ln in lines):
-                        return None
-                    return _Empty().run(module), "drop the manage step (does maintenance earn its cost?)"
-    return None
-
-
-class _Empty(cst.CSTTransformer):
-    def run(self, module: cst.Module) -> str:
-        return module.visit(self).code
-
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        if updated.name.value != "manage":
-            return updated
-        return updated.with_changes(body=cst.IndentedBlock(body=[cst.parse_statement("return None\n")]))
+        return _unwrap(code, base, {f"CONTEXT_TURNS_{n}", f"NEIGHBOURS_{n}"}), f"remove the added {kind} step"
+    out = _empty_manage(code)
+    return (out, "drop the manage step (does maintenance earn its cost?)") if out is not None else None
 
 
 EDITS: dict[str, tuple[Edit, float]] = {
