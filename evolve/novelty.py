@@ -20,6 +20,8 @@ import opcode
 import tokenize
 from types import CodeType
 
+import numpy as np
+
 NOP = opcode.opmap["NOP"]
 _LAYOUT = (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER)
 
@@ -27,8 +29,8 @@ _LAYOUT = (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER)
 def _shape(code: CodeType) -> str:
     """What a code object does, without where its lines are, as canonical text (never marshal: its
     output depends on reference counts, so the same program could hash differently run to run)."""
-    raw = code.co_code
-    ops = b"".join(raw[i:i + 2] for i in range(0, len(raw), 2) if raw[i] != NOP)
+    units = np.frombuffer(code.co_code, dtype="<u2")  # (opcode, argument) byte pairs
+    ops = units[(units & 0xFF) != NOP].tobytes()
     parts = (ops, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars, code.co_name,
              code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags, code.co_exceptiontable)
     return "code(" + repr(parts) + "," + ",".join(_canon(c) for c in code.co_consts) + ")"
