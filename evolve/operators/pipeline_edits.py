@@ -65,10 +65,9 @@ def pipeline_class(tree: ast.Module) -> ast.ClassDef | None:
     return None
 
 
-def index_line(code: str) -> tuple[int, str] | None:
+def index_line(code: str, tree: ast.Module | None = None) -> tuple[int, str] | None:
     """(line number, class name) of `self.index = Cls(...)` in a pipeline class."""
-    tree = ast.parse(code)
-    cls = pipeline_class(tree)
+    cls = pipeline_class(tree if tree is not None else ast.parse(code))
     if cls is None:
         return None
     for node in ast.walk(cls):
@@ -79,9 +78,9 @@ def index_line(code: str) -> tuple[int, str] | None:
     return None
 
 
-def slots(code: str) -> dict[str, Slot]:
-    tree = ast.parse(code)
-    cls = pipeline_class(tree)
+def slots(code: str, tree: ast.Module | None = None) -> dict[str, Slot]:
+    """The component slots of a pipeline program (`tree`: the code's own, when the caller has it)."""
+    cls = pipeline_class(tree if tree is not None else ast.parse(code))
     if cls is None:
         return {}
     methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
@@ -121,8 +120,9 @@ def slots(code: str) -> dict[str, Slot]:
 
 def present(code: str) -> dict[str, list[str]]:
     """Components per slot (in order), plus the index: the program's structure."""
-    out = {name: [c.name for _a, _b, c in slot.calls] for name, slot in slots(code).items()}
-    found = index_line(code)
+    tree = ast.parse(code)  # once for both
+    out = {name: [c.name for _a, _b, c in slot.calls] for name, slot in slots(code, tree).items()}
+    found = index_line(code, tree)
     if found is not None:
         out["index"] = [c.name for c in COMPONENTS.values() if c.slot == "index" and c.function == found[1]]
     return out

@@ -34,12 +34,13 @@ class BM25Index:
         self._arrays: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}  # term -> (df, docs, tf)
         self._norm: np.ndarray | None = None  # k1 (1 - b + b |d| / avgdl) per document
         self._mask: np.ndarray | None = None
+        self._last: tuple[str, np.ndarray] | None = None  # the last query and its scores
 
     def __getstate__(self) -> dict:
         # Caches are derived from the postings, not state (a program's footprint counts state);
         # object.__getstate__ rather than __dict__, which the validator forbids once an export inlines this.
         state = dict(super().__getstate__())
-        for cache in ("_arrays", "_norm", "_mask"):
+        for cache in ("_arrays", "_norm", "_mask", "_last"):
             state.pop(cache, None)
         return state
 
@@ -64,12 +65,12 @@ class BM25Index:
         self.lengths.append(len(words))
         self._total += len(words)
         self.alive.append(True)
-        self._norm = self._mask = None
+        self._norm = self._mask = self._last = None
         return doc
 
     def remove(self, doc: int) -> None:
         self.alive[doc] = False
-        self._mask = None
+        self._mask = self._last = None
 
     def _posting(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         entry = self.postings.get(term)
@@ -83,6 +84,14 @@ class BM25Index:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document (removed ones score 0)."""
+        # A pipeline's stages search the same question in turn: score it once while nothing changed.
+        if self._last is not None and self._last[0] == query:
+            return self._last[1].copy()
+        out = self._scores(query)
+        self._last = (query, out)
+        return out.copy()
+
+    def _scores(self, query: str) -> np.ndarray:
         n = len(self.lengths)
         q = tokens(query)
         if not n or not q:

@@ -57,6 +57,7 @@ class DenseIndex:
         self._stale: set[int] = set()
         self._matmul = _gpu_matmul() if use_gpu else None
         self._last_query: tuple[str, np.ndarray] | None = None
+        self._last_sims: tuple[str, np.ndarray] | None = None  # the last text query and its similarities
 
     def __len__(self) -> int:
         return sum(self.alive)
@@ -68,24 +69,25 @@ class DenseIndex:
         state = dict(super().__getstate__())
         state.pop("embed", None)
         state.pop("_matmul", None)
-        state["_last_query"] = None  # a cache, not memory
+        state["_last_query"] = state["_last_sims"] = None  # caches, not memory
         return state
 
     def add(self, text: str) -> int:
         self.texts.append(text)
         self.alive.append(True)
         self._pending += 1
-        self._mask = None
+        self._mask = self._last_sims = None
         return len(self.texts) - 1
 
     def remove(self, doc: int) -> None:
         self.alive[doc] = False
-        self._mask = None
+        self._mask = self._last_sims = None
 
     def update(self, doc: int, text: str) -> None:
         """Replace a document's text; it is re-embedded at the next search."""
         self.texts[doc] = text
         self._stale.add(doc)
+        self._last_sims = None
 
     def vectors(self) -> np.ndarray:
         """All document vectors (n, d), embedding whatever is still queued."""
@@ -114,6 +116,13 @@ class DenseIndex:
 
     def similarities(self, query: str | np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every document (removed ones get -inf)."""
+        if isinstance(query, str):  # stages of a pipeline search the same question in turn
+            if self._last_sims is None or self._last_sims[0] != query:
+                self._last_sims = (query, self._similarities(query))
+            return self._last_sims[1].copy()
+        return self._similarities(query)
+
+    def _similarities(self, query: str | np.ndarray) -> np.ndarray:
         m = self.vectors()
         if not len(m):
             return np.zeros(0, dtype=np.float32)
