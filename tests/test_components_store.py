@@ -97,6 +97,54 @@ def test_dense_index_embeds_lazily_in_batches_and_supports_update_and_remove():
     assert abs(float(np.linalg.norm(idx.vector(0))) - 1.0) < 1e-5
 
 
+def test_a_repeated_question_is_scored_once_until_the_index_changes():
+    import pickle
+
+    embedded = []
+
+    def embed(texts):
+        embedded.extend(texts)
+        return EMBED(texts)
+
+    bm25, dense = BM25Index(), DenseIndex(embed)
+    for d in DOCS:
+        bm25.add(d)
+        dense.add(d)
+    q = "Rex the dog"
+    first_b, first_d = bm25.scores(q), dense.similarities(q)
+    n = len(embedded)
+    first_b[:] = -1.0  # a caller's change to its copy reaches neither cache
+    first_d[:] = -1.0
+    assert np.array_equal(bm25.scores(q), BM25Index.scores(_fresh_bm25(DOCS), q))
+    assert dense.similarities(q).max() > 0 and len(embedded) == n  # the question was not embedded again
+    # every change shows in the next answer to the same question
+    bm25.add("Rex and Anna walk the dog")
+    dense.add("Rex and Anna walk the dog")
+    assert len(bm25.scores(q)) == 5 and bm25.scores(q)[4] > 0 and 4 in [d for d, _ in bm25.search(q, 2)]
+    assert len(dense.similarities(q)) == 5 and 4 in [d for d, _ in dense.search(q, 2)]
+    bm25.remove(4)
+    dense.remove(4)
+    assert bm25.scores(q)[4] == 0.0 and dense.similarities(q)[4] == -np.inf
+    dense.update(1, "Rex the dog sleeps")
+    assert dense.search(q, 1)[0][0] == 1
+    # the caches are not part of the memory: a 256-dim question vector alone would add 1 KB
+    fresh_b, fresh_d = _fresh_bm25(DOCS), DenseIndex(EMBED)
+    for d in DOCS:
+        fresh_d.add(d)
+    fresh_d.vectors()
+    before = len(pickle.dumps(fresh_b)), len(pickle.dumps(fresh_d))
+    fresh_b.scores("a long question about Rex the dog and Anna"), fresh_d.search("a question about Rex", 2)
+    after = len(pickle.dumps(fresh_b)), len(pickle.dumps(fresh_d))
+    assert after[0] == before[0] and after[1] - before[1] < 128  # the dense one keeps its alive mask
+
+
+def _fresh_bm25(docs):
+    idx = BM25Index()
+    for d in docs:
+        idx.add(d)
+    return idx
+
+
 def test_hybrid_index_fuses_sparse_and_dense():
     idx = HybridIndex(EMBED)
     for d in DOCS:
