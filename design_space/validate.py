@@ -12,7 +12,7 @@ from dataclasses import dataclass
 MAX_BYTES = 64 * 1024
 MAX_LINES = 2000
 ALLOWED_IMPORTS = frozenset({
-    "__future__", "abc", "bisect", "collections", "copy", "dataclasses", "datetime", "difflib",
+    "__future__", "abc", "bisect", "calendar", "collections", "copy", "dataclasses", "datetime", "difflib",
     "enum", "functools", "hashlib", "heapq", "itertools", "json", "math", "operator", "random",
     "re", "statistics", "string", "textwrap", "time", "typing", "unicodedata",
     "numpy", "torch", "bm25s", "networkx", "design_space",

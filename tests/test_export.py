@@ -268,3 +268,22 @@ def test_every_seed_inlined_passes_validation():
     for name in seed_names():
         problems = validate_source(inline_program(seed_source(name)).code)
         assert problems == [], (name, problems[0].render())
+
+
+def test_every_catalogue_component_inlined_passes_validation():
+    """So does a program holding any component the structural search can insert (the time-aware
+    step's `calendar` import was once refused, so every export of a program using it was invalid)."""
+    from design_space.catalogue import COMPONENTS
+    from design_space.validate import validate_source
+    from evolve.operators.pipeline_edits import insert_at
+
+    base = seed_source("bm25_rag")
+    checked = 0
+    for comp in COMPONENTS.values():
+        if comp.slot == "index":
+            continue
+        code = insert_at(base, comp.slot, comp, 0)
+        problems = validate_source(inline_program(code).code)
+        assert problems == [], (comp.name, problems[0].render())
+        checked += 1
+    assert checked >= 15
