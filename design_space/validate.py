@@ -23,13 +23,22 @@ FORBIDDEN_ATTRS = frozenset({"__builtins__", "__subclasses__", "__globals__", "_
                              "__loader__", "__spec__", "__import__", "__getattribute__", "__bases__",
                              "__mro__", "__dict__", "f_globals", "f_locals", "f_back", "gi_frame",
                              "tb_frame", "cr_frame", "system", "popen"})
+# What a program may not read or write on any object but its own (self, cls, super()): the state a
+# component or the toolkit keeps to itself (its caches, the embedder's store of texts), and the
+# hooks that hand an object's whole state over.
+STATE_DUNDERS = frozenset({"__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__getnewargs__",
+                           "__getnewargs_ex__", "__slots__", "__weakref__"})
+ATTRIBUTE_BY_NAME = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+FORBIDDEN_NAMES = frozenset({"attrgetter", "methodcaller", "Formatter"})  # attribute access spelled as data
+FORMAT_METHODS = frozenset({"format", "format_map"})  # a template's "{0.attr}" fields read attributes
+OWN = frozenset({"self", "cls"})
 REQUIRED_METHODS = ("__init__", "encode", "store", "retrieve", "manage")
 STAGE_METHODS = REQUIRED_METHODS[1:]
 
 
 @dataclass(frozen=True)
 class Problem:
-    code: str  # syntax | size | import | forbidden-call | forbidden-attr | contract
+    code: str  # syntax | size | import | forbidden-call | forbidden-attr | private-attr | contract
     message: str
     line: int = 0
 
@@ -45,6 +54,8 @@ class _Checker(ast.NodeVisitor):
         self.problems: list[Problem] = []
         self.memory_classes: list[ast.ClassDef] = []
         self._class_depth = 0
+        self._called: set[int] = set()  # ids of Name nodes in call position
+        self.templates: dict[str, bool] = {}  # name -> every value assigned to it is a safe str literal
 
     def _check_module(self, name: str, node: ast.AST) -> None:
         top = name.split(".")[0]
@@ -65,16 +76,56 @@ class _Checker(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
             self.problems.append(Problem("forbidden-call", f"call to {node.func.id}() is not allowed", node.lineno))
+        if isinstance(node.func, ast.Name) and node.func.id in ATTRIBUTE_BY_NAME:
+            self._called.add(id(node.func))
+            self._check_by_name(node)
         self.generic_visit(node)
+
+    def _check_by_name(self, node: ast.Call) -> None:
+        """getattr(x, "name") and friends: a literal public name, or any name on the program's own objects."""
+        if len(node.args) < 2 or (isinstance(node.args[0], ast.Name) and node.args[0].id in OWN):
+            return
+        name = node.args[1]
+        if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+            self.problems.append(Problem("private-attr", f"{node.func.id}() on another object needs a literal "
+                                         f"attribute name", node.lineno))
+        elif name.value.startswith("_") or name.value in FORMAT_METHODS:
+            self.problems.append(Problem("private-attr", f"{node.func.id}(..., {name.value!r}): attribute "
+                                         f"{name.value!r} of another object is not allowed", node.lineno))
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in ("__builtins__", "__import__"):
             self.problems.append(Problem("forbidden-attr", f"use of {node.id} is not allowed", node.lineno))
+        elif node.id in FORBIDDEN_NAMES:
+            self.problems.append(Problem("forbidden-attr", f"use of {node.id} is not allowed", node.lineno))
+        elif node.id in ATTRIBUTE_BY_NAME and id(node) not in self._called:
+            self.problems.append(Problem("private-attr", f"{node.id} may only be called directly", node.lineno))
+
+    def visit_alias(self, node: ast.alias) -> None:
+        if node.name in FORBIDDEN_NAMES:
+            self.problems.append(Problem("forbidden-attr", f"import of {node.name} is not allowed",
+                                         getattr(node, "lineno", 0)))
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if node.attr in FORBIDDEN_ATTRS:
-            self.problems.append(Problem("forbidden-attr", f"attribute .{node.attr} is not allowed", node.lineno))
+        attr = node.attr
+        if attr in FORBIDDEN_ATTRS:
+            self.problems.append(Problem("forbidden-attr", f"attribute .{attr} is not allowed", node.lineno))
+        elif attr in FORBIDDEN_NAMES:
+            self.problems.append(Problem("forbidden-attr", f"use of .{attr} is not allowed", node.lineno))
+        elif (attr in STATE_DUNDERS or attr.startswith("_") and not attr.startswith("__")) and not _own(node.value):
+            self.problems.append(Problem("private-attr", f"attribute .{attr} of another object is not allowed "
+                                         f"(only self.{attr}: components and the toolkit keep their state to "
+                                         f"themselves)", node.lineno))
+        elif attr in FORMAT_METHODS and not self._safe_template(node.value):
+            self.problems.append(Problem("private-attr", f".{attr}() needs a string literal template without "
+                                         f"attribute fields such as '{{0.name}}' (or a module constant holding "
+                                         f"one)", node.lineno))
         self.generic_visit(node)
+
+    def _safe_template(self, node: ast.AST) -> bool:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return _safe_format(node.value)
+        return isinstance(node, ast.Name) and self.templates.get(node.id, False)
 
     def visit_Constant(self, node: ast.Constant) -> None:
         # getattr(x, "__globals__") and friends: forbidden attribute names spelled as strings
@@ -89,6 +140,51 @@ class _Checker(ast.NodeVisitor):
         self._class_depth += 1
         self.generic_visit(node)
         self._class_depth -= 1
+
+
+def _own(node: ast.AST) -> bool:
+    """self.x, cls.x, super().x"""
+    if isinstance(node, ast.Name):
+        return node.id in OWN
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super")
+
+
+def _safe_format(template: str) -> bool:
+    """No field of the template reads an attribute ('{0.x}', '{name.x}', nested in a format spec too)."""
+    import string
+
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return False
+    for _text, field, spec, _conv in fields:
+        if field and "." in field or spec and not _safe_format(spec):
+            return False
+    return True
+
+
+def _templates(tree: ast.AST) -> dict[str, bool]:
+    """Names whose every assignment is a safe string literal (prompt templates kept as constants)."""
+    out: dict[str, bool] = {}
+    for node in ast.walk(tree):
+        targets: list[ast.AST] = []
+        value: ast.AST | None = None
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("design_space"):
+            for alias in node.names:  # the components' own prompt templates
+                out[alias.asname or alias.name] = out.get(alias.asname or alias.name, True)
+        elif isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets, value = [node.target], node.value if not isinstance(node, ast.AugAssign) else None
+        elif isinstance(node, (ast.For, ast.comprehension, ast.With, ast.NamedExpr)):
+            targets = [getattr(node, "target", None) or getattr(node, "optional_vars", None)]
+        for target in targets:
+            for name in ast.walk(target) if target is not None else ():
+                if isinstance(name, ast.Name):
+                    ok = (isinstance(value, ast.Constant) and isinstance(value.value, str)
+                          and _safe_format(value.value) and target is name)
+                    out[name.id] = out.get(name.id, True) and ok
+    return out
 
 
 def _dotted(node: ast.AST) -> str:
@@ -139,6 +235,7 @@ def validate_source(source: str) -> list[Problem]:
         return problems + [Problem("syntax", f"{exc.__class__.__name__}: {exc}"[:200])]
     checker = _Checker()
     try:
+        checker.templates = _templates(tree)
         checker.visit(tree)
     except RecursionError:
         return problems + [Problem("syntax", "the program is nested too deeply to check")]

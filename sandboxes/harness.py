@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import pickle
 import sys
 import time
 import traceback
@@ -20,6 +19,7 @@ from typing import Any
 
 from design_space.contract import Event, MemoryProgram, Query, Recall, RecallItem, Signal
 from design_space.kit import Kit, count_tokens
+from sandboxes.footprint import Footprint, FootprintError
 from sandboxes.job import Job
 from sandboxes.wire import read_episodes
 
@@ -66,16 +66,9 @@ def pack(recall: Any, budget: int) -> tuple[list[list[Any]], int, bool]:
     return kept, used, over
 
 
-def _footprint(mem: MemoryProgram) -> int:
-    try:
-        state = {k: v for k, v in vars(mem).items() if k != "kit"}
-        return len(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
-    except Exception:  # unpicklable state (locks, generators): footprint unknown
-        return -1
-
-
 def replay(job: Job, stream_path: str, workdir: str, kit_factory=Kit) -> dict[str, Any]:
     cls = load_program(job.program, workdir)
+    footprint_of = Footprint(sys.modules["candidate"], os.path.join(workdir, "candidate.py"))
     queries: dict[str, Any] = {}
     ops: dict[str, list[float]] = {"ingest": [], "retrieve": [], "manage": []}
     records = 0
@@ -84,6 +77,7 @@ def replay(job: Job, stream_path: str, workdir: str, kit_factory=Kit) -> dict[st
     for _ep_id, steps in read_episodes(stream_path):
         kit = kit_factory()
         kits.append(kit)
+        footprint_of.watch(kit)
         mem = cls(kit)
         for step in steps:
             t0 = time.perf_counter()
@@ -102,8 +96,7 @@ def replay(job: Job, stream_path: str, workdir: str, kit_factory=Kit) -> dict[st
             elif isinstance(step, Signal):
                 mem.manage(step)
                 ops["manage"].append((time.perf_counter() - t0) * 1000)
-        fp = _footprint(mem)
-        footprint = -1 if fp < 0 or footprint < 0 else footprint + fp
+        footprint += footprint_of.episode_bytes(mem, kit)
         del mem
     return {
         "status": "ok",
@@ -138,6 +131,8 @@ def main(argv: list[str]) -> None:
         transcript = {"status": "oom", "error": "MemoryError: the program exceeded its memory limit"}
     except RecursionError as exc:
         transcript = {"status": "crashed", "error": f"RecursionError: {exc}"}
+    except FootprintError as exc:
+        transcript = {"status": "crashed", "error": f"footprint: {exc}"[:MAX_ERROR]}
     except BaseException as exc:  # noqa: BLE001 - every program failure becomes a result
         if isinstance(exc, SystemExit):
             msg = f"program called exit({exc.code!r})"

@@ -171,7 +171,11 @@ class CompactDenseIndex:
         out = np.full(len(self.row_of), -np.inf, dtype=np.float32)
         if not self._rows:
             return out
-        q = query_vector(self, query) if isinstance(query, str) else np.asarray(query, dtype=np.float32)
+        if isinstance(query, str):
+            self._last_query = query_vector(self.embed, self._last_query, query)
+            q = self._last_query[1]
+        else:
+            q = np.asarray(query, dtype=np.float32)
         # numpy has no fast int8/float16 product: widen per search (the memory stays small, the search pays)
         wide = packed.astype(np.float32)
         scale = self._scale[: self._rows]

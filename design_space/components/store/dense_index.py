@@ -37,12 +37,12 @@ def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     return list(zip(idx[keep].tolist(), vals[keep].tolist()))
 
 
-def query_vector(index, text: str) -> np.ndarray:
-    """The question's vector; a pipeline's stages often search the same text in turn, so it is embedded once."""
-    last = index._last_query
+def query_vector(embed: EmbedFn, last: tuple[str, np.ndarray] | None, text: str) -> tuple[str, np.ndarray]:
+    """The question and its vector; a pipeline's stages often search the same text in turn, so an
+    index keeps the last pair and passes it back: the text is embedded once."""
     if last is None or last[0] != text:
-        last = index._last_query = (text, np.asarray(index.embed([text])[0], dtype=np.float32))
-    return last[1]
+        last = (text, np.asarray(embed([text])[0], dtype=np.float32))
+    return last
 
 
 class DenseIndex:
@@ -126,7 +126,11 @@ class DenseIndex:
         m = self.vectors()
         if not len(m):
             return np.zeros(0, dtype=np.float32)
-        q = query_vector(self, query) if isinstance(query, str) else np.asarray(query, dtype=np.float32)
+        if isinstance(query, str):
+            self._last_query = query_vector(self.embed, self._last_query, query)
+            q = self._last_query[1]
+        else:
+            q = np.asarray(query, dtype=np.float32)
         sims = self._matmul(m, q) if self._matmul else m @ q
         if self._mask is None:
             self._mask = np.asarray(self.alive, dtype=bool)
