@@ -256,15 +256,36 @@ def _immutable(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def _module_state(module: types.ModuleType, program: bool) -> dict[str, Any]:
-    out = {}
+def _skipped(name: str, value: Any, program: bool) -> bool:
+    """Module globals that hold no data: dunders, modules, __future__ features; in design_space also its
+    code (classes are checked by `honours_hooks` where used) and constants."""
+    if (name.startswith("__") and name.endswith("__") or isinstance(value, types.ModuleType)
+            or type(value).__module__ == "__future__"):
+        return True
+    return not program and (isinstance(value, type) or callable(value) or _immutable(value))
+
+
+_KINDS: dict[str, dict[str, tuple[Any, bool]]] = {}  # design_space module -> global -> (value, holds data)
+
+
+def _trusted_globals(module: types.ModuleType) -> list[tuple[str, Any]]:
+    """A design_space module's globals that may hold data; decided once per value bound to a name."""
+    kinds = _KINDS.setdefault(module.__name__, {})
+    out = []
     for name, value in list(vars(module).items()):
-        if name.startswith("__") and name.endswith("__") or isinstance(value, types.ModuleType):
-            continue
-        if not program and (isinstance(value, type) or callable(value) or _immutable(value)):
-            continue  # design_space code (its classes are checked when used), or constants
-        out[name] = value
+        kind = kinds.get(name)
+        if kind is None or kind[0] is not value:
+            kind = kinds[name] = (value, not _skipped(name, value, False))
+        if kind[1]:
+            out.append((name, value))
     return out
+
+
+def prepare() -> None:
+    """Sort the loaded design_space modules' globals now (a fork server does this once, before forking)."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith(TRUSTED_PREFIX) and isinstance(module, types.ModuleType):
+            _trusted_globals(module)
 
 
 class Footprint:
@@ -273,21 +294,40 @@ class Footprint:
     def __init__(self, program: types.ModuleType, program_file: str) -> None:
         self.program = program
         self.program_file = program_file
+        self._modules_seen = -1
+        self._trusted: list[types.ModuleType] = []
         self._modules_at_load = self._module_digests()
         self._toolkit_at_start: dict[int, dict[str, int]] = {}
 
     def _module_digests(self) -> dict[tuple[str, str], tuple[bytes, int]]:
-        modules = [(self.program, True)] + [(m, False) for name, m in sorted(sys.modules.items())
-                                             if name.startswith(TRUSTED_PREFIX) and isinstance(m, types.ModuleType)]
+        if len(sys.modules) != self._modules_seen:  # a module imported since the last look
+            self._modules_seen = len(sys.modules)
+            self._trusted = [m for name, m in sorted(sys.modules.items())
+                             if name.startswith(TRUSTED_PREFIX) and isinstance(m, types.ModuleType)]
+        buf = io.BytesIO()
+        pickler = _Pickler(buf, self.program_file, {}, count_lru=True)
         out = {}
-        for module, program in modules:
-            for name, value in _module_state(module, program).items():
+        for module, program in [(self.program, True)] + [(m, False) for m in self._trusted]:
+            pickler.count_lru = program
+            for name, value in self._watched(module, program):
+                start = buf.tell()
+                pickler.clear_memo()  # each global measured on its own
                 try:
-                    data = measure(value, self.program_file, count_lru=program)
+                    pickler.dump(value)
                 except FootprintError as exc:
                     raise FootprintError(f"module global {module.__name__}.{name}: {exc}") from None
+                except Exception as exc:  # noqa: BLE001 - as in `measure`
+                    raise FootprintError(f"module global {module.__name__}.{name}: cannot measure it: {exc}") from None
+                data = buf.getbuffer()[start:]
                 out[(module.__name__, name)] = (hashlib.blake2b(data, digest_size=16).digest(), len(data))
+                data.release()
         return out
+
+    @staticmethod
+    def _watched(module: types.ModuleType, program: bool) -> list[tuple[str, Any]]:
+        if program:
+            return [(n, v) for n, v in list(vars(module).items()) if not _skipped(n, v, True)]
+        return _trusted_globals(module)
 
     def watch(self, kit: Any) -> None:
         """Record the kit and its embedder as handed to the program, before it runs."""

@@ -99,6 +99,9 @@ HIDDEN = {
                "            self._last = ('', [])\n        self._last[1].append(r)\n\n    def kept(self):\n"
                "        return self._last[1] if self._last else []",
         init="self.index = Index()", put="self.index.keep(r)", get="self.index.kept()"),
+    "design_space module global": program(
+        module="from design_space.components.encode import facts", put="facts.PATTERNS.append(r)",
+        get="[p for p in facts.PATTERNS if isinstance(p[0], str)]"),
     "kit attribute": program(init="self.kit.shelf = []", put="self.kit.shelf.append(r)", get="self.kit.shelf"),
     "embedder attribute": program(init="self.kit.embedder.shelf = []", put="self.kit.embedder.shelf.append(r)",
                                   get="self.kit.embedder.shelf"),
@@ -125,6 +128,16 @@ REFUSED = {
         module="FETCH = getattr", put="self.kit.embed([r[1]])",
         get="[(t, t) for t in FETCH(self.kit.embedder, '_local')]"),
 }
+
+
+@pytest.fixture(autouse=True)
+def _restore_design_space():
+    """The programs run in this process: undo what one of them does to a design_space module."""
+    from design_space.components.encode import facts
+
+    kept = list(facts.PATTERNS)
+    yield
+    facts.PATTERNS[:] = kept
 
 
 LIMITS = Limits(wall_seconds=60, cpu_seconds=30, memory_mb=1024)

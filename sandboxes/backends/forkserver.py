@@ -266,11 +266,21 @@ def _load_deferred(names: list[str]) -> None:
             pass
     if todo:
         _PLANS.clear()  # a relocation plan lists the packages imported when it was made
+        _prepare_footprint()
         gc.collect()
         gc.freeze()  # as at start: children must not touch the new heap
 
 
 _DEFERRED: list[str] = []
+
+
+def _prepare_footprint() -> None:
+    """Sort the preloaded modules' globals for the footprint once here, not in every job."""
+    try:
+        from sandboxes.footprint import prepare
+    except Exception:  # noqa: BLE001 - the job imports (and reports) it
+        return
+    prepare()
 
 
 def run_one(req: dict) -> dict:
@@ -307,6 +317,7 @@ def serve(preload: list[str]) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a block that fails to import is imported (and fails) in the job
             pass
+    _prepare_footprint()
     # Children must not touch the preloaded heap: a GC pass there would copy every page.
     gc.collect()
     gc.freeze()
