@@ -302,7 +302,7 @@ class Footprint:
     def _module_digests(self) -> dict[tuple[str, str], tuple[bytes, int]]:
         if len(sys.modules) != self._modules_seen:  # a module imported since the last look
             self._modules_seen = len(sys.modules)
-            self._trusted = [m for name, m in sorted(sys.modules.items())
+            self._trusted = [m for name, m in list(sys.modules.items())
                              if name.startswith(TRUSTED_PREFIX) and isinstance(m, types.ModuleType)]
         buf = io.BytesIO()
         pickler = _Pickler(buf, self.program_file, {}, count_lru=True)
