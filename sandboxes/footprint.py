@@ -297,7 +297,7 @@ class Footprint:
         self._modules_seen = -1
         self._trusted: list[types.ModuleType] = []
         self._modules_at_load = self._module_digests()
-        self._toolkit_at_start: dict[int, dict[str, int]] = {}
+        self._toolkit_at_start: dict[int, tuple[Any, dict[str, int]]] = {}  # id -> (the object, its attributes' ids)
 
     def _module_digests(self) -> dict[tuple[str, str], tuple[bytes, int]]:
         if len(sys.modules) != self._modules_seen:  # a module imported since the last look
@@ -332,7 +332,9 @@ class Footprint:
     def watch(self, kit: Any) -> None:
         """Record the kit and its embedder as handed to the program, before it runs."""
         for obj in self._toolkit_objects(kit):
-            self._toolkit_at_start.setdefault(id(obj), {k: id(v) for k, v in vars(obj).items()})
+            seen = self._toolkit_at_start.get(id(obj))
+            if seen is None or seen[0] is not obj:  # new (an id may be reused once an episode's kit is gone)
+                self._toolkit_at_start[id(obj)] = (obj, {k: id(v) for k, v in vars(obj).items()})
 
     @staticmethod
     def _toolkit_objects(kit: Any) -> list[Any]:
@@ -352,7 +354,7 @@ class Footprint:
         """Public attributes the program added to or replaced on the kit and its embedder."""
         changed = {}
         for obj in self._toolkit_objects(kit):
-            start = self._toolkit_at_start.get(id(obj), {})
+            start = self._toolkit_at_start.get(id(obj), (None, {}))[1]
             for k, v in vars(obj).items():
                 if k.startswith("_") or start.get(k) == id(v):
                     continue

@@ -218,3 +218,23 @@ def test_a_module_global_is_counted_inside_a_real_sandbox():
     assert plain.metrics["bytes"] > 2000
     assert hidden.metrics["bytes"] >= 0.9 * plain.metrics["bytes"]
     assert hidden.metrics["recall"] == plain.metrics["recall"]
+
+
+@pytest.mark.parametrize("backend", ["process", "forkserver", "docker"])
+def test_every_backend_measures_the_same_footprint(backend):
+    """Whether a component may describe itself (its code is design_space's) is decided inside the
+    sandbox, where the packages may sit at another path: the bytes must not depend on the backend."""
+    from sandbox_fixtures import make_backend
+    from design_space.seeds import seed_source
+
+    sandbox = make_backend(backend)
+    try:
+        for source in (HONEST, seed_source("bm25_rag")):
+            job = Job(program=source, task="synthetic", fidelity="smoke", limits=LIMITS)
+            here, there = SANDBOX.run(job), sandbox.run(job)
+            assert here.status == there.status == "ok", (here.error, there.error)
+            assert there.metrics["bytes"] == here.metrics["bytes"]
+    finally:
+        close = getattr(sandbox, "close", None)
+        if close:
+            close()
