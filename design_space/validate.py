@@ -56,6 +56,7 @@ class _Checker(ast.NodeVisitor):
         self._class_depth = 0
         self._called: set[int] = set()  # ids of Name nodes in call position
         self.templates: dict[str, bool] = {}  # name -> every value assigned to it is a safe str literal
+        self.imported: set[str] = set()  # names bound by import statements
 
     def _check_module(self, name: str, node: ast.AST) -> None:
         top = name.split(".")[0]
@@ -83,6 +84,10 @@ class _Checker(ast.NodeVisitor):
 
     def _check_by_name(self, node: ast.Call) -> None:
         """getattr(x, "name") and friends: a literal public name, or any name on the program's own objects."""
+        if node.func.id in ("setattr", "delattr") and node.args and _root(node.args[0]) in self.imported:
+            self.problems.append(Problem("forbidden-attr", f"{node.func.id}() on the imported "
+                                         f"{_root(node.args[0])!r} is not allowed (a program keeps its state "
+                                         f"on self)", node.lineno))
         if len(node.args) < 2 or (isinstance(node.args[0], ast.Name) and node.args[0].id in OWN):
             return
         name = node.args[1]
@@ -100,6 +105,31 @@ class _Checker(ast.NodeVisitor):
             self.problems.append(Problem("forbidden-attr", f"use of {node.id} is not allowed", node.lineno))
         elif node.id in ATTRIBUTE_BY_NAME and id(node) not in self._called:
             self.problems.append(Problem("private-attr", f"{node.id} may only be called directly", node.lineno))
+
+    def _check_targets(self, targets: list[ast.AST], line: int) -> None:
+        for target in targets:
+            for node in ast.walk(target):
+                if isinstance(node, (ast.Attribute, ast.Subscript)) and _root(node) in self.imported:
+                    self.problems.append(Problem("forbidden-attr", f"assignment into the imported "
+                                                 f"{_root(node)!r} is not allowed (a program keeps its state "
+                                                 f"on self)", line))
+                    return
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._check_targets(node.targets, node.lineno)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._check_targets([node.target], node.lineno)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._check_targets([node.target], node.lineno)
+        self.generic_visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        self._check_targets(node.targets, node.lineno)
+        self.generic_visit(node)
 
     def visit_alias(self, node: ast.alias) -> None:
         if node.name in FORBIDDEN_NAMES:
@@ -140,6 +170,22 @@ class _Checker(ast.NodeVisitor):
         self._class_depth += 1
         self.generic_visit(node)
         self._class_depth -= 1
+
+
+def _root(node: ast.AST) -> str:
+    """The name an attribute or subscript chain starts from ('' if it starts from a call or a literal)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _imported(tree: ast.AST) -> set[str]:
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                out.add(alias.asname or alias.name.split(".")[0])
+    return out
 
 
 def _own(node: ast.AST) -> bool:
@@ -236,6 +282,7 @@ def validate_source(source: str) -> list[Problem]:
     checker = _Checker()
     try:
         checker.templates = _templates(tree)
+        checker.imported = _imported(tree)
         checker.visit(tree)
     except RecursionError:
         return problems + [Problem("syntax", "the program is nested too deeply to check")]

@@ -107,7 +107,8 @@ HIDDEN = {
                                   get="self.kit.embedder.shelf"),
 }
 
-# Hiding places only the validator can close: reading or writing another object's private state.
+# Hiding places only the validator can close: another object's private state, and the state of
+# third-party modules (not watched by the footprint).
 REFUSED = {
     "component cache": program(init="self.index = BM25Index()",
                                put="self.index._last = ('', (self.index._last or ('', []))[1] + [r])",
@@ -124,6 +125,12 @@ REFUSED = {
                           get="[(t, t) for t in attrgetter('_local')(self.kit.embedder)]"),
     "state through __reduce_ex__": program(
         put="self.kit.embed([r[1]])", get="[(t, t) for t in self.kit.embedder.__reduce_ex__(4)[2]['_local']]"),
+    "a library function's attribute": program(
+        module="import statistics", init="statistics.mean.shelf = []", put="statistics.mean.shelf.append(r)",
+        get="statistics.mean.shelf"),
+    "setattr on an imported module": program(
+        module="import statistics", init="setattr(statistics, 'shelf', [])", put="statistics.shelf.append(r)",
+        get="statistics.shelf"),
     "getattr passed as a value": program(
         module="FETCH = getattr", put="self.kit.embed([r[1]])",
         get="[(t, t) for t in FETCH(self.kit.embedder, '_local')]"),
