@@ -29,6 +29,7 @@ import collections
 import functools
 import gc
 import hashlib
+import importlib
 import io
 import os
 import pickle
@@ -265,6 +266,25 @@ def _skipped(name: str, value: Any, program: bool) -> bool:
     return not program and (isinstance(value, type) or callable(value) or _immutable(value))
 
 
+def imported_modules(source: str) -> list[str]:
+    """Every module an import statement of `source` can bind (a superset: `import a.b` binds a, which
+    leads to a.b; `from a import b` binds a.b if that is a module)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # it was loaded, so this does not happen; nothing is reachable by import then
+    out: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                out.append(alias.name if alias.asname else alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out += [node.module if alias.name == "*" else f"{node.module}.{alias.name}" for alias in node.names]
+    return out
+
+
 _KINDS: dict[str, dict[str, tuple[Any, bool]]] = {}  # design_space module -> global -> (value, holds data)
 
 
@@ -291,23 +311,24 @@ def prepare() -> None:
 class Footprint:
     """Measures what a loaded program holds at the end of each episode (see the module docstring)."""
 
-    def __init__(self, program: types.ModuleType, program_file: str) -> None:
+    def __init__(self, program: types.ModuleType, program_file: str, source: str) -> None:
         self.program = program
         self.program_file = program_file
-        self._modules_seen = -1
-        self._trusted: list[types.ModuleType] = []
+        self._imports = imported_modules(source)
+        for name in self._imports:  # load now what a stage method would import later: its state at load is known
+            if name.startswith(TRUSTED_PREFIX + ".") and name not in sys.modules:
+                try:
+                    importlib.import_module(name)
+                except Exception:  # noqa: BLE001 - an attribute, not a module; or it fails (and is reported) when used
+                    pass
         self._modules_at_load = self._module_digests()
         self._toolkit_at_start: dict[int, tuple[Any, dict[str, int]]] = {}  # id -> (the object, its attributes' ids)
 
     def _module_digests(self) -> dict[tuple[str, str], tuple[bytes, int]]:
-        if len(sys.modules) != self._modules_seen:  # a module imported since the last look
-            self._modules_seen = len(sys.modules)
-            self._trusted = [m for name, m in list(sys.modules.items())
-                             if name.startswith(TRUSTED_PREFIX) and isinstance(m, types.ModuleType)]
         buf = io.BytesIO()
         pickler = _Pickler(buf, self.program_file, {}, count_lru=True)
         out = {}
-        for module, program in [(self.program, True)] + [(m, False) for m in self._trusted]:
+        for module, program in [(self.program, True)] + [(m, False) for m in self._reachable()]:
             pickler.count_lru = program
             for name, value in self._watched(module, program):
                 start = buf.tell()
@@ -322,6 +343,24 @@ class Footprint:
                 out[(module.__name__, name)] = (hashlib.blake2b(data, digest_size=16).digest(), len(data))
                 data.release()
         return out
+
+    def _reachable(self) -> list[types.ModuleType]:
+        """The design_space modules the program can reach: those it imports (anywhere in its source,
+        so imports inside functions count) or holds, and every module an attribute of those leads to.
+        A program cannot reach a module otherwise (the validator refuses __globals__, __import__,
+        importlib and sys), so only these can hold what it hides; scanning only them spares a forked
+        job from touching, and copying, the whole server's heap."""
+        stack = [v for v in list(vars(self.program).values()) if isinstance(v, types.ModuleType)]
+        stack += [m for m in (sys.modules.get(name) for name in self._imports) if m is not None]
+        seen: dict[str, types.ModuleType] = {}
+        while stack:
+            module = stack.pop()
+            name = getattr(module, "__name__", "")
+            if name in seen or not name.startswith(TRUSTED_PREFIX):
+                continue
+            seen[name] = module
+            stack += [v for v in list(vars(module).values()) if isinstance(v, types.ModuleType)]
+        return list(seen.values())
 
     @staticmethod
     def _watched(module: types.ModuleType, program: bool) -> list[tuple[str, Any]]:

@@ -68,7 +68,7 @@ def pack(recall: Any, budget: int) -> tuple[list[list[Any]], int, bool]:
 
 def replay(job: Job, stream_path: str, workdir: str, kit_factory=Kit) -> dict[str, Any]:
     cls = load_program(job.program, workdir)
-    footprint_of = Footprint(sys.modules["candidate"], os.path.join(workdir, "candidate.py"))
+    footprint_of = Footprint(sys.modules["candidate"], os.path.join(workdir, "candidate.py"), job.program)
     queries: dict[str, Any] = {}
     ops: dict[str, list[float]] = {"ingest": [], "retrieve": [], "manage": []}
     records = 0

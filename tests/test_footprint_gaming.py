@@ -102,6 +102,10 @@ HIDDEN = {
     "design_space module global": program(
         module="from design_space.components.encode import facts", put="facts.PATTERNS.append(r)",
         get="[p for p in facts.PATTERNS if isinstance(p[0], str)]"),
+    "design_space module global, imported inside a method": program(
+        put="from design_space.components.encode import facts as f\nf.PATTERNS.append(r)",
+        get="[p for p in fetch_facts().PATTERNS if isinstance(p[0], str)]",
+        module="def fetch_facts():\n    from design_space.components.encode import facts\n    return facts"),
     "kit attribute": program(init="self.kit.shelf = []", put="self.kit.shelf.append(r)", get="self.kit.shelf"),
     "embedder attribute": program(init="self.kit.embedder.shelf = []", put="self.kit.embedder.shelf.append(r)",
                                   get="self.kit.embedder.shelf"),
@@ -217,10 +221,12 @@ def test_an_honest_program_is_not_charged_for_what_it_does_not_hold(stream_path,
     assert out["footprint"]["bytes"] <= 1.1 * honest["footprint"]["bytes"] + 1024
 
 
-def test_a_module_global_is_counted_inside_a_real_sandbox():
-    """The same hiding place through a sandboxed run (its own process, the real scoring path)."""
+@pytest.mark.parametrize("name", ["module global", "design_space module global, imported inside a method"])
+def test_a_module_global_is_counted_inside_a_real_sandbox(name):
+    """The same hiding places through a sandboxed run: its own fresh process, where a design_space
+    module a stage method imports is not loaded yet when the program is, and the real scoring path."""
     plain = SANDBOX.run(Job(program=HONEST, task="synthetic", fidelity="smoke", limits=LIMITS))
-    hidden = SANDBOX.run(Job(program=HIDDEN["module global"], task="synthetic", fidelity="smoke", limits=LIMITS))
+    hidden = SANDBOX.run(Job(program=HIDDEN[name], task="synthetic", fidelity="smoke", limits=LIMITS))
     assert plain.status == hidden.status == "ok", (plain.error, hidden.error)
     assert plain.metrics["bytes"] > 2000
     assert hidden.metrics["bytes"] >= 0.9 * plain.metrics["bytes"]
