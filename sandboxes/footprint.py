@@ -16,8 +16,9 @@ could hide state and without trusting any code the program wrote:
   counts at its full size (replacing a padding constant hides nothing).
 - **The toolkit**: a public attribute the program added to, or replaced on, the kit or its
   embedder. (Private attributes of other objects are refused by the validator.)
-- **``design_space`` module state**: a global that is not a function, class or module and changed
-  since load counts.
+- **``design_space`` module state**: in the modules the program can reach (those its import
+  statements name, anywhere in its source, and those their attributes lead to), a global that is not
+  a function, class or module and changed since load counts.
 
 State that cannot be measured (a generator, a lock, a subclass of a C type other than the
 built-in containers) raises `FootprintError` naming the cause: an unknown footprint is never
@@ -279,7 +280,9 @@ def imported_modules(source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                out.append(alias.name if alias.asname else alias.name.split(".")[0])
+                out.append(alias.name)  # loaded, or bound under its alias
+                if not alias.asname:
+                    out.append(alias.name.split(".")[0])  # what the name binds
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             out += [node.module if alias.name == "*" else f"{node.module}.{alias.name}" for alias in node.names]
     return out
