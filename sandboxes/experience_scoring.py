@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sandboxes.evidence import EventWords, event_words
+from sandboxes.scoring import footprint_of
 from sandboxes.tasks.experience import ExperienceStream
 
 FAILURE_SAMPLE = 8
@@ -115,10 +116,8 @@ def score_experience(stream: ExperienceStream, transcript: dict[str, Any]) -> di
         m[f"{op}_ms_p95"] = float(np.percentile(values, 95)) if values else 0.0
     m["latency_ms"] = m.get("retrieve_ms_p50", 0.0)
     m["step_ms"] = sum(float(np.mean(ops[op])) for op in ("ingest", "retrieve", "manage") if ops.get(op))
-    fp = transcript.get("footprint", {})
-    m["records"] = float(fp.get("records", 0))
-    m["bytes"] = float(fp.get("bytes", -1))
-    m["memory_kb"] = m["bytes"] / 1024.0 if m["bytes"] >= 0 else -1.0
+    m["records"], m["bytes"] = footprint_of(transcript)
+    m["memory_kb"] = m["bytes"] / 1024.0
     if stream.capacity_records:
         m["capacity_used"] = m["records"] / stream.capacity_records
     m["llm_calls"] = float(transcript.get("llm", {}).get("calls", 0))

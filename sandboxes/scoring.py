@@ -139,9 +139,7 @@ def score_transcript(stream: Stream, transcript: dict[str, Any],
         metrics[f"{op}_ms_p50"] = _pct(values, 50)
         metrics[f"{op}_ms_p95"] = _pct(values, 95)
     metrics["latency_ms"] = metrics.get("retrieve_ms_p50", 0.0)
-    fp = transcript.get("footprint", {})
-    metrics["records"] = float(fp.get("records", 0))
-    metrics["bytes"] = float(fp.get("bytes", -1))
+    metrics["records"], metrics["bytes"] = footprint_of(transcript)
     metrics["llm_calls"] = float(transcript.get("llm", {}).get("calls", 0))
     metrics["llm_tokens"] = float(transcript.get("llm", {}).get("tokens", 0))
     if "embed" in transcript:  # texts the sandbox had to embed itself: the cache missed them
@@ -152,6 +150,16 @@ def score_transcript(stream: Stream, transcript: dict[str, Any],
         per_category[cat]["empty_rate"] = per_category[cat].pop("empty", 0.0)
     per_item = {qid: r.get("recall", r.get("session_recall", r.get("abstain_empty", 0.0))) for qid, r in rows.items()}
     return {"metrics": metrics, "per_category": per_category, "per_item": per_item, "failures": failures}
+
+
+def footprint_of(transcript: dict[str, Any]) -> tuple[float, float]:
+    """(records, bytes) the harness measured. Footprint objectives are minimised, so a transcript
+    without a measured, non-negative size is refused rather than scored (it would rank best)."""
+    fp = transcript.get("footprint")
+    size = fp.get("bytes") if isinstance(fp, dict) else None
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or not size >= 0:
+        raise ValueError(f"footprint: bytes is {size!r}, not a measured size")
+    return float(fp.get("records", 0)), float(size)
 
 
 def health_problem(metrics: dict[str, float]) -> str:

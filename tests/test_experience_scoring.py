@@ -110,3 +110,12 @@ def test_only_events_an_item_shows_vote():
     label, weights = vote([['A: e.g. "refund my card payment"; "card never arrived in the post"', ["a1", "b1"], 1.0]],
                           labels, shows)
     assert weights == pytest.approx({"A": 1.0, "B": 1.0})
+
+
+@pytest.mark.parametrize("size", [-1, -1024.0, None])
+def test_negative_or_missing_footprint_is_refused_not_ranked_best(size):
+    stream = _stream(["A", "B"])
+    t = _transcript(stream, {})
+    t["footprint"] = {"records": 7} if size is None else {"records": 7, "bytes": size}
+    with pytest.raises(ValueError, match="footprint: bytes"):
+        score_experience(stream, t)

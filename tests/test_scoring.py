@@ -203,3 +203,16 @@ def test_latency_percentiles_equal_numpys_linear_rule_bit_for_bit():
             values = [rng.expovariate(0.2) for _ in range(n)]
             for q in (50, 95):
                 assert _pct(values, q) == float(np.percentile(values, q))
+
+
+@pytest.mark.parametrize("footprint", [{"records": 4, "bytes": -1}, {"records": 4}, None,
+                                       {"records": 4, "bytes": "0"}, {"records": 4, "bytes": float("nan")}])
+def test_a_transcript_without_a_measured_footprint_is_refused(footprint):
+    # footprint objectives are minimised: -1 ("unknown") or a missing size would rank best
+    t = transcript()
+    if footprint is None:
+        del t["footprint"]
+    else:
+        t["footprint"] = footprint
+    with pytest.raises(ValueError, match="footprint: bytes"):
+        score_transcript(stream(), t)

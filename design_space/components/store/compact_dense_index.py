@@ -171,11 +171,7 @@ class CompactDenseIndex:
         out = np.full(len(self.row_of), -np.inf, dtype=np.float32)
         if not self._rows:
             return out
-        if isinstance(query, str):
-            self._last_query = query_vector(self.embed, self._last_query, query)
-            q = self._last_query[1]
-        else:
-            q = np.asarray(query, dtype=np.float32)
+        self._last_query, q = query_vector(self.embed, self._last_query, query)
         # numpy has no fast int8/float16 product: widen per search (the memory stays small, the search pays)
         wide = packed.astype(np.float32)
         scale = self._scale[: self._rows]

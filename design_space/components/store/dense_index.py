@@ -37,12 +37,16 @@ def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     return list(zip(idx[keep].tolist(), vals[keep].tolist()))
 
 
-def query_vector(embed: EmbedFn, last: tuple[str, np.ndarray] | None, text: str) -> tuple[str, np.ndarray]:
-    """The question and its vector; a pipeline's stages often search the same text in turn, so an
-    index keeps the last pair and passes it back: the text is embedded once."""
-    if last is None or last[0] != text:
-        last = (text, np.asarray(embed([text])[0], dtype=np.float32))
-    return last
+def query_vector(embed: EmbedFn, last: tuple[str, np.ndarray] | None,
+                 query: str | np.ndarray) -> tuple[tuple[str, np.ndarray] | None, np.ndarray]:
+    """(the pair to keep, the query's float32 vector). A pipeline's stages often search the same
+    text in turn, so an index keeps the last (text, vector) pair and passes it back: the text is
+    embedded once. A vector query passes through and leaves the pair as it was."""
+    if not isinstance(query, str):
+        return last, np.asarray(query, dtype=np.float32)
+    if last is None or last[0] != query:
+        last = (query, np.asarray(embed([query])[0], dtype=np.float32))
+    return last, last[1]
 
 
 class DenseIndex:
@@ -126,11 +130,7 @@ class DenseIndex:
         m = self.vectors()
         if not len(m):
             return np.zeros(0, dtype=np.float32)
-        if isinstance(query, str):
-            self._last_query = query_vector(self.embed, self._last_query, query)
-            q = self._last_query[1]
-        else:
-            q = np.asarray(query, dtype=np.float32)
+        self._last_query, q = query_vector(self.embed, self._last_query, query)
         sims = self._matmul(m, q) if self._matmul else m @ q
         if self._mask is None:
             self._mask = np.asarray(self.alive, dtype=bool)
