@@ -38,6 +38,7 @@ class Archive:
         self._rank: dict[str, int] = {}
         self._ranked_size = 0
         self._ids: list[str] = []  # insertion order, for uniform draws
+        self._size: dict[str, int] = {}  # source length: among programs tied on a point, shorter is preferred
 
     @classmethod
     def load(cls, store: Store, objectives: Sequence[tuple[str, str]], fidelity: str) -> "Archive":
@@ -53,10 +54,12 @@ class Archive:
         gains = [metrics[m] for m, d in self.objectives if d == "max"]
         return not (gains and all(g <= 0 for g in gains))  # no quality at all: "free" but worth nothing
 
-    def add(self, cid: str, metrics: dict[str, float], per_item: dict[str, float] | None = None) -> bool:
-        """Add a candidate; True when it is on the front afterwards."""
+    def add(self, cid: str, metrics: dict[str, float], per_item: dict[str, float] | None = None,
+            size: int = 0) -> bool:
+        """Add a candidate (`size`: its source length); True when it is on the front afterwards."""
         if cid in self.metrics or not self.admits(metrics):
             return cid in self._front
+        self._size[cid] = size
         point = orient([metrics[m] for m, _ in self.objectives], self._dirs)
         self.metrics[cid] = {m: metrics[m] for m, _ in self.objectives}
         self.points[cid] = point
@@ -97,6 +100,9 @@ class Archive:
 
     def draw(self, rng) -> str:
         return self._ids[rng.randrange(len(self._ids))]
+
+    def size_of(self, cid: str) -> int:
+        return self._size[cid]
 
     def values(self, cid: str) -> tuple[float, ...]:
         return tuple(self.metrics[cid][m] for m, _ in self.objectives)
@@ -146,13 +152,20 @@ class Archive:
         return list(self._ties)
 
     def draw_front(self, rng) -> str:
-        """A front member: a distinct point uniformly, then one of the programs tied on it, so a
-        point many equal programs share is drawn no more often than any other."""
+        """A front member: a distinct point uniformly, so a point many equal programs share is
+        drawn no more often than any other; then the shorter of two programs tied on it
+        (lexicographic parsimony pressure). Equal scores are no reason to grow: without it, edits
+        that add a step and change nothing drift the front toward ever longer programs, which
+        cost more to run and to read."""
         if self._front_ranked is None:
             self.front_ranked()
         point = self._points_sorted[rng.randrange(len(self._points_sorted))]
         members = self._ties[point]
-        return members[rng.randrange(len(members))]
+        a = members[rng.randrange(len(members))]
+        if len(members) == 1:
+            return a
+        b = members[rng.randrange(len(members))]
+        return b if self._size[b] < self._size[a] else a
 
     def rank_of(self, cid: str) -> int:
         if len(self) > self._ranked_size * RERANK_GROWTH:

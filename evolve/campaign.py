@@ -164,12 +164,14 @@ class Campaign:
         n = self.config.selection.islands
         islands = [Archive(self.objectives) for _ in range(n)] if n > 1 else []
         homes = {c.id: c.meta.get("island", 0) for c in self.store.candidates()} if islands else {}
+        sizes = self.store.code_sizes()
         for ev in self.store.evaluations(self.final):
             if ev.status != "ok" or ev.error:  # an error on an ok run is a health problem
                 continue
-            archive.add(ev.candidate_id, ev.metrics, ev.per_item)
+            size = sizes.get(ev.candidate_id, 0)
+            archive.add(ev.candidate_id, ev.metrics, ev.per_item, size)
             for i in self._homes(homes.get(ev.candidate_id, 0)) if islands else ():
-                islands[i].add(ev.candidate_id, ev.metrics, ev.per_item)
+                islands[i].add(ev.candidate_id, ev.metrics, ev.per_item, size)
         for _t, _k, d in self.store.events("migrate") if islands else ():
             for cid in d["ids"]:
                 self._migrate_one(cid, islands[d["into"]], archive)
@@ -182,7 +184,8 @@ class Campaign:
     def _migrate_one(self, cid: str, into: Archive, archive: Archive) -> None:
         if cid in archive and cid not in into:
             ev = self.store.evaluation(cid, self.final)
-            into.add(cid, ev.metrics if ev else archive.metrics[cid], ev.per_item if ev else {})
+            into.add(cid, ev.metrics if ev else archive.metrics[cid], ev.per_item if ev else {},
+                     archive.size_of(cid))
 
     def _migrate(self) -> None:
         """Ring migration: each island's front members join the next island."""
@@ -517,9 +520,9 @@ class Campaign:
                 self._observe(op, cand.meta, None, False)
                 self._done(cid, f"unhealthy: {result.error[:160]}")
                 return
-            on_front = self.archive.add(cid, result.metrics, result.per_item)
+            on_front = self.archive.add(cid, result.metrics, result.per_item, len(cand.code))
             for i in self._homes(cand.meta.get("island", 0)) if self.islands else ():
-                self.islands[i].add(cid, result.metrics, result.per_item)
+                self.islands[i].add(cid, result.metrics, result.per_item, len(cand.code))
             if on_front:
                 vals = ", ".join(f"{m}={result.metrics.get(m, float('nan')):.4g}" for m, _ in self.objectives)
                 self.progress.on_log(f"{cid} ({cand.operator}) joins the front: {vals}")

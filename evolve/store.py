@@ -238,6 +238,10 @@ class Store:
     def candidates(self) -> list[Candidate]:
         return [_candidate(r) for r in self.conn.execute("SELECT * FROM candidates ORDER BY seq")]
 
+    def code_sizes(self) -> dict[str, int]:
+        """Each candidate's source length, without reading the sources into Python."""
+        return dict(self.conn.execute("SELECT id, length(code) FROM candidates"))
+
     def count_candidates(self) -> int:
         # seq runs 1..N without gaps (candidates are never deleted): an index lookup, not a scan
         return self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM candidates").fetchone()[0]

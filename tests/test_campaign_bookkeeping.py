@@ -58,6 +58,11 @@ def test_a_seed_with_zero_recall_finishing_first_does_not_end_the_campaign(tmp_p
     assert compare_runs(both.store, both.store)["hypervolume"]["both"] == pytest.approx(hv)
     # the reference came from the task, not from whichever candidate finished first
     assert stored_values(both.store, both.config) == [0.0, 96.0]
+    # parsimony among ties reads each program's length, the same live and after a resume
+    sizes = {c: len(both.store.candidate(c).code) for c in both.archive.ids()}
+    assert {c: both.archive.size_of(c) for c in sizes} == sizes and min(sizes.values()) > 500
+    reloaded, _islands = both._load_archives()
+    assert {c: reloaded.size_of(c) for c in sizes} == sizes
 
 
 def test_a_database_without_a_fixed_reference_still_opens(tmp_path):

@@ -25,6 +25,18 @@ def test_tournament_prefers_front_and_explores_sometimes():
     assert picks["c"] > 0 and picks["c"] > picks["d"]  # among explorers the better rank wins
 
 
+def test_among_programs_tied_on_a_point_the_shorter_is_preferred():
+    arch = Archive([("recall", "max"), ("tokens", "min")])
+    arch.add("short", {"recall": 1.0, "tokens": 5.0}, size=900)
+    arch.add("long", {"recall": 1.0, "tokens": 5.0}, size=4000)  # ties: edits that added nothing
+    arch.add("other", {"recall": 0.5, "tokens": 1.0}, size=9000)  # a distinct point, alone on it
+    picks = Counter(arch.draw_front(random.Random(k)) for k in range(4000))
+    # each distinct point is drawn equally often, whatever number of programs share it
+    assert 1800 < picks["other"] < 2200
+    # on the shared point, the shorter of two draws: 3/4 short, 1/4 long (still explored)
+    assert 0.7 < picks["short"] / (picks["short"] + picks["long"]) < 0.8
+
+
 def test_incremental_front_and_ranks_match_a_full_sort():
     rng = random.Random(3)
     arch = Archive([("recall", "max"), ("tokens", "min"), ("latency_ms", "min")])
