@@ -45,6 +45,7 @@ class Stream:
         m = emb.embed(texts).astype(np.float32)
         q = emb.embed([t for t, _a, _g in queries]).astype(np.float32)
         avail = np.array([a for _t, a, _g in queries])
+        self.vectors, self.query_vectors, self.available = m, q, avail  # for bench/banking77_ceiling.py
         mean = m[: avail.min()].mean(0)  # the warm memory's mean: what a centred index holds at the first query
 
         def unit(x: np.ndarray) -> np.ndarray:

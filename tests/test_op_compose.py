@@ -122,7 +122,7 @@ def test_label_components_are_offered_on_experience_streams_alone():
     """condense and label_vote work on an experience stream's feedback labels: a retrieval task's
     compose and structural children never hold them, an experience task's can."""
     labelled = {c.name for c in COMPONENTS.values() if c.labelled}
-    assert labelled == {"condense", "label_vote"}
+    assert labelled == {"condense", "label_vote", "label_model"}
     for flag, expect_some in ((False, False), (True, True)):
         deps = OperatorDeps(seed=0, objectives=OBJ, labelled=flag)
         ops = {o.name: o for o, _w in build_operators([OperatorConfig(name="compose"), OperatorConfig(name="structural")],

@@ -165,13 +165,18 @@ class CompactDenseIndex:
             raise KeyError(f"document {doc} was removed")
         return self._codes[row].astype(np.float32) * self._scale[row]
 
+    def embed_query(self, query: str | np.ndarray) -> np.ndarray:
+        """The query's float32 vector; a text asked again in a row is not embedded again."""
+        self._last_query, q = query_vector(self.embed, self._last_query, query)
+        return q
+
     def similarities(self, query: str | np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every document (removed ones get -inf)."""
         packed = self._packed()
         out = np.full(len(self.row_of), -np.inf, dtype=np.float32)
         if not self._rows:
             return out
-        self._last_query, q = query_vector(self.embed, self._last_query, query)
+        q = self.embed_query(query)
         # numpy has no fast int8/float16 product: widen per search (the memory stays small, the search pays)
         wide = packed.astype(np.float32)
         scale = self._scale[: self._rows]

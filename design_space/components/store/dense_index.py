@@ -118,6 +118,11 @@ class DenseIndex:
     def vector(self, doc: int) -> np.ndarray:
         return self.vectors()[doc]
 
+    def embed_query(self, query: str | np.ndarray) -> np.ndarray:
+        """The query's float32 vector; a text asked again in a row is not embedded again."""
+        self._last_query, q = query_vector(self.embed, self._last_query, query)
+        return q
+
     def similarities(self, query: str | np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every document (removed ones get -inf)."""
         if isinstance(query, str):  # stages of a pipeline search the same question in turn
@@ -130,7 +135,7 @@ class DenseIndex:
         m = self.vectors()
         if not len(m):
             return np.zeros(0, dtype=np.float32)
-        self._last_query, q = query_vector(self.embed, self._last_query, query)
+        q = self.embed_query(query)
         sims = self._matmul(m, q) if self._matmul else m @ q
         if self._mask is None:
             self._mask = np.asarray(self.alive, dtype=bool)
