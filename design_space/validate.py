@@ -107,13 +107,16 @@ class _Checker(ast.NodeVisitor):
             self.problems.append(Problem("private-attr", f"{node.id} may only be called directly", node.lineno))
 
     def _check_targets(self, targets: list[ast.AST], line: int) -> None:
-        for target in targets:
-            for node in ast.walk(target):
-                if isinstance(node, (ast.Attribute, ast.Subscript)) and _root(node) in self.imported:
-                    self.problems.append(Problem("forbidden-attr", f"assignment into the imported "
-                                                 f"{_root(node)!r} is not allowed (a program keeps its state "
-                                                 f"on self)", line))
-                    return
+        for node in _stores(targets):
+            if _root(node) in self.imported:
+                self.problems.append(Problem("forbidden-attr", f"assignment into the imported "
+                                             f"{_root(node)!r} is not allowed (a program keeps its state "
+                                             f"on self)", line))
+                return
+            if _through_kit(node):
+                self.problems.append(Problem("forbidden-attr", "assignment into self.kit is not allowed (the "
+                                             "toolkit is the harness's; a program keeps its state on self)", line))
+                return
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self._check_targets(node.targets, node.lineno)
@@ -129,6 +132,21 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Delete(self, node: ast.Delete) -> None:
         self._check_targets(node.targets, node.lineno)
+        self.generic_visit(node)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:  # ``for np.x in ...`` writes too
+        self._check_targets([node.target], node.lineno)
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For
+
+    def visit_withitem(self, node: ast.withitem) -> None:
+        if node.optional_vars is not None:
+            self._check_targets([node.optional_vars], getattr(node.optional_vars, "lineno", 0))
+        self.generic_visit(node)
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        self._check_targets([node.target], getattr(node.target, "lineno", 0))
         self.generic_visit(node)
 
     def visit_alias(self, node: ast.alias) -> None:
@@ -170,6 +188,32 @@ class _Checker(ast.NodeVisitor):
         self._class_depth += 1
         self.generic_visit(node)
         self._class_depth -= 1
+
+
+def _stores(targets: list[ast.AST]) -> list[ast.AST]:
+    """The attribute and subscript chains an assignment writes into (tuple targets unpacked; the
+    index expressions of a subscript are read, not written: ``x[np.arange(n)] = v`` writes x)."""
+    out, todo = [], list(targets)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Tuple, ast.List)):
+            todo.extend(node.elts)
+        elif isinstance(node, ast.Starred):
+            todo.append(node.value)
+        elif isinstance(node, (ast.Attribute, ast.Subscript)):
+            out.append(node)
+    return out
+
+
+def _through_kit(node: ast.AST) -> bool:
+    """True for a chain that writes below ``self.kit`` (``self.kit.x = ...``, ``self.kit.embedder.y += 1``)."""
+    chain = node.value if isinstance(node, (ast.Attribute, ast.Subscript)) else None
+    while isinstance(chain, (ast.Attribute, ast.Subscript)):
+        if (isinstance(chain, ast.Attribute) and chain.attr == "kit" and isinstance(chain.value, ast.Name)
+                and chain.value.id == "self"):
+            return True
+        chain = chain.value
+    return False
 
 
 def _root(node: ast.AST) -> str:

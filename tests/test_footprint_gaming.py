@@ -106,14 +106,20 @@ HIDDEN = {
         put="from design_space.components.encode import facts as f\nf.PATTERNS.append(r)",
         get="[p for p in fetch_facts().PATTERNS if isinstance(p[0], str)]",
         module="def fetch_facts():\n    from design_space.components.encode import facts\n    return facts"),
-    "kit attribute": program(init="self.kit.shelf = []", put="self.kit.shelf.append(r)", get="self.kit.shelf"),
-    "embedder attribute": program(init="self.kit.embedder.shelf = []", put="self.kit.embedder.shelf.append(r)",
-                                  get="self.kit.embedder.shelf"),
+    # writing into self.kit is refused by the validator (below); through an alias it is not, and is counted
+    "kit attribute": program(init="kit = self.kit\nkit.shelf = []", put="self.kit.shelf.append(r)",
+                             get="self.kit.shelf"),
+    "embedder attribute": program(init="emb = self.kit.embedder\nemb.shelf = []",
+                                  put="self.kit.embedder.shelf.append(r)", get="self.kit.embedder.shelf"),
 }
 
 # Hiding places only the validator can close: another object's private state, and the state of
 # third-party modules (not watched by the footprint).
 REFUSED = {
+    "kit attribute, written directly": program(init="self.kit.shelf = []", put="self.kit.shelf.append(r)",
+                                               get="self.kit.shelf"),
+    "kit counter": program(init="self.kit.hits = 0", put="self.kit.hits = self.kit.hits * 2 + 1",
+                           get="[]"),
     "component cache": program(init="self.index = BM25Index()",
                                put="self.index._last = ('', (self.index._last or ('', []))[1] + [r])",
                                get="(self.index._last or ('', []))[1]"),

@@ -64,3 +64,27 @@ def test_missing_class_and_syntax_error():
 def test_size_limit():
     big = GOOD + "\n".join(f"X{i} = {i}" for i in range(3000))
     assert "size" in codes(big)
+
+
+KIT_WRITER = GOOD.replace("    def store(self, records): pass", "    def store(self, records):\n        {line}")
+
+
+@pytest.mark.parametrize("line", ["self.kit.hits = 12345", "self.kit.embedder.misses += 7",
+                                  "self.kit.extra['k'] = records"])
+def test_writing_into_the_toolkit_is_refused(line):
+    # the kit's counters are left out of the footprint: a program must not keep state in them
+    problems = validate_source(KIT_WRITER.format(line=line))
+    assert [p.code for p in problems] == ["forbidden-attr"] and "self.kit" in problems[0].message
+
+
+@pytest.mark.parametrize("line,refused", [
+    ("import numpy as np\nX = np.zeros(3)\nX[np.arange(2)] = 1.0", False),  # writes X, reads np
+    ("import numpy as np\nA, B = np.zeros(2), 1", False),
+    ("import numpy as np\nnp.cache = 1", True),
+    ("import numpy as np\nfor np.y in range(3):\n    pass", True),
+    ("import numpy as np\nA, np.z = 1, 2", True),
+    ("import numpy as np\nA = [0 for np.q in range(2)]", True),
+])
+def test_assignment_into_an_import_is_judged_by_what_is_written(line, refused):
+    problems = [p for p in validate_source(line + "\n" + GOOD) if "imported" in p.message]
+    assert bool(problems) == refused, problems
