@@ -120,16 +120,17 @@ def test_tune_starts_a_new_structure_from_what_another_structure_put_on_the_fron
 
 def test_label_components_are_offered_on_experience_streams_alone():
     """condense and label_vote work on an experience stream's feedback labels: a retrieval task's
-    compose and structural children never hold them, an experience task's can."""
+    compose, structural and random children never hold them, an experience task's can."""
     labelled = {c.name for c in COMPONENTS.values() if c.labelled}
     assert labelled == {"condense", "label_vote", "label_model"}
     for flag, expect_some in ((False, False), (True, True)):
-        deps = OperatorDeps(seed=0, objectives=OBJ, labelled=flag)
-        ops = {o.name: o for o, _w in build_operators([OperatorConfig(name="compose"), OperatorConfig(name="structural")],
-                                                  deps)}
+        deps = OperatorDeps(seed=0, objectives=OBJ, labelled=flag,
+                            seed_programs={"dense_rag": seed_source("dense_rag")})
+        ops = {o.name: o for o, _w in build_operators([OperatorConfig(name="compose"), OperatorConfig(name="structural"),
+                                                       OperatorConfig(name="random", params={"max_edits": 6})], deps)}
         held = set()
         for seed in range(40):
-            for name in ("compose", "structural"):
+            for name in ("compose", "structural", "random"):
                 try:
                     p = ops[name].propose(ctx(seed_source("dense_rag"), seed))
                 except Exception:  # noqa: BLE001 - an edit that does not apply: drawn again next seed

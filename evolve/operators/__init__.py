@@ -32,13 +32,19 @@ def _frozen(params: dict[str, Any], deps: OperatorDeps) -> dict[str, Any]:
     return {**params, "frozen": ANNOTATION_KNOBS} if deps.labelled and "frozen" not in params else params
 
 
-def _structural(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+def _unlabelled(params: dict[str, Any], deps: OperatorDeps) -> dict[str, Any]:
+    """Label components only where labels exist (elsewhere they return their hits unchanged)."""
     from design_space.catalogue import COMPONENTS
+
+    if not deps.labelled and params.get("components") is None:
+        return {**params, "components": [c.name for c in COMPONENTS.values() if not c.labelled]}
+    return params
+
+
+def _structural(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from evolve.operators.structural import StructuralEdit
 
-    if not deps.labelled and params.get("components") is None:  # label components only where labels exist
-        params = {**params, "components": [c.name for c in COMPONENTS.values() if not c.labelled]}
-    return StructuralEdit(**_frozen(params, deps))
+    return StructuralEdit(**_frozen(_unlabelled(params, deps), deps))
 
 
 def _tune(params: dict[str, Any], deps: OperatorDeps) -> Operator:
@@ -76,7 +82,7 @@ def _compose(params: dict[str, Any], deps: OperatorDeps) -> Operator:
 def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from evolve.operators.random_sample import RandomSample
 
-    return RandomSample(deps.seed_programs or {}, **params)
+    return RandomSample(deps.seed_programs or {}, **_unlabelled(params, deps))
 
 
 FACTORIES: dict[str, Callable[[dict[str, Any], OperatorDeps], Operator]] = {
