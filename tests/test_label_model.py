@@ -116,6 +116,19 @@ def test_without_vectors_it_is_the_plain_vote():
     assert "label_model" not in table.cache
 
 
+def test_a_table_without_labels_is_not_scanned_again_per_query():
+    vec, rows = clusters()
+    index = DenseIndex(embed_from(vec))
+    table = table_of(index, [(text, "") for text, _label in rows])  # a conversation: no labels
+    query = Query(id="q", text="question")
+    hits = index.search("question", 3)
+    assert vote_with_model(hits, "question", query, table, index, weight=1.0) == hits
+    assert table.cache["label_model"] == {"at": len(rows), "labels": []}
+    seen = table.cache["label_model"]
+    assert vote_with_model(hits, "question", query, table, index, weight=1.0) == hits
+    assert table.cache["label_model"] is seen  # no refit until the table grows by a quarter
+
+
 def test_a_program_with_the_label_model_runs_in_the_sandbox_and_pays_for_it_in_memory():
     need("banking77/train.csv")
     base = insert_at(seed_source("dense_rag"), "hits", COMPONENTS["label_vote"], 0)

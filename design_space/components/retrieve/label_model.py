@@ -51,22 +51,27 @@ def fit_softmax(x: np.ndarray, y: np.ndarray, k: int, steps: int) -> tuple[np.nd
 
 
 def _model(table, index, steps: int) -> dict | None:
-    """The fitted model in `table.cache`, refitted first when the table has grown enough."""
+    """The fitted model in `table.cache`, refitted first when the table has grown enough (None
+    while fewer than two labels are stored; that finding is kept too, so a table without labels
+    is not scanned again per query)."""
     model = table.cache.get(_KEY)
-    if model is not None and len(table) < model["at"] * _GROWTH:
-        return model
+    if model is None or len(table) >= max(model["at"] * _GROWTH, model["at"] + 1):
+        model = _fit(table, index, steps)
+        table.cache[_KEY] = model
+    return model if model["labels"] else None
+
+
+def _fit(table, index, steps: int) -> dict:
     vectors = index.vectors()
     rows = [n for n in range(min(len(table), len(vectors))) if table.alive[n] and table[n].label]
     labels = sorted({table[n].label for n in rows})
     if len(rows) < _MIN_EXAMPLES or len(labels) < 2:
-        return model
+        return {"at": len(table), "labels": []}
     code = {lab: i for i, lab in enumerate(labels)}
     y = np.array([code[table[n].label] for n in rows])
     w, b = fit_softmax(_unit(np.asarray(vectors[rows], dtype=np.float32)), y, len(labels), steps)
     example = {table[n].label: n for n in rows}  # the latest turn of each label
-    model = {"at": len(table), "labels": labels, "w": w, "b": b, "example": example}
-    table.cache[_KEY] = model
-    return model
+    return {"at": len(table), "labels": labels, "w": w, "b": b, "example": example}
 
 
 def vote_with_model(hits: Hits, text: str, query, table, index, pool: int = 8, power: float = 6.0,
