@@ -128,6 +128,19 @@ def present(code: str) -> dict[str, list[str]]:
     return out
 
 
+def holds_only(code: str, allowed: set[str] | None) -> bool:
+    """True when every catalogue component the program holds is in `allowed` (None: any)."""
+    return allowed is None or {c for names in present(code).values() for c in names} <= allowed
+
+
+def check_components(names: list[str] | None) -> set[str] | None:
+    """An operator's `components` allow-list as a set (None: the whole catalogue); unknown names are refused."""
+    strange = sorted(set(names or ()) - set(COMPONENTS))
+    if strange:
+        raise ValueError(f"unknown component {strange[0]!r} (known: {', '.join(sorted(COMPONENTS))})")
+    return set(names) if names is not None else None
+
+
 def _with_component(code: str, comp: Component) -> str:
     code = add_import(code, comp.import_line())
     return insert_knobs(code, {k.name: knob_text(k) for k in comp.knobs})

@@ -10,11 +10,10 @@ import math
 import random
 from typing import Any
 
-from design_space.catalogue import COMPONENTS
 from design_space.validate import validate_source
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
 from evolve.operators.knobs import Knob, read_knobs, write_knobs
-from evolve.operators.pipeline_edits import present
+from evolve.operators.pipeline_edits import check_components, holds_only
 from evolve.operators.structural_edits import EDITS
 
 
@@ -41,14 +40,11 @@ class RandomSample:
     def __init__(self, seeds: dict[str, str], max_edits: int = 3, components: list[str] | None = None) -> None:
         if not seeds:
             raise ValueError("random sampling needs at least one seed program")
-        strange = sorted(set(components or ()) - set(COMPONENTS))
-        if strange:
-            raise ValueError(f"unknown component {strange[0]!r} (known: {', '.join(sorted(COMPONENTS))})")
         self.seeds = seeds
         self.max_edits = max_edits
         # the catalogue components a sample may hold (None: all); e.g. label-voting steps only
         # where the task's events carry labels (elsewhere they return their hits unchanged)
-        self.components = set(components) if components is not None else None
+        self.components = check_components(components)
 
     def propose(self, ctx: OperatorContext) -> Proposal:
         rng = ctx.rng
@@ -58,7 +54,7 @@ class RandomSample:
         for _ in range(rng.randint(0, self.max_edits)):
             edit, _w = EDITS[rng.choice(sorted(EDITS))]
             out = edit(code, rng)
-            if out is not None and self._allowed(out[0]):
+            if out is not None and holds_only(out[0], self.components):
                 code, note = out
                 notes.append(note)
         knobs = [k for k in read_knobs(code) if not isinstance(k.value, str)]
@@ -68,6 +64,3 @@ class RandomSample:
         if problems:
             raise OperatorError(f"random sample is invalid: {problems[0].render()}")
         return Proposal(code=code, note="; ".join(notes), operator=self.name, parents=(), meta={"seed": name})
-
-    def _allowed(self, code: str) -> bool:
-        return self.components is None or {c for names in present(code).values() for c in names} <= self.components

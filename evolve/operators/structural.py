@@ -11,11 +11,10 @@ import math
 import random
 from typing import Any
 
-from design_space.catalogue import COMPONENTS
 from design_space.validate import validate_source
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
 from evolve.operators.knobs import Knob, read_knobs, write_knobs
-from evolve.operators.pipeline_edits import present
+from evolve.operators.pipeline_edits import check_components, holds_only
 from evolve.operators.structural_edits import EDITS
 
 
@@ -50,12 +49,9 @@ class StructuralEdit:
         unknown = sorted(set(edits or ()) - set(EDITS))
         if unknown:
             raise ValueError(f"unknown structural edit {unknown[0]!r} (known: {', '.join(sorted(EDITS))})")
-        strange = sorted(set(components or ()) - set(COMPONENTS))
-        if strange:
-            raise ValueError(f"unknown component {strange[0]!r} (known: {', '.join(sorted(COMPONENTS))})")
         # the catalogue components a child may hold (None: all); e.g. an experience task has no use
         # for query rewriting or dated turns, whose new texts only miss the embedding cache
-        self.components = set(components) if components is not None else None
+        self.components = check_components(components)
         self.frozen = frozenset(frozen)  # knobs left as the parent has them (e.g. turn annotations)
         self.max_knobs = max_knobs
         self.knob_weight = knob_weight
@@ -89,9 +85,7 @@ class StructuralEdit:
         """The edit's child, drawing again (a few times) while it holds a component outside the allow-list."""
         for _ in range(12 if self.components is not None else 1):
             out = self.edits[name][0](code, rng)
-            if out is None or self.components is None:
-                return out
-            if {c for names in present(out[0]).values() for c in names} <= self.components:
+            if out is None or holds_only(out[0], self.components):
                 return out
         return None
 
