@@ -240,3 +240,12 @@ def test_segment_is_the_source_of_every_node():
                 assert segment(lines, node) == ast.get_source_segment(code, node)
                 checked += 1
     assert checked > 1000
+
+
+def test_an_unknown_component_in_an_allow_list_is_refused_by_name():
+    from evolve.operators.random_sample import RandomSample
+
+    for make in (lambda: StructuralEdit(components=["bm25", "no_such_step"]),
+                 lambda: RandomSample({"s": "x"}, components=["no_such_step"])):
+        with pytest.raises(ValueError, match="unknown component 'no_such_step'"):
+            make()
