@@ -65,6 +65,37 @@ def test_knob_mutation_changes_a_knob_and_notes_it():
         assert validate_source(p.code) == []
 
 
+def test_offline_knob_edits_keep_catalogue_knobs_in_their_declared_range():
+    """temporal declares TIME_POOL 10..100 and TIME_WINDOW_DAYS 1..90: a mutation at the edge stays
+    there or moves inward, while a knob no component declares (the seed's TOP_K) still moves freely;
+    random samples cover the declared range, not ×/÷4 around the program's value (3.5..56 days)."""
+    from design_space.catalogue import COMPONENTS
+    from evolve.operators.pipeline_edits import insert_at
+    from evolve.operators.random_sample import RandomSample
+
+    spec = {s.name: s for s in COMPONENTS["temporal"].knobs}
+    base = insert_at(seed_source("bm25_rag"), "hits", COMPONENTS["temporal"], 0)
+    edge = write_knobs(base, {"TIME_POOL": 100, "TIME_WINDOW_DAYS": 90.0, "TOP_K": 40})
+    op = StructuralEdit(knob_weight=1.0, edits=[], max_knobs=8)
+    seen: dict[str, list] = {}
+    for seed in range(120):
+        try:
+            child = op.propose(ctx(edge, seed)).code
+        except OperatorError:  # every picked knob was at its edge and pushed outward: no child
+            continue
+        for k in read_knobs(child):
+            seen.setdefault(k.name, []).append(k.value)
+    for name in ("TIME_POOL", "TIME_WINDOW_DAYS"):
+        assert all(spec[name].low <= v <= spec[name].high for v in seen[name]), (name, max(seen[name]))
+        assert min(seen[name]) < spec[name].high  # mutated inward, not frozen at the edge
+    assert max(seen["TOP_K"]) > 40
+
+    sampler = RandomSample({"t": base}, max_edits=0)
+    days = [next(k.value for k in read_knobs(sampler.propose(ctx(base, s)).code) if k.name == "TIME_WINDOW_DAYS")
+            for s in range(200)]
+    assert all(1.0 <= d <= 90.0 for d in days) and max(days) > 56.0 and min(days) < 3.5
+
+
 def test_swap_index_runs_and_changes_the_index():
     code, note = swap_index(seed_source("bm25_rag"), random.Random(0))
     assert "BM25Index" in note and ("DenseIndex(" in code or "HybridIndex(" in code)

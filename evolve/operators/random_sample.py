@@ -1,36 +1,18 @@
 """Random sampling of the design space: a baseline operator that ignores its parents.
 
 It takes a random seed program, applies a random number (0–3) of structural edits, and sets
-every numeric knob uniformly at random within the range `tune` would search. Campaigns use
-it as the yardstick the guided operators must beat.
+every numeric knob uniformly at random within the range `tune` would search
+(evolve/operators/knob_ranges.py: a catalogue knob's declared range, log-uniform where declared
+so). Campaigns use it as the yardstick the guided operators must beat.
 """
 from __future__ import annotations
 
-import math
-import random
-from typing import Any
-
 from design_space.validate import validate_source
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
-from evolve.operators.knobs import Knob, read_knobs, write_knobs
+from evolve.operators.knob_ranges import range_of
+from evolve.operators.knobs import read_knobs, write_knobs
 from evolve.operators.pipeline_edits import check_components, holds_only
 from evolve.operators.structural_edits import EDITS
-
-
-def _uniform(knob: Knob, rng: random.Random) -> Any:
-    v = knob.value
-    if isinstance(v, bool):
-        return rng.random() < 0.5
-    if isinstance(v, int):
-        if v <= 0:
-            return rng.randint(0, 8) if v == 0 else rng.randint(v * 4, -1)
-        lo, hi = max(1, v // 4), max(2, v * 4)
-        return int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
-    if isinstance(v, float):
-        if 0.0 <= v <= 1.0:
-            return round(rng.random(), 4)
-        return round(v * 4 ** rng.uniform(-1, 1), 4)
-    return v
 
 
 class RandomSample:
@@ -57,9 +39,9 @@ class RandomSample:
             if out is not None and holds_only(out[0], self.components):
                 code, note = out
                 notes.append(note)
-        knobs = [k for k in read_knobs(code) if not isinstance(k.value, str)]
-        if knobs:
-            code = write_knobs(code, {k.name: _uniform(k, rng) for k in knobs})
+        ranges = {k.name: r for k in read_knobs(code) if (r := range_of(k)) is not None}
+        if ranges:
+            code = write_knobs(code, {name: r.sample(rng) for name, r in ranges.items()})
         problems = validate_source(code)
         if problems:
             raise OperatorError(f"random sample is invalid: {problems[0].render()}")

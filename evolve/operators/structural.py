@@ -2,7 +2,9 @@
 in `structural_edits` (swap a component, change granularity, add or remove a step).
 
 Integers move by a multiplicative step (never below 1 when they start positive), floats by
-a log-normal factor (probabilities stay in [0, 1]), booleans flip. String knobs are left
+a log-normal factor (probabilities stay in [0, 1]), booleans flip; a catalogue component's knob
+is then clamped into its declared range (evolve/operators/knob_ranges.py), so a mutation at the
+edge of the range leaves it there or moves it inward. String knobs are left
 alone: their meaning is the program's own.
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from design_space.validate import validate_source
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
+from evolve.operators.knob_ranges import declared, range_of
 from evolve.operators.knobs import Knob, read_knobs, write_knobs
 from evolve.operators.pipeline_edits import check_components, holds_only
 from evolve.operators.structural_edits import EDITS
@@ -38,6 +41,14 @@ def _mutate(knob: Knob, rng: random.Random) -> Any:
             new = min(1.0, new)
         return round(new, 4)
     return v
+
+
+def _bounded(knob: Knob, value: Any) -> Any:
+    """A catalogue knob stays inside the range its component declares; other knobs are unbounded."""
+    if knob.name not in declared() or isinstance(value, str):
+        return value
+    r = range_of(knob)
+    return value if r is None else r.clamp(value)
 
 
 class StructuralEdit:
@@ -97,7 +108,7 @@ class StructuralEdit:
             raise OperatorError(f"{parent.id} has no knobs to mutate")
         rng = ctx.rng
         picked = rng.sample(tunable, min(len(tunable), rng.randint(1, self.max_knobs)))
-        changes = {k.name: _mutate(k, rng) for k in picked}
+        changes = {k.name: _bounded(k, _mutate(k, rng)) for k in picked}
         changes = {n: v for n, v in changes.items() if v != next(k.value for k in picked if k.name == n)}
         if not changes:
             raise OperatorError(f"mutation left {parent.id} unchanged")

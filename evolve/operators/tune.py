@@ -3,10 +3,9 @@ the same sandbox path and recorded in the store; its objectives flow back to the
 
 One study per program *structure* (the code with its knob values blanked), so every child
 that differs from another only in knobs — whether `tune`, knob mutation or an LLM made it —
-teaches the same study. The search space is fixed when a structure is first tuned: a catalogue
-component's knob (design_space/catalogue.py) takes its declared type and range; any other knob a
-range around that program's value: integers ×/÷4 on a log scale, fractions in [0, 1], other
-floats ×/÷4, booleans both ways.
+teaches the same study. The search space is fixed when a structure is first tuned, each knob
+over its range (evolve/operators/knob_ranges.py): a catalogue component's knob its declared type
+and range, any other knob a range around that program's value.
 
 What one structure learned is shared with the others by knob name — in a pipeline program a
 knob is a (component, knob) pair such as PRF_TERMS — so a structural child does not start
@@ -22,47 +21,21 @@ from typing import Any
 
 from evolve.novelty import program_hash
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
+from evolve.operators.knob_ranges import range_of
 from evolve.operators.knobs import Knob, read_knobs, write_knobs
-
-
-@functools.lru_cache(maxsize=1)
-def _declared() -> dict[str, Any]:
-    """Catalogue knobs by constant name: a component declares its knobs' type and range."""
-    from design_space.catalogue import COMPONENTS
-
-    out: dict[str, Any] = {}
-    for comp in COMPONENTS.values():
-        for spec in (*comp.knobs, *comp.params.values()):
-            out[spec.name] = spec
-    return out
 
 
 def _distribution(knob: Knob) -> Any:
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    v = knob.value
-    spec = _declared().get(knob.name)
-    if spec is not None and isinstance(v, (bool, int, float)):  # a catalogue knob: its declared range
-        if spec.kind == "bool":
-            return CategoricalDistribution([False, True])
-        if spec.kind == "int":
-            return IntDistribution(int(spec.low), int(spec.high), log=spec.log and spec.low > 0)
-        return FloatDistribution(float(spec.low), float(spec.high), log=spec.log and spec.low > 0)
-    if isinstance(v, bool):
+    r = range_of(knob)
+    if r is None:
+        return None
+    if r.kind == "bool":
         return CategoricalDistribution([False, True])
-    if isinstance(v, int):
-        if v == 0:
-            return IntDistribution(0, 8)  # a switch or a count that is off: never negative
-        if v < 0:
-            return IntDistribution(v * 4, -1)
-        return IntDistribution(max(1, v // 4), max(v * 4, 2), log=True)
-    if isinstance(v, float):
-        if 0.0 <= v <= 1.0:
-            return FloatDistribution(0.0, 1.0)
-        if v > 0:
-            return FloatDistribution(v / 4, v * 4, log=True)
-        return FloatDistribution(v * 4, v / 4)
-    return None
+    if r.kind == "int":
+        return IntDistribution(int(r.low), int(r.high), log=r.log)
+    return FloatDistribution(float(r.low), float(r.high), log=r.log)
 
 
 def tunable(code: str) -> list[Knob]:
