@@ -68,6 +68,7 @@ def config(method: str, repeat: int, args: argparse.Namespace) -> dict:
     }
     if args.task != "synthetic":
         cfg["task"]["holdout"] = {"split": "test"}
+        cfg["task"]["holdout_fidelity"] = args.holdout_fidelity
     return cfg
 
 
@@ -115,6 +116,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--budget", type=int, default=256, help="token budget per query")
+    ap.add_argument("--holdout-fidelity", default="full", choices=["subset", "full"],
+                    help="how much of the test split the seeds and the front are measured on")
     ap.add_argument("--embedder", default=None, help="default: static when memarch[embed] is installed, else hashing")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/search_efficiency_<task>.json)")

@@ -564,7 +564,7 @@ class Campaign:
         todo = [c for c in sorted(set(self.archive.front()) | set(seeds))
                 if self.store.evaluation(c, "holdout") is None and c not in self._holdout_sent]
         for cid in todo:
-            job = self._job(cid, self.final)
+            job = self._job(cid, self.config.task.holdout_fidelity or self.final)
             params = {**job.task_params, **self.config.task.holdout}
             self.evaluator.submit((cid, "holdout"), Job(**{**job.__dict__, "task_params": params,
                                                           "job_id": f"{self.config.name}/{cid}/holdout"}))

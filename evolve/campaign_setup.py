@@ -116,7 +116,7 @@ def prepare_embeddings(config: CampaignConfig, on_log: Callable[[str], None]) ->
     root = Path(task.embed_cache).expanduser() if task.embed_cache else default_cache_dir() / "embeddings"
     variants = [(dict(task.params), s) for s in task.cascade]
     if task.holdout is not None:
-        variants.append(({**task.params, **task.holdout}, task.cascade[-1]))
+        variants.append(({**task.params, **task.holdout}, task.holdout_fidelity or task.cascade[-1]))
     for params, stage in variants:
         stream = get_task(task.name).build(params, stage, config.seed)
         stats = build(stream.episodes, task.embedder, root, variants=stream_variants(stream))

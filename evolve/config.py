@@ -48,6 +48,9 @@ class TaskConfig(_Strict):
     # params overriding `params` for a final evaluation of the front on data the search never saw,
     # e.g. {split: test} (the search then runs with split: search)
     holdout: dict[str, Any] | None = None
+    # how much of the held-out data the front and seeds are measured on (default: the cascade's
+    # last stage); `full` when the search runs at `subset` but the reported numbers should not
+    holdout_fidelity: Literal["smoke", "subset", "full"] | None = None
     # the Kit's embedder in every sandbox: hashing (no model), static (distilled), minilm; unset, a
     # LoCoMo or LongMemEval campaign uses static when memarch[embed] is installed (see _default_embedder)
     embedder: str = "hashing"

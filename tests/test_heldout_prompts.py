@@ -120,3 +120,28 @@ def test_split_defaults(task, expected):
 def test_a_search_split_holding_the_held_out_data_is_refused(task):
     with pytest.raises(ConfigError, match="overlaps the held-out split"):
         with_split_defaults(parse_config({"name": "x", "task": task}))
+
+
+@pytest.mark.parametrize("holdout_fidelity", [None, "subset"])
+def test_the_held_out_measurement_runs_at_holdout_fidelity(holdout_fidelity, tmp_path, local_ray):
+    """A search at `smoke` measures its front on the test split's smoke sample, unless
+    `task.holdout_fidelity` asks for more of it: then every held-out number covers that many questions."""
+    path = str(need("locomo"))
+    task = {"name": "locomo", "params": {"path": path, "budget_tokens": 128}, "cascade": ["smoke"]}
+    if holdout_fidelity:
+        task["holdout_fidelity"] = holdout_fidelity
+    cfg = parse_config({"name": f"hf-{holdout_fidelity}", "seed": 1, "task": task, "seeds": ["bm25_rag"],
+                        "operators": [{"name": "structural", "weight": 1}], "budget": {"evaluations": 3},
+                        "parallel": 1, "sandbox": {"limits": {"wall_seconds": 120}}})
+    campaign = Campaign.create(cfg, tmp_path / "runs")
+    campaign.run()
+    held = campaign.store.evaluations("holdout")
+    test = {f: len(get_task("locomo").build({"path": path, "budget_tokens": 128, "split": "test"}, f, 1).gold)
+            for f in ("smoke", "subset")}
+    assert test["subset"] > test["smoke"]
+    assert held and {e.metrics["queries"] for e in held} == {test[holdout_fidelity or "smoke"]}
+
+
+def test_an_unknown_holdout_fidelity_is_refused():
+    with pytest.raises(ConfigError, match="holdout_fidelity"):
+        parse_config({"name": "x", "task": {"name": "locomo", "holdout_fidelity": "most"}})
