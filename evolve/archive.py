@@ -125,8 +125,8 @@ class Archive:
         """The front in sorted order without the (few) ids in `skip`, as a view: `random.sample`
         draws from it exactly as from the filtered list, without building that list per child."""
         front = self._sorted_front()
-        gaps = sorted(i for i in (bisect.bisect_left(front, c) for c in set(skip))
-                      if i < len(front) and front[i] in skip)
+        gaps = sorted({i for c in set(skip)
+                       if (i := bisect.bisect_left(front, c)) < len(front) and front[i] == c})
         return _Without(front, gaps)
 
     def on_front(self, cid: str) -> bool:

@@ -76,3 +76,8 @@ def test_front_without_parents_samples_like_the_filtered_list_and_follows_change
     assert arch.front() == ["c100"] and list(arch.front_except(["c100"])) == []
     arch.add("c050", {"recall": 0.9, "tokens": 5.0})  # a tie joins it
     assert arch.front() == ["c050", "c100"]
+    # a parent off the front that sorts just before one on it leaves that one out once, not twice
+    # (a one-member front minus two gaps had length -1 and stopped a LoCoMo campaign)
+    for skip in (["c099", "c100"], ["c049", "c050", "c051"]):
+        left = [c for c in arch.front() if c not in skip]
+        assert len(arch.front_except(skip)) == len(left) and list(arch.front_except(skip)) == left
