@@ -155,6 +155,26 @@ def build(skeleton: str, index: str, used: list[str], knobs: dict[str, Any]) -> 
                                   for n, v in knobs.items() if n in consts})
 
 
+def ask(trial: Any, skeleton: str, labelled: bool = False) -> tuple[str, list[str], dict[str, Any]]:
+    """One point of the space, asked of an Optuna trial define-by-run: the index, the components
+    used (only those with a slot in `skeleton`; label steps only when `labelled`) and the knobs of
+    what is used, with `TOP_K` when the skeleton has it. `build` turns it into a program."""
+    index = trial.suggest_categorical("index", sorted(c.name for c in INDEXES.values()))
+    knobs: dict[str, Any] = {spec.name: _suggest(trial, spec) for spec in COMPONENTS[index].params.values()}
+    used = []
+    have = slots(skeleton)
+    for comp in _choosable():
+        if comp.labelled and not labelled:
+            continue
+        if comp.slot in have and trial.suggest_categorical(f"use:{comp.name}", [False, True]):
+            used.append(comp.name)
+            for spec in comp.knobs:
+                knobs[spec.name] = _suggest(trial, spec)
+    if "TOP_K" in module_constants(skeleton):
+        knobs["TOP_K"] = _suggest(trial, TOP_K)
+    return index, used, knobs
+
+
 class Compose:
     name = "compose"
     arity = 1
@@ -189,20 +209,7 @@ class Compose:
         skeleton = parent.code if own else self.skeleton
         study = self._study()
         trial = study.ask()
-        index = trial.suggest_categorical("index", sorted(c.name for c in INDEXES.values()))
-        knobs: dict[str, Any] = {}
-        for spec in COMPONENTS[index].params.values():
-            knobs[spec.name] = _suggest(trial, spec)
-        used = []
-        for comp in _choosable():
-            if comp.labelled and not self.labelled:
-                continue
-            if comp.slot in slots(skeleton) and trial.suggest_categorical(f"use:{comp.name}", [False, True]):
-                used.append(comp.name)
-                for spec in comp.knobs:
-                    knobs[spec.name] = _suggest(trial, spec)
-        if "TOP_K" in module_constants(skeleton):
-            knobs["TOP_K"] = _suggest(trial, TOP_K)
+        index, used, knobs = ask(trial, skeleton, self.labelled)
         try:
             code = build(skeleton, index, used, knobs)
         except OperatorError:
