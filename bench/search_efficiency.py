@@ -3,6 +3,7 @@ sampling of the design space, and Optuna alone — same task, same budget, sever
 the evolved front against the best seed on the held-out split.
 
     python bench/search_efficiency.py [--task locomo] [--evaluations 200] [--repeats 3] [--embedder static]
+                                      [--holdout-fidelity full]
 
 memarch's default offline mix is structural edits (knobs, index swap, insert / replace / remove a
 catalogue component), `compose` (structure and knobs in one Optuna study), `graft` (one slot of
@@ -13,7 +14,8 @@ recall at no more tokens than the best seed, minus the seed's; the winning struc
 
 Objectives: evidence recall within the token budget (max) and tokens returned (min). The
 search sees the `search` split at `subset` fidelity; the front and the seeds are then measured
-on the `test` split at full fidelity. Hypervolume uses the reference point every campaign fixes
+on the `test` split at full fidelity (`task.holdout_fidelity`; `--holdout-fidelity subset` measures
+only the searched conversations' test questions, as every run before 2026-12-02 15:28 did). Hypervolume uses the reference point every campaign fixes
 from its task and objectives (recall 0, tokens = the budget: the same for every method, and the
 one `memarch status` / `front` / `report` show), so the numbers compare. Prints a table and
 writes bench/results/search_efficiency.json.
