@@ -35,6 +35,8 @@ class Range:
     def sample(self, rng: random.Random) -> Any:
         if self.kind == "bool":
             return rng.random() < 0.5
+        if self.kind == "int" and not self.log:
+            return rng.randint(int(self.low), int(self.high))  # every integer equally likely, the ends too
         if self.log:
             drawn = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
         else:
