@@ -5,9 +5,10 @@ skipped with the reason. Tests reach the engine through DOCKER_HOST or /var/run/
 """
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
-
 
 from ci import missing
 from sandboxes.backends import fences
@@ -16,6 +17,23 @@ from sandboxes.job import Job, Limits
 REPO = Path(__file__).resolve().parents[1]
 SEED = (REPO / "design_space" / "seeds" / "recency_window.py").read_text()
 BACKENDS = ["process", "process-bwrap", "forkserver", "docker"]
+
+
+def interpreter_entries(directory: str | Path) -> set[str]:
+    """Names directly in `directory` a sandbox may show only because the interpreter lives below it.
+
+    The view binds the interpreter where it is (Python finds its site-packages from its own path),
+    so a virtualenv made inside the checkout, or under the temp dir, puts its own path in the
+    view: the directory then holds that one entry (the venv, or the dir leading to it) and nothing
+    else. Empty when the interpreter lives elsewhere, as it does on most machines.
+    """
+    directory = os.path.realpath(directory)
+    names = set()
+    for path in {sys.prefix, sys.base_prefix, os.path.dirname(sys.executable)}:
+        for candidate in {path, os.path.realpath(path)}:
+            if candidate.startswith(directory.rstrip("/") + "/"):
+                names.add(Path(candidate).relative_to(directory).parts[0])
+    return names
 
 
 def docker_client():

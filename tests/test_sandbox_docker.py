@@ -15,7 +15,7 @@ import tempfile
 
 import pytest
 
-from sandbox_fixtures import REPO, docker_client, seed_job
+from sandbox_fixtures import REPO, docker_client, interpreter_entries, seed_job
 from sandboxes.backends.docker import (CAMPAIGN, LABEL, OFFLINE_IMAGE, OFFLINE_LABEL, OWNER, DockerSandbox,
                                        cleanup_stale, host_binds, owner_alive, owner_tag)
 from sandboxes.images.offline import skeleton_tar
@@ -103,10 +103,12 @@ def test_offline_image_binds_only_the_allow_list_read_only():
     inside = {dst for _src, dst, _mode in binds}
     assert sys.executable in inside and "/opt/memarch/design_space" in inside and "/opt/memarch/sandboxes" in inside
     assert "/usr" not in inside and "/" not in inside
-    # nothing of the checkout but its two packages, nothing of the data directory
+    # nothing of the checkout but its two packages (and a virtualenv made inside it), nothing of the data directory
     repo = str(REPO)
-    assert [src for src, _d, _m in binds if src.startswith(repo + "/")] in ([], [f"{repo}/design_space",
-                                                                               f"{repo}/sandboxes"])
+    venv = [f"{repo}/{name}" for name in interpreter_entries(repo)]
+    assert {src for src, _d, _m in binds if src.startswith(repo + "/")
+            and not any(src == v or src.startswith(v + "/") for v in venv)} in (
+        set(), {f"{repo}/design_space", f"{repo}/sandboxes"})
     assert not any(str(data_root()).startswith(src + "/") or src == repo for src, _d, _m in binds)
 
 

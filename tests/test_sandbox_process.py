@@ -20,7 +20,7 @@ import pytest
 
 import design_space
 import sandboxes
-from sandbox_fixtures import REPO, fully_fenced, make_backend, seed_job
+from sandbox_fixtures import REPO, fully_fenced, interpreter_entries, make_backend, seed_job
 from sandboxes.backends import fences, get_sandbox
 from sandboxes.backends.process import ProcessSandbox, decode_status, job_env
 from sandboxes.job import Job, Limits
@@ -47,6 +47,8 @@ class Memory(MemoryProgram):
             "root_write": _try(lambda: open("/memarch-inside-probe", "w").close() or "WRITTEN"),
             "root": sorted(os.listdir("/")),
             "checkout": _try(lambda: sorted(os.listdir(CHECKOUT))),
+            "prefix": _try(lambda: sorted(os.listdir(PREFIX))),
+            "bin": _try(lambda: sorted(os.listdir(BIN))),
             "seed": _try(lambda: list(os.stat(importlib.util.find_spec(SEED_MODULE).origin)[1:3])),
         }
         raise RuntimeError("REPORT" + json.dumps(report) + "END")
@@ -91,6 +93,7 @@ def test_inside_view(sandbox, tmp_path, monkeypatch):
     (cache / "vectors.txt").write_text("cached-vectors")
     program = (INSIDE.replace("HOME", repr(str(Path.home()))).replace("TMP", repr(tempfile.gettempdir()))
                .replace("CACHE_FILE", repr(str(cache / "vectors.txt"))).replace("CHECKOUT", repr(str(REPO)))
+               .replace("PREFIX", repr(sys.prefix)).replace("BIN", repr(os.path.dirname(sys.executable)))
                .replace("SEED_MODULE", repr("design_space.seeds.recency_window")))
     try:
         result = box.run(Job(program=program, task="synthetic", fidelity="smoke", limits=Limits(wall_seconds=30),
@@ -108,13 +111,21 @@ def test_inside_view(sandbox, tmp_path, monkeypatch):
     assert report["ifaces"] == ["lo"]
     assert report["pids"] <= 5, "the program can see processes outside its job"
     assert canary.name not in str(report["home"])
-    # Wherever the checkout lives (CI clones under the temp dir too), the temp dir shows the job's own things.
-    assert report["tmp"] == [] or all(n.startswith("memarch-job-") or n.startswith("memarch-embcache-")
-                                      for n in report["tmp"])
+    # Wherever the checkout lives (CI clones under the temp dir too), the temp dir shows the job's own
+    # things, and the way to the interpreter when a virtualenv lives under it.
+    on_path = interpreter_entries(tempfile.gettempdir())
+    assert all(n.startswith(("memarch-job-", "memarch-embcache-")) or n in on_path for n in report["tmp"]), report["tmp"]
     assert set(report["root"]) <= {"bin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "opt",
                                    *(Path(p).parts[1] for p in (sys.prefix, sys.base_prefix, tempfile.gettempdir(),
                                                                 fences.model_cache()))}, report["root"]
-    assert report["checkout"] in ("FileNotFoundError", "PermissionError"), "the checkout is visible"
+    # The checkout is invisible, or (a virtualenv made inside it) holds that venv and nothing else.
+    if interpreter_entries(REPO):
+        assert set(report["checkout"]) <= interpreter_entries(REPO), f"the checkout is visible: {report['checkout']}"
+    else:
+        assert report["checkout"] in ("FileNotFoundError", "PermissionError"), "the checkout is visible"
+    if sys.prefix != sys.base_prefix:  # a virtualenv: its interpreter, config and packages, not its scripts
+        assert set(report["prefix"]) <= {"bin", "lib", "lib64", "pyvenv.cfg"}, report["prefix"]
+        assert all(n.startswith("python") for n in report["bin"]), report["bin"]
     # The sandbox imports the very files of the code that launched it, not another copy.
     seed = (Path(design_space.__file__).resolve().parent / "seeds" / "recency_window.py").stat()
     assert report["seed"] == [seed.st_ino, seed.st_dev], "the sandbox imported another copy of design_space"
