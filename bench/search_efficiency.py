@@ -3,7 +3,7 @@ sampling of the design space, and Optuna alone — same task, same budget, sever
 the evolved front against the best seed on the held-out split.
 
     python bench/search_efficiency.py [--task locomo] [--evaluations 200] [--repeats 3] [--embedder static]
-                                      [--holdout-fidelity full]
+                                      [--holdout-fidelity full] [--cascade smoke,subset]
 
 memarch's default offline mix is structural edits (knobs, index swap, insert / replace / remove a
 catalogue component), `compose` (structure and knobs in one Optuna study), `graft` (one slot of
@@ -13,7 +13,8 @@ recall at no more tokens than the best seed, minus the seed's; the winning struc
 (components per slot) are printed.
 
 Objectives: evidence recall within the token budget (max) and tokens returned (min). The
-search sees the `search` split at `subset` fidelity; the front and the seeds are then measured
+search sees the `search` split at `subset` fidelity (`--cascade smoke,subset,full` measures the
+subset's survivors on the whole search split and builds the front there); the front and the seeds are then measured
 on the `test` split at full fidelity (`task.holdout_fidelity`; `--holdout-fidelity subset` measures
 only the searched conversations' test questions, as every run before 2026-12-02 15:28 did). Hypervolume uses the reference point every campaign fixes
 from its task and objectives (recall 0, tokens = the budget: the same for every method, and the
@@ -62,7 +63,7 @@ def config(method: str, repeat: int, args: argparse.Namespace) -> dict:
         params = {"budget_tokens": args.budget, "conversations": 6}
     cfg = {
         "name": f"{method}-{repeat}", "seed": repeat,
-        "task": {"name": args.task, "params": params, "cascade": ["smoke", "subset"], "embedder": args.embedder},
+        "task": {"name": args.task, "params": params, "cascade": args.cascade.split(","), "embedder": args.embedder},
         "seeds": SEEDS, "operators": METHODS[method],
         "objectives": [{"metric": m, "direction": d} for m, d in OBJECTIVES],
         "budget": {"evaluations": args.evaluations}, "parallel": args.parallel,
@@ -122,6 +123,9 @@ def main() -> None:
                     help="how much of the test split the seeds and the front are measured on")
     ap.add_argument("--embedder", default=None, help="default: static when memarch[embed] is installed, else hashing")
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--cascade", default="smoke,subset",
+                    help="the search's stages; the last builds the front and the hypervolume curve "
+                         "(smoke,subset,full: survivors of the subset are measured on the whole search split)")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/search_efficiency_<task>.json)")
     args = ap.parse_args()
     if args.embedder is None:
@@ -140,7 +144,7 @@ def main() -> None:
                 campaign = Campaign.create(parse_config(config(method, repeat, args)), Path(tmp))
                 campaign.run()
                 reference = campaign_reference(campaign.store, campaign.config)
-                hv = curve(campaign.store, reference, "subset")
+                hv = curve(campaign.store, reference, campaign.config.task.cascade[-1])
                 row = {"repeat": repeat, "hv": hv, "wall_s": time.perf_counter() - t0,
                        "holdout": holdout(campaign.store) if args.task != "synthetic" else {}}
                 results.setdefault(method, []).append(row)
@@ -150,7 +154,7 @@ def main() -> None:
     ray.shutdown()
     marks = sorted({min(m, args.evaluations) for m in (10, 20, args.evaluations)})
     table = Table(title=f"hypervolume vs. candidates on {args.task} (median of {args.repeats} seeds; "
-                        f"reference recall=0, tokens={args.budget})")
+                        f"reference recall=0, tokens={args.budget}; front at {args.cascade.split(',')[-1]})")
     table.add_column("method")
     for m in marks:
         table.add_column(f"HV@{m}", justify="right")
@@ -174,7 +178,7 @@ def main() -> None:
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"search_efficiency_{args.task}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"task": args.task, "evaluations": args.evaluations, "repeats": args.repeats,
-                               "embedder": args.embedder, "load_average": os.getloadavg(),
+                               "embedder": args.embedder, "cascade": args.cascade.split(","), "load_average": os.getloadavg(),
                                "budget_tokens": args.budget, "reference": reference, "results": results},
                               indent=1))
     console.print(f"wrote {out}")

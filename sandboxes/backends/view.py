@@ -8,7 +8,9 @@ read-only, and only these —
   ``setpriv`` or ``sh``);
 - the interpreter: its executable, ``libpython``, the standard library and site-packages
   (site-packages whole: it holds code only, and a list per distribution would have to track
-  every optional or undeclared import of numpy, torch, bm25s, networkx and scipy);
+  every optional or undeclared import of numpy, torch, bm25s, networkx and scipy), each at its
+  own path, since Python finds site-packages from where it runs: a virtualenv made inside the
+  checkout shows that path, holding the venv's interpreter, ``pyvenv.cfg`` and site-packages only;
 - the two packages the harness imports, ``design_space`` and ``sandboxes``, taken from the
   code that is running and bound at the neutral `CODE_ROOT` — never the checkout around them
   (no ``runs/``, no tests, no ``.git``, no data directory beside it);
