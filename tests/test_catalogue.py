@@ -159,6 +159,22 @@ def test_dedupe_drops_a_repeated_turn_at_session_end(tmp_path):
     assert sorted(_recalled(code, turns, "cat named Tom", tmp_path)) == ["e0", "e1"]  # nothing before the signal
 
 
+def test_share_spends_only_its_share_of_the_budget_on_the_best_hits(tmp_path):
+    kit = Kit()
+    turns = [("Ann", f"The {w} lighthouse keeper painted the old lighthouse {w} again in spring, then walked "
+                     f"along the harbour wall to the market, bought bread, fish and apples, and went home.", "s0", 0.0)
+             for w in ("red", "white", "green", "yellow", "black", "grey", "blue", "pink")]
+    question = "Who painted the lighthouse?"
+    whole = _recalled(_with("share", {"TOKEN_SHARE": 1.0}, top_k=8), turns, question, tmp_path)
+    plain = _recalled(seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 8"), turns, question, tmp_path)
+    assert whole == plain and len(whole) == 8  # all fit in 400 tokens: a full share changes nothing
+    size = kit.count_tokens(_memory(seed_source("bm25_rag"), turns, tmp_path).turns[0].text)
+    for share in (0.6, 0.5):
+        kept = _recalled(_with("share", {"TOKEN_SHARE": share}, top_k=8), turns, question, tmp_path)
+        assert kept == plain[:len(kept)], "the share keeps the best hits, in order"
+        assert 0 < len(kept) == int(share * 400) // size < 8, (share, size, kept)  # as many turns as fit, no more
+
+
 def test_bm25_seed_as_a_pipeline_recalls_what_the_original_did():
     assert present(seed_source("bm25_rag")) == {"text": [], "query": [], "hits": ["neighbours"], "turns": [],
                                                 "index": ["bm25"]}

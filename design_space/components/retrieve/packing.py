@@ -2,7 +2,9 @@
 
 The harness cuts a recall at the first item that overflows the budget, so a program that
 packs itself — skipping an oversized item to fit a smaller one further down — returns
-more evidence within the same budget.
+more evidence within the same budget. `share_budget` is the hits-slot step that spends only a
+share of the budget: the knob that moves a program along the token axis in steps finer than a
+whole turn (`TOP_K`'s step).
 """
 from __future__ import annotations
 
@@ -47,3 +49,20 @@ def truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
         else:
             hi = mid - 1
     return " ".join(words[:lo])
+
+
+def share_budget(hits, text, query, table, index, count_tokens: Callable[[str], int], share: float = 0.9):
+    """Keep the best hits whose turns fit in `share` of the question's token budget (packed like
+    `pack`: a turn too big is skipped, not the end); the hits after this step pay for the rest."""
+    limit = float(share) * query.budget_tokens
+    kept, used, seen = [], 0, set()
+    for n, score in hits:
+        if n in seen or not (0 <= n < len(table)) or not table.alive[n]:
+            continue
+        size = count_tokens(table[n].text)
+        if used + size > limit:
+            continue
+        kept.append((n, score))
+        used += size
+        seen.add(n)
+    return kept
