@@ -105,8 +105,10 @@ _M = "design_space.components.manage."
 
 COMPONENTS: dict[str, Component] = {c.name: c for c in [
     # store: the index every turn goes into (swapped by `swap_index`, chosen by `compose`)
-    Component("bm25", "index", _S + "bm25_index", "BM25Index", "Okapi BM25 over content words", text_only=True,
-              params={"k1": _k("INDEX_K1", "k1", "float", 0.3, 3.0, 1.2), "b": _k("INDEX_B", "b", "float", 0.0, 1.0, 0.75)}),
+    Component("bm25", "index", _S + "bm25_index", "BM25Index",
+              "Okapi BM25 over content words, optionally their Porter stems", text_only=True,
+              params={"k1": _k("INDEX_K1", "k1", "float", 0.3, 3.0, 1.2), "b": _k("INDEX_B", "b", "float", 0.0, 1.0, 0.75),
+                      "stem": _k("INDEX_STEM", "stem", "bool", 0, 1, False)}),
     Component("dense", "index", _S + "dense_index", "DenseIndex", "cosine similarity of the kit's embeddings"),
     Component("compact_dense", "index", _S + "compact_dense_index", "CompactDenseIndex",
               "cosine over quantised vectors (int8 codes + row scale at 8 bits, float16 at 16, float32 above), "
@@ -117,7 +119,8 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
                   "k1": _k("INDEX_K1", "k1", "float", 0.3, 3.0, 1.2), "b": _k("INDEX_B", "b", "float", 0.0, 1.0, 0.75),
                   "rrf_k": _k("INDEX_RRF_K", "rrf_k", "float", 5.0, 200.0, 60.0, True),
                   "sparse_weight": _k("INDEX_SPARSE_WEIGHT", "sparse_weight", "float", 0.1, 3.0, 1.0, True),
-                  "dense_weight": _k("INDEX_DENSE_WEIGHT", "dense_weight", "float", 0.1, 3.0, 1.0, True)}),
+                  "dense_weight": _k("INDEX_DENSE_WEIGHT", "dense_weight", "float", 0.1, 3.0, 1.0, True),
+                  "stem": _k("INDEX_STEM", "stem", "bool", 0, 1, False)}),
     # encode: what text of a turn is indexed
     Component("context", "text", _E + "context", "with_context",
               "prefix each turn with the turns before it in its session (granularity: turn -> turn+context)",

@@ -139,3 +139,18 @@ def test_label_components_are_offered_on_experience_streams_alone():
                 if name == "compose":
                     ops[name].observe(p.meta, {"recall": 0.5, "tokens": 100.0}, False)
         assert bool(held & labelled) == expect_some, (flag, held)
+
+
+def test_stemming_is_a_knob_of_the_lexical_indexes_that_compose_writes_and_reads_back():
+    from evolve.operators.compose import build
+
+    skeleton = seed_source("bm25_rag")
+    assert structure_of(skeleton)["INDEX_STEM"] is False  # BM25Index(K1, B): the default, unstemmed
+    for index in ("bm25", "hybrid"):
+        code = build(skeleton, index, [], {"INDEX_STEM": True, "TOP_K": 8})
+        assert validate_source(code) == [] and "stem=INDEX_STEM" in code and "INDEX_STEM = True" in code
+        assert structure_of(code)["INDEX_STEM"] is True
+    runs = [ProcessSandbox().run(Job(program=build(skeleton, "bm25", [], {"INDEX_STEM": stem}), task="locomo",
+                                     task_params={"split": "search"}, fidelity="smoke")) for stem in (False, True)]
+    assert all(r.status == "ok" for r in runs), [r.error for r in runs]
+    assert runs[0].metrics["recall"] != runs[1].metrics["recall"]  # stemming changes what comes back

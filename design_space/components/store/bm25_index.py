@@ -6,7 +6,8 @@ term weight = tf / (tf + k1 (1 - b + b |d| / avgdl)). Postings (term -> document
 grow with each add; a query touches only its terms' postings plus one pass over the document
 lengths, so a stream that interleaves adds and queries stays linear. Removed documents
 keep their place in N and avgdl (as an index rebuilt over every added document would) and are
-masked out of results.
+masked out of results. With `stem`, documents and queries are indexed by their words' Porter
+stems (design_space/components/encode/stemming.py), so "painted" matches "paintings".
 """
 from __future__ import annotations
 
@@ -16,14 +17,16 @@ from collections import Counter
 import numpy as np
 
 from design_space.components.encode.entities import tokens
+from design_space.components.encode.stemming import stem_all
 from design_space.components.store.dense_index import top_k
 
 _EMPTY = "\x00"  # a document without content words is one token long; this one never matches a query
 
 
 class BM25Index:
-    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, k1: float = 1.2, b: float = 0.75, stem: bool = False) -> None:
         self.k1, self.b = float(k1), float(b)
+        self.stem = bool(stem)
         self.alive: list[bool] = []
         self.lengths: list[int] = []  # tokens per document
         self.postings: dict[str, tuple[list[int], list[int]]] = {}  # term -> (documents, counts)
@@ -54,7 +57,7 @@ class BM25Index:
 
     def add(self, text: str) -> int:
         """Index `text`; returns its document number."""
-        words = tokens(text) or [_EMPTY]
+        words = self._terms(text) or [_EMPTY]
         doc = len(self.lengths)
         for w, c in Counter(words).items():
             entry = self.postings.get(w)
@@ -67,6 +70,9 @@ class BM25Index:
         self.alive.append(True)
         self._norm = self._mask = self._last = None
         return doc
+
+    def _terms(self, text: str) -> list[str]:
+        return stem_all(tokens(text)) if self.stem else tokens(text)
 
     def remove(self, doc: int) -> None:
         self.alive[doc] = False
@@ -93,7 +99,7 @@ class BM25Index:
 
     def _scores(self, query: str) -> np.ndarray:
         n = len(self.lengths)
-        q = tokens(query)
+        q = self._terms(query)
         if not n or not q:
             return np.zeros(n, dtype=np.float32)
         if self._norm is None:

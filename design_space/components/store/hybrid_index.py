@@ -8,8 +8,8 @@ from design_space.components.store.dense_index import DenseIndex, EmbedFn
 
 class HybridIndex:
     def __init__(self, embed: EmbedFn, k1: float = 1.2, b: float = 0.75, rrf_k: float = 60.0,
-                 sparse_weight: float = 1.0, dense_weight: float = 1.0, depth: int = 50) -> None:
-        self.sparse = BM25Index(k1, b)
+                 sparse_weight: float = 1.0, dense_weight: float = 1.0, depth: int = 50, stem: bool = False) -> None:
+        self.sparse = BM25Index(k1, b, stem)
         self.dense = DenseIndex(embed)
         self.rrf_k, self.depth = float(rrf_k), int(depth)
         self.weights = (float(sparse_weight), float(dense_weight))
