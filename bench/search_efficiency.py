@@ -10,7 +10,7 @@ catalogue component), `compose` (structure and knobs in one Optuna study), `graf
 another front member) and `tune`; "optuna" is `tune` alone over the seeds' knobs, "random"
 samples seeds with random edits and knobs. The held-out gain is, per repeat, the best evolved
 recall at no more tokens than the best seed, minus the seed's; the winning structures
-(components per slot) are printed.
+(components per slot) and knobs are printed, and the JSON keeps each winner's code.
 
 Objectives: evidence recall within the token budget (max) and tokens returned (min). The
 search sees the `search` split at `subset` fidelity (`--cascade smoke,subset,full` measures the
@@ -44,6 +44,7 @@ from rich.table import Table  # noqa: E402
 from evolve.campaign import Campaign  # noqa: E402
 from evolve.config import parse_config  # noqa: E402
 from evolve.pareto import dominates, hypervolume, orient  # noqa: E402
+from evolve.operators.knobs import read_knobs  # noqa: E402
 from evolve.operators.pipeline_edits import present  # noqa: E402
 from evolve.reference import campaign_reference  # noqa: E402
 
@@ -109,7 +110,9 @@ def holdout(store) -> dict:
             "dominating_best_seed": sorted(dominating),
             "gain_at_no_more_tokens": (evolved[winner][1] - seeds[best_seed][1]) if winner else None,
             "winner": [winner, *evolved[winner]] if winner else None,
-            "winner_structure": present(codes[winner]) if winner else None}
+            "winner_structure": present(codes[winner]) if winner else None,
+            "winner_knobs": {k.name: k.value for k in read_knobs(codes[winner])} if winner else None,
+            "winner_code": codes[winner] if winner else None}
 
 
 def main() -> None:
@@ -175,6 +178,8 @@ def main() -> None:
                               f"dominating: {r['holdout']['dominating_best_seed'][:5]}")
                 console.print(f"    winner at ≤ seed tokens {r['holdout'].get('winner')}: "
                               f"{r['holdout'].get('winner_structure')}")
+                knobs = r["holdout"].get("winner_knobs") or {}
+                console.print("    its knobs: " + ", ".join(f"{k}={v}" for k, v in knobs.items()))
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"search_efficiency_{args.task}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"task": args.task, "evaluations": args.evaluations, "repeats": args.repeats,
