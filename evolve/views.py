@@ -246,6 +246,24 @@ def lineage_dot(graph: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def label_offsets(anchors: list[tuple[float, float]], labels: list[str], size: float) -> list[tuple[float, float]]:
+    """Text offsets (points) that keep labels of nearby points from printing over each other: each
+    label sits up and right of its point, moved up a line at a time past the labels already placed."""
+    width, height = 0.6 * size, 1.25 * size  # a character's width and a line's height, in points
+    placed: list[tuple[float, float, float, float]] = []  # x0, y0, x1, y1 of each placed label
+    out = []
+    for (ax_, ay), label in zip(anchors, labels):
+        dy = 3.0
+        while True:
+            box = (ax_ + 3.0, ay + dy, ax_ + 3.0 + width * len(label), ay + dy + height)
+            if not any(box[0] < p[2] and p[0] < box[2] and box[1] < p[3] and p[1] < box[3] for p in placed):
+                break
+            dy += height
+        placed.append(box)
+        out.append((3.0, dy))
+    return out
+
+
 def front_plot(store: Store, path: Path) -> Path:
     """Scatter of every evaluated candidate on the first two objectives, the front joined as a step line."""
     try:
@@ -267,10 +285,15 @@ def front_plot(store: Store, path: Path) -> Path:
     ax.step([r[mx] for r in front], [r[my] for r in front], where="post", c="#d9480f", lw=1)
     groups = front_groups(rows, [m for m, _ in objectives])
     # One label per drawn position: programs tied on the plotted objectives would print on top of each other.
+    labelled = []
     for ids in front_groups(rows, [mx, my]):
         r = next(r for r in front if r["id"] == ids[0])
-        label = ids[0] + (f" (+{len(ids) - 1} tied)" if len(ids) > 1 else "")
-        ax.annotate(label, (r[mx], r[my]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        labelled.append((ids[0] + (f" (+{len(ids) - 1} tied)" if len(ids) > 1 else ""), r[mx], r[my]))
+    labelled.sort(key=lambda t: (t[1], t[2]))  # left to right: each label moves past its left neighbours'
+    ax.autoscale_view()
+    anchors = [tuple(ax.transData.transform((x, y)) * 72.0 / fig.dpi) for _, x, y in labelled]  # in points
+    for (label, x, y), offset in zip(labelled, label_offsets(anchors, [lab for lab, _, _ in labelled], 7)):
+        ax.annotate(label, (x, y), fontsize=7, xytext=offset, textcoords="offset points")
     ax.set_xlabel(f"{mx} ({'higher' if dx == 'max' else 'lower'} is better)")
     ax.set_ylabel(f"{my} ({'higher' if dy == 'max' else 'lower'} is better)")
     ax.set_title(f"{config.name}: {len(rows)} evaluated, {front_size(len(groups), len(front))}, "

@@ -164,3 +164,18 @@ def test_compare_runs_with_different_objectives(tmp_path):
     (conv, bank) = cmp["runs"]
     assert conv["objectives"] == ["recall", "tokens"] and bank["objectives"] == ["accuracy", "tokens"]
     assert conv["front"][0]["components"] != bank["front"][0]["components"]
+
+
+def test_front_plot_labels_of_nearby_points_do_not_overlap():
+    from evolve.views import label_offsets
+
+    anchors = [(100.0, 50.0), (104.0, 51.0), (102.0, 49.0), (300.0, 50.0)]  # three points within a few points
+    labels = ["c0006 (+1 tied)", "c0015", "c0018", "c0028"]
+    offsets = label_offsets(anchors, labels, 7)
+    boxes = [(x + dx, y + dy, x + dx + 0.6 * 7 * len(lab), y + dy + 1.25 * 7)
+             for (x, y), (dx, dy), lab in zip(anchors, offsets, labels)]
+    for i in range(len(boxes)):
+        for j in range(i):
+            a, b = boxes[i], boxes[j]
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (labels[i], labels[j])
+    assert offsets[0] == offsets[3] == (3.0, 3.0)  # a label with room stays beside its point
