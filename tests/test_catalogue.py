@@ -159,6 +159,29 @@ def test_dedupe_drops_a_repeated_turn_at_session_end(tmp_path):
     assert sorted(_recalled(code, turns, "cat named Tom", tmp_path)) == ["e0", "e1"]  # nothing before the signal
 
 
+def test_dedupe_decides_the_same_whatever_the_process_hash_seed():
+    """Sandboxed jobs run under `python -I`, so each has its own string-hash seed and its own set order.
+    Here the new turn's three words are equally rare; which one dedupe looks up decides whether it is
+    a repeat (alpha or gamma: of turn 0, Jaccard 2/3; beta: of turn 1, 1/6). The answer must not vary."""
+    import subprocess
+    import sys
+
+    script = (
+        "from design_space.components.manage.repeats import drop_repeats\n"
+        "from design_space.components.store.bm25_index import BM25Index\n"
+        "from design_space.components.store.turns import Turn, Turns\n"
+        "from design_space.contract import Signal\n"
+        "t, i = Turns(), BM25Index()\n"
+        "for n, text in enumerate(['alpha gamma', 'beta delta epsilon zeta', 'alpha beta gamma']):\n"
+        "    t.append(Turn(f'e{n}', text, 's0', 0.0, 'Ann', text)); i.add(text)\n"
+        "drop_repeats(Signal('session_end', session='s0'), t, i, overlap=0.6)\n"
+        "print(t.alive)\n")
+    root = str(Path(__file__).resolve().parents[1])
+    seen = {subprocess.run([sys.executable, "-c", script], env={"PYTHONHASHSEED": str(seed), "PYTHONPATH": root},
+                           capture_output=True, text=True, check=True).stdout.strip() for seed in range(12)}
+    assert seen == {"[True, True, False]"}
+
+
 def test_share_spends_only_its_share_of_the_budget_on_the_best_hits(tmp_path):
     kit = Kit()
     turns = [("Ann", f"The {w} lighthouse keeper painted the old lighthouse {w} again in spring, then walked "

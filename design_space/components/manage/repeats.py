@@ -17,7 +17,7 @@ def drop_repeats(signal, table, index, overlap: float = 0.9) -> None:
         words = set(tokens(table[n].raw))
         if not words:
             continue
-        rare = min(words, key=lambda w: len(posting.get(w, ())))
+        rare = min(words, key=lambda w: (len(posting.get(w, ())), w))  # ties by the word: the same in every process
         for m in posting.get(rare, ()):
             other = set(tokens(table[m].raw))
             if table.alive[m] and len(words & other) / len(words | other) >= float(overlap):
