@@ -18,6 +18,10 @@ _STEP3 = (("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ic
           ("ness", ""))
 _STEP4 = ("al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ou",
           "ism", "ate", "iti", "ous", "ive", "ize")
+# Each step acts on the longest suffix it lists that the word ends with: try them longest first.
+_STEP2 = tuple(sorted(_STEP2, key=lambda r: -len(r[0])))
+_STEP3 = tuple(sorted(_STEP3, key=lambda r: -len(r[0])))
+_STEP4 = tuple(sorted(_STEP4, key=len, reverse=True))
 
 
 def _consonant(w: str, i: int) -> bool:
@@ -80,7 +84,7 @@ def _step1(w: str) -> str:
 
 def _replace(w: str, rules: tuple[tuple[str, str], ...], least: int) -> str:
     """The longest matching suffix is replaced when its stem's measure exceeds `least`."""
-    for suffix, to in sorted(rules, key=lambda r: -len(r[0])):
+    for suffix, to in rules:
         if w.endswith(suffix):
             stem = w[: -len(suffix)]
             return stem + to if _measure(stem) > least else w
@@ -88,7 +92,7 @@ def _replace(w: str, rules: tuple[tuple[str, str], ...], least: int) -> str:
 
 
 def _step4(w: str) -> str:
-    for suffix in sorted(_STEP4, key=len, reverse=True):
+    for suffix in _STEP4:
         if w.endswith(suffix):
             stem = w[: -len(suffix)]
             if suffix == "ion" and not stem.endswith(("s", "t")):
