@@ -50,7 +50,7 @@ from evolve.reference import campaign_reference  # noqa: E402
 
 METHODS = {
     "memarch": [{"name": "structural", "weight": 1.0}, {"name": "compose", "weight": 2.0},
-                {"name": "graft", "weight": 0.5}, {"name": "tune", "weight": 1.0}],
+                {"name": "graft", "weight": 0.5}, {"name": "tune", "weight": 1.0}, {"name": "trim", "weight": 0.5}],
     "random": [{"name": "random", "weight": 1.0}],
     "optuna": [{"name": "tune", "weight": 1.0}],
 }

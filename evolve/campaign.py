@@ -35,8 +35,8 @@ from evolve.evaluate import RayEvaluator, init_ray
 from evolve.novelty import program_hash
 from evolve.operators import OperatorDeps, build_operators
 from evolve.operators.base import CandidateView, Operator, OperatorContext, OperatorError, Proposal
-from evolve.reference import (campaign_reference, check_objectives, fix_reference, probe_task, reference_values,
-                              stored_values)
+from evolve.reference import (campaign_reference, check_objectives, fix_budget, fix_reference, probe_task,
+                              reference_values, stored_budget, stored_values)
 from evolve.select import ParetoTournament
 from evolve.stop import (AnyOf, CampaignState, FailedProposals, MaxEvaluations, MaxLLMDollars, MaxLLMTokens,
                          MaxWallSeconds, NoImprovement, StopCondition, StopFile)
@@ -56,12 +56,13 @@ class Progress:
     on_log: Callable[[str], None] = lambda msg: None
 
 
-def _deps(config: CampaignConfig, client: Any, bandit: Any, seed_programs: dict[str, str]) -> OperatorDeps:
+def _deps(config: CampaignConfig, client: Any, bandit: Any, seed_programs: dict[str, str],
+          token_budget: int) -> OperatorDeps:
     return OperatorDeps(seed=config.seed, objectives=[(o.metric, o.direction) for o in config.objectives],
                         client=client, bandit=bandit,
                         max_fix_attempts=config.llm.max_fix_attempts if config.llm else 2,
                         full_rewrite=config.llm.full_rewrite if config.llm else False, seed_programs=seed_programs,
-                        labelled=config.task.name in LABELLED)
+                        labelled=config.task.name in LABELLED, token_budget=token_budget)
 
 
 VIEW_CACHE = 4096  # views (code, metrics, failures) kept by the driver; the oldest goes first
@@ -85,7 +86,8 @@ class Campaign:
         self.rng = random.Random(f"{config.seed}:{store.count_candidates()}")
         self.client, self.bandit = build_llm(config, store)
         self.operators = build_operators(config.operators, _deps(config, self.client, self.bandit, {
-            c.operator.removeprefix("seed:"): c.code for c in store.candidates() if c.operator.startswith("seed:")}))
+            c.operator.removeprefix("seed:"): c.code for c in store.candidates() if c.operator.startswith("seed:")},
+            stored_budget(store, config)))
         self.by_name: dict[str, Operator] = {op.name: op for op, _w in self.operators}
         self.tournament = ParetoTournament(config.selection.explore)
         self.archive, self.islands = self._load_archives()
@@ -140,11 +142,12 @@ class Campaign:
         # parameter) fails here, before the store exists: a corrected re-run must not find a
         # half-made campaign under the same name.
         client, bandit = build_llm(config, None)
-        build_operators(config.operators, _deps(config, client, bandit, dict(seeds)))
+        build_operators(config.operators, _deps(config, client, bandit, dict(seeds), probe.budget_tokens))
         run_dir = runs_dir / config.name
         store = Store.create(run_dir, dump_config(config))
         try:
             fix_reference(store, config, reference)
+            fix_budget(store, probe.budget_tokens)
             for name, code in seeds:
                 meta = {"island": list(range(config.selection.islands))}
                 if store.add_candidate(code, program_hash(code), (), f"seed:{name}", f"seed {name}",
@@ -417,7 +420,8 @@ class Campaign:
                               inspirations=[self._view(i) for i in inspirations],
                               lineage=self._lineage_notes(parent_ids[0]),
                               rng=random.Random(self.rng.getrandbits(64)),
-                              objectives=[m for m, _ in self.objectives], task=self.config.task.name)
+                              objectives=[m for m, _ in self.objectives], task=self.config.task.name,
+                              front=[self._view(c) for c in front] if getattr(op, "reads_front", False) else [])
         self.store.log("propose", operator=op.name, parents=parent_ids, island=island,
                        selection="coverage" if use_coverage else "pareto")
         return op, ctx, island

@@ -30,6 +30,7 @@ from evolve.store import Store
 from sandboxes.tasks import TaskError, get_task
 
 META_KEY = "hv_reference"
+BUDGET_KEY = "token_budget"
 LATENCY_BOUND_MS = 1000.0
 _LATENCY = re.compile(r"(^latency|_ms$|_ms_p\d+$)")
 
@@ -131,3 +132,14 @@ def campaign_reference(store: Store, config: CampaignConfig) -> Point:
     if values is None:
         values = reference_values(config, probe_task(config))
     return orient(values, [o.direction for o in config.objectives])
+
+
+def fix_budget(store: Store, budget: int) -> None:
+    """Keep the task's token budget per query (what `trim` sizes its token shares by)."""
+    store.set_meta(BUDGET_KEY, str(int(budget)))
+
+
+def stored_budget(store: Store, config: CampaignConfig) -> int:
+    """The token budget the campaign fixed; a database from before it was kept probes its task."""
+    raw = store.meta(BUDGET_KEY)
+    return int(raw) if raw else probe_task(config).budget_tokens

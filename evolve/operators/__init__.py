@@ -20,6 +20,7 @@ class OperatorDeps:
     full_rewrite: bool = False
     seed_programs: dict[str, str] | None = None  # name -> code of the campaign's seeds
     labelled: bool = False  # the task is an experience stream whose events carry labels
+    token_budget: float = 0.0  # the task's token budget per query (0: the task has none)
 
 
 # An experience stream has no speakers and no calendar (an event's time is its position in the
@@ -79,6 +80,12 @@ def _compose(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     return Compose(seed=deps.seed, objectives=deps.objectives, labelled=deps.labelled, **params)
 
 
+def _trim(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from evolve.operators.trim import Trim
+
+    return Trim(objectives=deps.objectives, token_budget=deps.token_budget, **params)
+
+
 def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from evolve.operators.random_sample import RandomSample
 
@@ -87,7 +94,7 @@ def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
 
 FACTORIES: dict[str, Callable[[dict[str, Any], OperatorDeps], Operator]] = {
     "structural": _structural, "tune": _tune, "llm_edit": _llm_edit, "crossover": _crossover,
-    "random": _random, "graft": _graft, "compose": _compose}
+    "random": _random, "graft": _graft, "compose": _compose, "trim": _trim}
 
 
 def build_operators(configs: list[OperatorConfig], deps: OperatorDeps | None = None) -> list[tuple[Operator, float]]:

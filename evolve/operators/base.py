@@ -27,6 +27,8 @@ class OperatorContext:
     rng: random.Random = field(default_factory=random.Random)
     objectives: list[str] = field(default_factory=list)
     task: str = ""
+    # the whole front without the parents: filled only for operators with `reads_front = True`
+    front: list[CandidateView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
