@@ -5,7 +5,8 @@ turns are the least likely to hold evidence), while the knob that usually sets a
 tokens, `TOP_K`, moves them a whole item at a time. So a front often jumps from a strong
 program just above some token level to a much weaker one well below it. `trim` picks such a
 gap — the wider the gap and the larger the quality drop across it, the likelier (the area of
-the step, i.e. the hypervolume a point inside it could add) — takes the program above it, and
+the step, i.e. the hypervolume a point inside it could add; below the cheapest program lies the
+empty recall, 0 at 0 tokens) — takes the program above it, and
 ends its `hits` slot with the catalogue's `share` step (or moves the one it has), set so the
 child spends tokens inside the gap: no more than a quarter fewer than the parent.
 
@@ -31,13 +32,14 @@ SLACK = 0.05  # a cap binds about half an item above the tokens a program spends
 
 def gaps(points: list[tuple[str, float, float]]) -> list[tuple[str, float, float, float]]:
     """(upper id, its tokens, lower tokens, weight) for each step of a front given as
-    (id, quality, tokens); weight = token gap × quality drop across it."""
-    pts = sorted(points, key=lambda p: (p[2], -p[1]))
+    (id, quality, tokens); weight = token gap × quality drop across it. Below the cheapest point
+    lies the program that returns nothing (quality 0 at 0 tokens)."""
+    pts = sorted([("", 0.0, 0.0), *points], key=lambda p: (p[2], -p[1]))
     out = []
     for k in range(1, len(pts)):
         cid, q, t = pts[k]
         _lo_id, lo_q, lo_t = pts[k - 1]
-        if t > lo_t and q > lo_q:
+        if cid and t > lo_t and q > lo_q:
             out.append((cid, t, lo_t, (t - lo_t) * (q - lo_q)))
     return out
 
