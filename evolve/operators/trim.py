@@ -86,10 +86,14 @@ class Trim:
         views = {v.id: v for v in [*ctx.parents, *ctx.front]}
         points = [(cid, v.metrics[self.quality], v.metrics["tokens"]) for cid, v in views.items()
                   if self.quality in v.metrics and "tokens" in v.metrics]
-        steps = [s for s in gaps(points) if "hits" in slots(views[s[0]].code)]
-        if not steps:
+        steps = gaps(points)
+        while steps:  # draw by weight; parse only the drawn program (a front can be long)
+            k = ctx.rng.choices(range(len(steps)), weights=[max(s[3], 1e-12) for s in steps])[0]
+            cid, tokens, lower, _w = steps.pop(k)
+            if "hits" in slots(views[cid].code):
+                break
+        else:
             raise OperatorError("no gap on the front below a pipeline program with a hits slot")
-        cid, tokens, lower, _w = ctx.rng.choices(steps, weights=[max(s[3], 1e-12) for s in steps])[0]
         floor = max(lower, (1.0 - MAX_CUT) * tokens)
         target = floor + ctx.rng.uniform(0.1, 0.9) * (tokens - floor)
         parent = views[cid]
