@@ -98,9 +98,11 @@ def holdout(store, stage: str) -> dict:
     tokens than the seed), so it is the front's best case; `chosen` is picked without them (the
     best `stage` recall at no more `stage` tokens than the seed, on the search split) and only
     then read on the held-out split: what a user who never looks at the test data would ship."""
-    rows, codes, searched = {}, {}, {}
+    rows, codes, searched, failed = {}, {}, {}, []
     for cand in store.candidates():
         ev = store.evaluation(cand.id, "holdout")
+        if ev is not None and ev.status != "ok":
+            failed.append([cand.id, cand.operator, ev.status, (ev.error or "")[:300]])
         if ev is not None and ev.status == "ok":
             rows[cand.id] = (cand.operator, ev.metrics["recall"], ev.metrics["tokens"])
             codes[cand.id] = cand.code
@@ -132,7 +134,10 @@ def holdout(store, stage: str) -> dict:
             "chosen_on_search": [chosen, *evolved[chosen], *searched[chosen]] if chosen else None,
             "chosen_gain": (evolved[chosen][1] - seeds[best_seed][1]) if chosen else None,
             "chosen_over_seed_tokens": (evolved[chosen][2] - seeds[best_seed][2]) if chosen else None,
-            "chosen_structure": present(codes[chosen]) if chosen else None}
+            "chosen_structure": present(codes[chosen]) if chosen else None,
+            "failed": failed,  # held-out evaluations that did not finish (status, error)
+            # every measured program: [id, operator, held-out recall, held-out tokens, search recall, search tokens]
+            "measured": [[c, *rows[c], *searched.get(c, (None, None))] for c in sorted(rows)]}
 
 
 def _chosen_cell(h: dict) -> str:
@@ -211,6 +216,8 @@ def main() -> None:
                               f"{r['holdout'].get('winner_structure')}")
                 knobs = r["holdout"].get("winner_knobs") or {}
                 console.print("    its knobs: " + ", ".join(f"{k}={v}" for k, v in knobs.items()))
+                if r["holdout"].get("failed"):
+                    console.print(f"    held-out evaluations that failed: {r['holdout']['failed']}")
                 console.print(f"    chosen on the search split {r['holdout'].get('chosen_on_search')}: "
                               f"{r['holdout'].get('chosen_structure')}")
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"search_efficiency_{args.task}.json"
