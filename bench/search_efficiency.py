@@ -58,6 +58,8 @@ METHODS = {
     "random": [{"name": "random", "weight": 1.0}],
     "optuna": [{"name": "tune", "weight": 1.0}],
 }
+# ablations, run only when named in --methods
+ABLATIONS = {"memarch-no-trim": [op for op in METHODS["memarch"] if op["name"] != "trim"]}
 OBJECTIVES = [("recall", "max"), ("tokens", "min")]
 SEEDS = ["bm25_rag", "dense_rag", "recency_window"]
 
@@ -69,7 +71,7 @@ def config(method: str, repeat: int, args: argparse.Namespace) -> dict:
     cfg = {
         "name": f"{method}-{repeat}", "seed": repeat,
         "task": {"name": args.task, "params": params, "cascade": args.cascade.split(","), "embedder": args.embedder},
-        "seeds": SEEDS, "operators": METHODS[method],
+        "seeds": SEEDS, "operators": {**METHODS, **ABLATIONS}[method],
         "objectives": [{"metric": m, "direction": d} for m, d in OBJECTIVES],
         "budget": {"evaluations": args.evaluations}, "parallel": args.parallel,
         "sandbox": {"limits": {"wall_seconds": 300, "cpu_seconds": 600}},
@@ -157,7 +159,7 @@ def main() -> None:
     ap.add_argument("--holdout-fidelity", default="full", choices=["subset", "full"],
                     help="how much of the test split the seeds and the front are measured on")
     ap.add_argument("--embedder", default=None, help="default: static when memarch[embed] is installed, else hashing")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"any of {', '.join([*METHODS, *ABLATIONS])}")
     ap.add_argument("--cascade", default="smoke,subset",
                     help="the search's stages; the last builds the front and the hypervolume curve "
                          "(smoke,subset,full: survivors of the subset are measured on the whole search split)")
