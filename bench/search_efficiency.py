@@ -70,7 +70,7 @@ def config(method: str, repeat: int, args: argparse.Namespace) -> dict:
     if args.task == "synthetic":
         params = {"budget_tokens": args.budget, "conversations": 6}
     cfg = {
-        "name": f"{method}-{repeat}", "seed": repeat,
+        "name": f"{method.replace('+', '-')}-{repeat}", "seed": repeat,
         "task": {"name": args.task, "params": params, "cascade": args.cascade.split(","), "embedder": args.embedder},
         "seeds": SEEDS, "operators": {**METHODS, **ABLATIONS}[method],
         "objectives": [{"metric": m, "direction": d} for m, d in OBJECTIVES],
