@@ -155,6 +155,8 @@ def main() -> None:
     ap.add_argument("--task", default="locomo", choices=["locomo", "longmemeval", "synthetic"])
     ap.add_argument("--evaluations", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--first-repeat", type=int, default=0,
+                    help="seed of the first repeat (split a long run: --repeats 7 --first-repeat 3 continues a default run)")
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--budget", type=int, default=256, help="token budget per query")
     ap.add_argument("--holdout-fidelity", default="full", choices=["subset", "full"],
@@ -177,7 +179,7 @@ def main() -> None:
     console = Console()
     with tempfile.TemporaryDirectory(prefix="memarch-bench-") as tmp:
         for method in args.methods.split(","):
-            for repeat in range(args.repeats):
+            for repeat in range(args.first_repeat, args.first_repeat + args.repeats):
                 t0 = time.perf_counter()
                 campaign = Campaign.create(parse_config(config(method, repeat, args)), Path(tmp))
                 campaign.run()
@@ -225,7 +227,7 @@ def main() -> None:
                               f"{r['holdout'].get('chosen_structure')}")
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"search_efficiency_{args.task}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"task": args.task, "evaluations": args.evaluations, "repeats": args.repeats,
+    out.write_text(json.dumps({"task": args.task, "evaluations": args.evaluations, "repeats": args.repeats, "first_repeat": args.first_repeat,
                                "embedder": args.embedder, "cascade": args.cascade.split(","), "load_average": os.getloadavg(),
                                "budget_tokens": args.budget, "reference": reference, "results": results},
                               indent=1))

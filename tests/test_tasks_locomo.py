@@ -66,9 +66,19 @@ def test_search_and_test_splits_are_disjoint_and_stable(path):
 def test_subset_is_stratified_deterministic_and_seed_independent(path):
     a = build(path, "subset")
     b = get_task("locomo").build({"path": path}, "subset", 7)
-    assert set(a.gold) == set(b.gold) and len(a.gold) == 200 and len(a.episodes) == 2
+    assert set(a.gold) == set(b.gold) and len(a.gold) == 200
+    # The default subset samples its questions from every conversation of the split, in the
+    # split's category proportions: a front built on it is not fitted to two conversations.
+    assert len(a.episodes) == 10 and {q.split("#")[0] for q in a.gold} == {e.id for e in a.episodes}
     cats = Counter(g.category for g in a.gold.values())
     assert set(cats) == {"single_hop", "adversarial", "temporal", "multi_hop", "open_domain"}
+    full = Counter(g.category for g in build(path).gold.values())
+    assert all(abs(cats[c] / 200 - full[c] / sum(full.values())) < 0.02 for c in full)
+    two = build(path, "subset", subset_conversations=2)
+    assert len(two.episodes) == 2 and len(two.gold) == 200
+    assert {q.split("#")[0] for q in two.gold} == {e.id for e in two.episodes}
+    with pytest.raises(TaskError, match="subset_conversations"):
+        build(path, "subset", subset_conversations=-1)
     smoke = build(path, "smoke")
     assert len(smoke.episodes) == 1 and len(smoke.gold) == 20
     only = build(path, "subset", categories=[1, "temporal"])

@@ -31,7 +31,7 @@ _ID = re.compile(r"D\s*:?\s*(\d+)\s*:\s*(\d+)")
 @dataclass
 class LocomoParams(DataParams):
     split_by: str = "question"  # question | conversation
-    subset_conversations: int = 2
+    subset_conversations: int = 0  # 0: every conversation of the split (the sample stays representative)
     smoke_conversations: int = 1
     show_images: bool = True  # append the photo caption to turns that share an image
 
@@ -82,6 +82,9 @@ class LoCoMo:
         check_fidelity(fidelity)
         if p.split_by not in ("question", "conversation"):
             raise TaskError(f"locomo task: parameter 'split_by' must be question or conversation, not {p.split_by!r}")
+        for name in ("subset_conversations", "smoke_conversations"):
+            if getattr(p, name) < 0:
+                raise TaskError(f"locomo task: parameter {name!r} must be 0 (every conversation) or more, not {getattr(p, name)}")
         wanted = self._categories(p.categories)
         samples = load(locate("locomo", p.path, "locomo", ("locomo10.json",), DOWNLOAD))
         # Questions keyed by '<sample>#<index in qa>' (stable: the file is versioned upstream).
@@ -95,7 +98,8 @@ class LoCoMo:
         conv_ids = sorted({k.split("#")[0] for k in keep})
         if fidelity != "full":
             n_conv = p.smoke_conversations if fidelity == "smoke" else p.subset_conversations
-            conv_ids = first_ranked(conv_ids, n_conv, "conversations")
+            if n_conv > 0:
+                conv_ids = first_ranked(conv_ids, n_conv, "conversations")
             n_q = p.smoke_questions if fidelity == "smoke" else p.subset_questions
             keep = stratified([(k, c) for k, c in qitems if k in keep and k.split("#")[0] in conv_ids], n_q)
         stream = Stream(episodes=[], gold={})
