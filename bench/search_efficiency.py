@@ -2,7 +2,7 @@
 sampling of the design space, and Optuna alone — same task, same budget, several seeds — and
 the evolved front against the best seed on the held-out split.
 
-    python bench/search_efficiency.py [--task locomo] [--evaluations 200] [--repeats 3] [--embedder static]
+    python bench/search_efficiency.py [--task locomo] [--evaluations 200] [--repeats 3] [--first-repeat 0] [--embedder static]
                                       [--holdout-fidelity full] [--cascade smoke,subset]
 
 memarch's default offline mix is structural edits (knobs, index swap, insert / replace / remove a
@@ -20,7 +20,8 @@ Objectives: evidence recall within the token budget (max) and tokens returned (m
 search sees the `search` split at `subset` fidelity (`--cascade smoke,subset,full` measures the
 subset's survivors on the whole search split and builds the front there); the front and the seeds are then measured
 on the `test` split at full fidelity (`task.holdout_fidelity`; `--holdout-fidelity subset` measures
-only the searched conversations' test questions, as every run before 2026-12-02 15:28 did). Hypervolume uses the reference point every campaign fixes
+200 of the test questions; before 2026-12-03 the LoCoMo subset held the questions of 2 conversations
+only, and every run before 2026-12-02 15:28 held out just those). Hypervolume uses the reference point every campaign fixes
 from its task and objectives (recall 0, tokens = the budget: the same for every method, and the
 one `memarch status` / `front` / `report` show), so the numbers compare. Prints a table and
 writes bench/results/search_efficiency.json.

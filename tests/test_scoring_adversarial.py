@@ -2,7 +2,7 @@
 
 Every file in tests/gaming/ is a valid memory program that stores nothing useful and tries to
 earn evidence credit by citing instead of showing (see each module's docstring). Each is
-replayed by the real harness on real LoCoMo data (two conversations, the `subset` fidelity)
+replayed by the real harness on real LoCoMo data (the `subset` fidelity: 200 questions of every conversation)
 and on the synthetic task, scored by the real scorer, and must stay below the `bm25_rag` seed
 on the same stream. The last tests score the same transcripts with the old, loose rule ("an
 item is credited with a cited event when it shares a content word with it"), once written out
