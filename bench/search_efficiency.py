@@ -59,8 +59,8 @@ METHODS = {
     "random": [{"name": "random", "weight": 1.0}],
     "optuna": [{"name": "tune", "weight": 1.0}],
 }
-# variants, run only when named in --methods: memarch's mix with `trim` (measured: a higher search-split
-# hypervolume, lower held-out gains — docs/BENCHMARKS.md)
+# variants, run only when named in --methods: memarch's mix with `trim` (measured over ten repeats: lower
+# held-out gains — docs/BENCHMARKS.md)
 ABLATIONS = {"memarch+trim": [*METHODS["memarch"], {"name": "trim", "weight": 0.5}]}
 OBJECTIVES = [("recall", "max"), ("tokens", "min")]
 SEEDS = ["bm25_rag", "dense_rag", "recency_window"]
