@@ -1,6 +1,5 @@
 """The component catalogue: declared interfaces and knobs match the code, and each new retrieval
 component does, on a small crafted conversation, the one thing its name says."""
-import calendar
 import datetime as dt
 import inspect
 import random
