@@ -128,20 +128,6 @@ def test_sessions_first_favours_the_session_about_the_topic(tmp_path):
     assert got != plain and got[0] in ("e0", "e1", "e4")
 
 
-def test_spread_reaches_a_second_session_the_ranking_leaves_out(tmp_path):
-    # one session holds three near-copies of the question's words; the other occasion is in s1
-    turns = [("Ann", "We took the train to Rome for the trip.", "s0", 0.0),
-             ("Ann", "The train trip to Rome was long.", "s0", 0.0),
-             ("Bo", "Rome by train, what a trip.", "s0", 0.0),
-             ("Ann", "Our other trip was by train to Vienna.", "s1", 0.0)]
-    question = "Which trips did Ann take by train to Rome?"
-    plain = _recalled(seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 2"), turns, question, tmp_path)
-    spread = _recalled(_with("spread", {"SPREAD_DECAY": 0.3}, top_k=2), turns, question, tmp_path)
-    same = _recalled(_with("spread", {"SPREAD_DECAY": 1.0}, top_k=2), turns, question, tmp_path)
-    assert "e3" not in plain and "e3" in spread and len(spread) == 2
-    assert same == plain  # decay 1 keeps the ranking
-
-
 def test_fusion_and_rerank_change_the_ranking_for_a_reason(tmp_path):
     turns = [("Bo", f"A blue car passed by the {w}.", "s0", 0.0) for w in ("bank", "school", "shop", "park", "pier")]
     turns += [("Ann", "Sister sister sister sister!", "s1", 0.0), ("Ann", "My sister bought the blue car.", "s1", 0.0)]
