@@ -4,8 +4,9 @@ For one backend: a good program must score; then five small attacks must fail â€
 connection to a listener this check runs on 127.0.0.1, a planted secret in the caller's
 environment, a file written into the caller's home directory, a detached grandchild
 that tries to outlive the job, and a walk of the whole visible filesystem (``/proc``,
-``/sys``, ``/dev`` aside) for files planted in the caller's home and temp dir, the data
-directory, the checkout's ``runs/`` and the benchmark data files and run databases by name.
+``/sys``, ``/dev`` aside, stopping at the first find) for files planted in the caller's home and
+temp dir, the data directory, the checkout's ``runs/`` and the benchmark data files and run
+databases by name.
 Each probe reports ``held`` or ``BROKEN`` with the evidence.
 
 `gpu_readiness` answers whether GPU jobs (``limits.gpu``) would work on this node: NVIDIA
@@ -54,6 +55,8 @@ class Memory(MemoryProgram):
         os.wait()
         seen = [p for p in PLANTED if os.path.lexists(p)]
         for root, dirs, names in os.walk("/"):
+            if seen:  # one find is the evidence: a broken view can span a whole host's disks
+                break
             dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/dev")]
             seen += [os.path.join(root, n) for n in dirs + names if n in HUNTED]
         out.append("fs:" + ("SEEN:" + ",".join(seen[:4]) if seen else "clean"))
