@@ -117,6 +117,25 @@ def test_entity_boost_favours_the_named_speaker(tmp_path):
     assert _recalled(_with("entities", {"ENTITY_WEIGHT": 2.0}), turns, question, tmp_path) == ["e1"]
 
 
+def test_roles_favour_the_party_the_question_is_about(tmp_path):
+    # the user opens both sessions; the assistant's reply shares the question's words more often
+    turns = [("user", "I bought a road bike and a helmet.", "s0", 0.0),
+             ("assistant", "A road bike and a helmet: which road bike did you buy, a carbon bike?", "s0", 30.0),
+             ("user", "Can you suggest a bike route near Lyon?", "s1", DAY),
+             ("assistant", "Try the bike route along the Saone, a bike path from Lyon to Trevoux.", "s1", DAY + 30)]
+    code = _with("roles", {"ROLE_WEIGHT": 2.0})
+    plain = seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 1")
+    mine = "Which road bike did I buy?"
+    assert _recalled(plain, turns, mine, tmp_path) == ["e1"]
+    assert _recalled(code, turns, mine, tmp_path) == ["e0"]  # first person: the asker's own turn
+    yours = "Remind me which bike route you suggested near Lyon?"
+    assert _recalled(plain, turns, yours, tmp_path) == ["e2"]
+    assert _recalled(code, turns, yours, tmp_path) == ["e3"]  # what the one asked said
+    # a question in the third person names nobody's role: the ranking stays as it was
+    assert _recalled(code, turns, "Which road bike was bought?", tmp_path) == _recalled(
+        plain, turns, "Which road bike was bought?", tmp_path)
+
+
 def test_sessions_first_favours_the_session_about_the_topic(tmp_path):
     turns = [("Ann", "The garden needs water.", "s0", 0.0), ("Bo", "Tomatoes and basil grow there.", "s0", 0.0),
              ("Ann", "Tomatoes are in the market.", "s1", 0.0), ("Bo", "Prices went up.", "s1", 0.0),
