@@ -21,25 +21,22 @@ _ADDRESSED = re.compile(
     r"\b(you|you've|you'd)\s+(?:\w+\s+){0,2}?(said|say|mentioned|mention|recommended|recommend|suggested|suggest|"
     r"told|tell|gave|give|provided|provide|listed|list|shared|share|explained|explain|described|describe|wrote|"
     r"write|named|proposed|offered)\b|\b(our|the|that)\s+(previous|last|earlier|past)\s+"
-    r"(chat|conversation|discussion|talk|exchange)\b|\bremind me\b", re.I)
+    r"(chat|conversation|discussion|talk|exchange)\b", re.I)
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|my|me|mine|myself)\b", re.I)
 
 
 def asker(table) -> str:
-    """The speaker who opens most sessions (counted once per table size, kept in its cache)."""
-    key = ("roles:asker", len(table))
-    got = table.cache.get("roles:asker")
-    if isinstance(got, tuple) and got[0] == key:
-        return got[1]
-    openers: Counter[str] = Counter()
-    seen: set[str] = set()
-    for row in table.rows:
-        if row.session not in seen:
-            seen.add(row.session)
-            openers[row.speaker] += 1
-    who = openers.most_common(1)[0][0] if openers else ""
-    table.cache["roles:asker"] = (key, who)
-    return who
+    """The speaker who opens most sessions. The counts live in the table's cache and read only the
+    turns added since the last call, so a growing memory is never re-read."""
+    state = table.cache.get("roles:openers")
+    if state is None:
+        state = table.cache["roles:openers"] = {"read": 0, "sessions": set(), "openers": Counter()}
+    for row in table.rows[state["read"]:]:
+        if row.session not in state["sessions"]:
+            state["sessions"].add(row.session)
+            state["openers"][row.speaker] += 1
+    state["read"] = len(table.rows)
+    return state["openers"].most_common(1)[0][0] if state["openers"] else ""
 
 
 def target(question: str) -> str:
