@@ -35,7 +35,9 @@ def test_ten_evaluation_campaign(tmp_path, local_ray):
         "task": {"name": "synthetic", "params": {"conversations": 2}, "cascade": ["smoke", "full"]},
         "seeds": ["bm25_rag", "recency_window", "crash.py", "hang.py"],
         "budget": {"evaluations": 10}, "parallel": 2,
-        "sandbox": {"limits": {"wall_seconds": 4}},
+        # room for the good seeds on a loaded machine: at 4 s they too could time out, leave nothing to
+        # breed from, and end the campaign early; the hanging seed still times out
+        "sandbox": {"limits": {"wall_seconds": 10}},
     })
     campaign = Campaign.create(cfg, tmp_path / "runs", config_dir=tmp_path)
     assert campaign.run() == "evaluation budget spent"
