@@ -7,6 +7,13 @@ one for all structures, so what a knob taught in one structure informs every str
 has the component: sharing is by (component, knob). TPE's grouped multivariate mode models
 the conditional space (Optuna's define-by-run).
 
+The study opens with a screen (`screen`, on by default): one trial per catalogue choice away
+from the skeleton — each offered component alone, at its default knobs, then each other index —
+in an order fixed by the campaign seed. TPE's own start-up samples every `use:` flag at 50 %, so
+its first trials hold ten steps each and no contrast says which step paid; the screen gives every
+component one clean comparison with the skeleton (whose own result the study learns as a seed),
+and the model starts from those. A resumed campaign skips what its history already screened.
+
 The child is built from a pipeline skeleton — the parent when it is a pipeline, else the
 bm25_rag seed — by removing its catalogue lines and inserting the chosen ones in catalogue
 order (the order within a slot is not searched here; `structural` edits move it). Any
@@ -180,8 +187,11 @@ class Compose:
     arity = 1
 
     def __init__(self, seed: int = 0, objectives: list[tuple[str, str]] | None = None,
-                 startup_trials: int = 10, skeleton: str = SKELETON, labelled: bool = False) -> None:
+                 startup_trials: int = 10, skeleton: str = SKELETON, labelled: bool = False,
+                 screen: bool = True) -> None:
         self.seed = seed
+        self.screen = bool(screen)
+        self.screen_queue: list[dict[str, Any]] | None = None
         self.labelled = labelled  # offer components that need an experience stream's labels
         self.objectives = objectives or []
         self.startup_trials = startup_trials
@@ -201,6 +211,14 @@ class Compose:
             self.study = optuna.create_study(directions=directions, sampler=sampler)
         return self.study
 
+    def _screen_next(self) -> dict[str, Any] | None:
+        """The next screening trial's parameters (None once the screen is done or off)."""
+        if self.screen_queue is None:
+            self.screen_queue = screen_trials(self.skeleton, self.labelled, self.seed) if self.screen else []
+            done = {_shape(t.params) for t in self._study().trials}
+            self.screen_queue = [p for p in self.screen_queue if _shape(p) not in done]
+        return self.screen_queue.pop(0) if self.screen_queue else None
+
     def propose(self, ctx: OperatorContext) -> Proposal:
         if not self.objectives:
             self.objectives = [(m, "max") for m in ctx.objectives]
@@ -208,6 +226,10 @@ class Compose:
         own = parent is not None and index_line(parent.code) is not None  # a pipeline, whatever its knob values
         skeleton = parent.code if own else self.skeleton
         study = self._study()
+        screened = self._screen_next()
+        if screened is not None:
+            own, skeleton = False, self.skeleton
+            study.enqueue_trial(screened)
         trial = study.ask()
         index, used, knobs = ask(trial, skeleton, self.labelled)
         try:
@@ -223,7 +245,7 @@ class Compose:
         shape = present(code)
         parts = [f"index={index}"] + [f"{s}: {' → '.join(shape[s])}" for s in ("text", "query", "hits", "turns")
                                       if shape.get(s)]
-        note = f"compose trial {trial.number}: " + "; ".join(parts)
+        note = f"compose {'screen' if screened is not None else 'trial'} {trial.number}: " + "; ".join(parts)
         return Proposal(code=code, note=note, operator=self.name,
                         parents=(parent.id,) if own else (),  # built from the skeleton: no parent's code in it
                         meta={"compose_trial": trial.number, "params": dict(trial.params)})
@@ -253,6 +275,33 @@ class Compose:
         """A resumed campaign: every finished pipeline candidate, its own included, rejoins the study."""
         for _operator, code, _meta, metrics in history:
             self.learn(code, metrics)
+
+
+def _shape(params: dict[str, Any]) -> tuple[Any, ...]:
+    return (params.get("index"),) + tuple(sorted(n for n, v in params.items() if n.startswith("use:") and v))
+
+
+def screen_trials(skeleton: str, labelled: bool, seed: int) -> list[dict[str, Any]]:
+    """One trial per catalogue choice away from `skeleton`: each component it can take (and lacks)
+    added alone at its default knobs, in an order shuffled by `seed`, then each other index at its
+    default knobs. Empty when the skeleton is not a pipeline whose knobs lie in the catalogue's ranges."""
+    import random
+
+    base = structure_of(skeleton)
+    if base is None:
+        return []
+    have = slots(skeleton)
+    comps = [c for c in _choosable() if c.slot in have and not base[f"use:{c.name}"] and (labelled or not c.labelled)]
+    random.Random(seed).shuffle(comps)
+    index_params = {s.name for s in COMPONENTS[base["index"]].params.values()}
+    out = []
+    for c in comps:
+        out.append({**base, f"use:{c.name}": True, **{k.name: k.default for k in c.knobs}})
+    kept = {n: v for n, v in base.items() if n not in index_params and n != "index"}
+    for name in sorted(c.name for c in INDEXES.values()):
+        if name != base["index"]:
+            out.append({**kept, "index": name, **{k.name: k.default for k in COMPONENTS[name].params.values()}})
+    return out
 
 
 def _failed() -> Any:
