@@ -254,6 +254,9 @@ class Campaign:
                     self._fill_in_order() if self.config.reproducible else self._fill(pool)
                 self._pump()
                 if len(self.evaluator) == 0 and not self.proposals and not self.waiting:
+                    if not self.stop_reason and not len(self.archive):
+                        self.stop_reason = (f"nothing to breed from: none of {self.store.count_candidates()} candidates "
+                                            "reached the archive (each failed a stage or scored nothing)")
                     if self._interrupts or not self._holdout():
                         break
                     continue

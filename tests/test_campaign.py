@@ -27,6 +27,17 @@ class Memory(MemoryProgram):
 
 
 
+def test_a_campaign_whose_seeds_all_fail_says_so_and_spends_nothing_more(tmp_path, local_ray):
+    (tmp_path / "crash.py").write_text(BODY + "        raise RuntimeError('seed crash')\n")
+    cfg = parse_config({
+        "name": "dead", "seed": 1, "task": {"name": "synthetic", "params": {"conversations": 2}, "cascade": ["smoke"]},
+        "seeds": ["crash.py"], "budget": {"evaluations": 10}, "parallel": 1})
+    campaign = Campaign.create(cfg, tmp_path / "runs", config_dir=tmp_path)
+    reason = campaign.run()
+    assert reason == "nothing to breed from: none of 1 candidates reached the archive (each failed a stage or scored nothing)"
+    assert campaign.store.count_candidates() == 1
+
+
 def test_ten_evaluation_campaign(tmp_path, local_ray):
     (tmp_path / "crash.py").write_text(BODY + "        raise RuntimeError('seed crash')\n")
     (tmp_path / "hang.py").write_text(BODY + "        while True:\n            pass\n")
