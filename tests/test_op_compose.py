@@ -42,7 +42,7 @@ def test_a_non_pipeline_parent_gets_the_skeleton():
     p = Compose(objectives=OBJ).propose(ctx(seed_source("titans")))
     assert "self.turns = Turns()" in p.code and validate_source(p.code) == []
     assert p.parents == ()  # lineage does not claim titans' code
-    assert Compose(objectives=OBJ, screen=False).propose(ctx(seed_source("dense_rag"))).parents == ("c1",)
+    assert Compose(objectives=OBJ).propose(ctx(seed_source("dense_rag"))).parents == ("c1",)
 
 
 def test_other_operators_pipelines_are_free_trials_keyed_by_component_knob():
@@ -67,7 +67,7 @@ def test_the_study_learns_which_component_and_knob_pay():
     # and falls with every other step. The second half of the trials must use temporal more often
     # than the first, and set its weight much closer to 1.5 than uniform sampling over [0, 2] does
     # (mean distance 0.625).
-    op = Compose(objectives=OBJ, startup_trials=8, seed=1, screen=False)
+    op = Compose(objectives=OBJ, startup_trials=8, seed=1)
     runs = []
     for i in range(40):
         p = op.propose(ctx(seed_source("bm25_rag"), i))
@@ -91,7 +91,7 @@ def test_the_screen_tries_every_component_alone_once_then_the_model_favours_the_
     # alone (label steps only on labelled tasks), then every other index; none repeats, parents are
     # none (the skeleton's code). A made-up objective pays for `roles` alone; after the screen most
     # children use it, where TPE's own start-up uses each step half of the time.
-    op = Compose(objectives=OBJ, seed=2)
+    op = Compose(objectives=OBJ, seed=2, screen=True)
     skeleton = structure_of(seed_source("bm25_rag"))
     offered = {c.name for c in COMPONENTS.values() if c.slot != "index" and not c.labelled and not skeleton[f"use:{c.name}"]}
     shapes, runs = [], []
@@ -115,14 +115,14 @@ def test_the_screen_tries_every_component_alone_once_then_the_model_favours_the_
     assert {s[1][0] for s in shapes if s[1]} == offered and len(set(shapes)) == len(shapes)
     assert sum(r["use:roles"] for r in runs[8:]) >= 0.8 * len(runs[8:])
     # a resumed campaign does not screen again what its history holds
-    again = Compose(objectives=OBJ, seed=2)
+    again = Compose(objectives=OBJ, seed=2, screen=True)
     for t in op.study.trials[:5]:
         again.study = again._study()
         again.study.add_trial(t)
     assert len(again.screen_queue or screen_trials(seed_source("bm25_rag"), False, 2)) == len(offered) + 3
     again._screen_next()
     assert len(again.screen_queue) == len(offered) + 3 - 6
-    assert not Compose(objectives=OBJ, screen=False)._screen_next()
+    assert not Compose(objectives=OBJ)._screen_next()  # off by default
 
 
 def test_restore_and_registry():

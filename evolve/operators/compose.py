@@ -7,12 +7,14 @@ one for all structures, so what a knob taught in one structure informs every str
 has the component: sharing is by (component, knob). TPE's grouped multivariate mode models
 the conditional space (Optuna's define-by-run).
 
-The study opens with a screen (`screen`, on by default): one trial per catalogue choice away
+With `screen: true` the study opens with a screen: one trial per catalogue choice away
 from the skeleton — each offered component alone, at its default knobs, then each other index —
 in an order fixed by the campaign seed. TPE's own start-up samples every `use:` flag at 50 %, so
 its first trials hold ten steps each and no contrast says which step paid; the screen gives every
 component one clean comparison with the skeleton (whose own result the study learns as a seed),
 and the model starts from those. A resumed campaign skips what its history already screened.
+Off by default: measured in bench/search_efficiency.py (docs/BENCHMARKS.md) it raised the median
+held-out gain on both tasks but not the worst repeat on LoCoMo.
 
 The child is built from a pipeline skeleton — the parent when it is a pipeline, else the
 bm25_rag seed — by removing its catalogue lines and inserting the chosen ones in catalogue
@@ -188,7 +190,7 @@ class Compose:
 
     def __init__(self, seed: int = 0, objectives: list[tuple[str, str]] | None = None,
                  startup_trials: int = 10, skeleton: str = SKELETON, labelled: bool = False,
-                 screen: bool = True) -> None:
+                 screen: bool = False) -> None:
         self.seed = seed
         self.screen = bool(screen)
         self.screen_queue: list[dict[str, Any]] | None = None
