@@ -217,8 +217,8 @@ class Compose:
         """The next screening trial's parameters (None once the screen is done or off)."""
         if self.screen_queue is None:
             self.screen_queue = screen_trials(self.skeleton, self.labelled, self.seed) if self.screen else []
-            done = {_shape(t.params) for t in self._study().trials}
-            self.screen_queue = [p for p in self.screen_queue if _shape(p) not in done]
+            done = {trial_shape(t.params) for t in self._study().trials}
+            self.screen_queue = [p for p in self.screen_queue if trial_shape(p) not in done]
         return self.screen_queue.pop(0) if self.screen_queue else None
 
     def propose(self, ctx: OperatorContext) -> Proposal:
@@ -279,7 +279,7 @@ class Compose:
             self.learn(code, metrics)
 
 
-def _shape(params: dict[str, Any]) -> tuple[Any, ...]:
+def trial_shape(params: dict[str, Any]) -> tuple[Any, ...]:
     return (params.get("index"),) + tuple(sorted(n for n, v in params.items() if n.startswith("use:") and v))
 
 
