@@ -1,7 +1,6 @@
 """A small campaign on real local Ray: seeds that crash or hang do not stop it; it yields a
 front, lineage edges with operators, and exports that import and validate."""
 import importlib.util
-import json
 import os
 import subprocess
 import sys
