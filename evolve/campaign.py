@@ -100,6 +100,7 @@ class Campaign:
         # with its final result never changes, so each is read from the store once (bounded).
         self._views: dict[str, CandidateView] = {}
         self._notes: dict[str, tuple[str, str]] = {}  # cid -> (lineage line, first parent)
+        self._seeds: list[str] | None = None
         self.since_improvement = 0
         self.failed_proposals = 0
         self.evaluator: RayEvaluator | None = None
@@ -418,13 +419,15 @@ class Campaign:
                     parent_ids = parent_ids[:1] + [other]
                     break
         front = view.front_except(parent_ids)
+        reads_front = getattr(op, "reads_front", False)
         inspirations = self.rng.sample(front, min(2, len(front)))
         ctx = OperatorContext(parents=[self._view(p) for p in parent_ids],
                               inspirations=[self._view(i) for i in inspirations],
                               lineage=self._lineage_notes(parent_ids[0]),
                               rng=random.Random(self.rng.getrandbits(64)),
                               objectives=[m for m, _ in self.objectives], task=self.config.task.name,
-                              front=[self._view(c) for c in front] if getattr(op, "reads_front", False) else [])
+                              front=[self._view(c) for c in front] if reads_front else [],
+                              references=[self._view(c) for c in self._seed_ids() if c in self.archive] if reads_front else [])
         self.store.log("propose", operator=op.name, parents=parent_ids, island=island,
                        selection="coverage" if use_coverage else "pareto")
         return op, ctx, island
@@ -567,7 +570,7 @@ class Campaign:
         if self.config.task.holdout is None or self.stop_reason.startswith("wall"):
             return False
         assert self.evaluator is not None
-        seeds = [c.id for c in self.store.candidates() if c.operator.startswith("seed:") and c.id in self.archive.metrics]
+        seeds = [c for c in self._seed_ids() if c in self.archive]
         todo = [c for c in sorted(set(self.archive.front()) | set(seeds))
                 if self.store.evaluation(c, "holdout") is None and c not in self._holdout_sent]
         for cid in todo:
@@ -600,6 +603,12 @@ class Campaign:
                 if ev.status != "ok":
                     break
         return out
+
+    def _seed_ids(self) -> list[str]:
+        """The campaign's seeds (all stored before its first proposal), read from the store once."""
+        if self._seeds is None:
+            self._seeds = [c.id for c in self.store.candidates() if c.operator.startswith("seed:")]
+        return self._seeds
 
     def _view(self, cid: str) -> CandidateView:
         if cid in self._views:

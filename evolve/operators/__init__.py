@@ -86,6 +86,12 @@ def _trim(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     return Trim(objectives=deps.objectives, token_budget=deps.token_budget, **params)
 
 
+def _match(params: dict[str, Any], deps: OperatorDeps) -> Operator:
+    from evolve.operators.match import Match
+
+    return Match(objectives=deps.objectives, token_budget=deps.token_budget, **params)
+
+
 def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from evolve.operators.random_sample import RandomSample
 
@@ -94,7 +100,8 @@ def _random(params: dict[str, Any], deps: OperatorDeps) -> Operator:
 
 FACTORIES: dict[str, Callable[[dict[str, Any], OperatorDeps], Operator]] = {
     "structural": _structural, "tune": _tune, "llm_edit": _llm_edit, "crossover": _crossover,
-    "random": _random, "graft": _graft, "compose": _compose, "trim": _trim}
+    "random": _random, "graft": _graft, "compose": _compose, "trim": _trim,
+    "match": _match}
 
 
 def build_operators(configs: list[OperatorConfig], deps: OperatorDeps | None = None) -> list[tuple[Operator, float]]:

@@ -29,6 +29,8 @@ class OperatorContext:
     task: str = ""
     # the whole front without the parents: filled only for operators with `reads_front = True`
     front: list[CandidateView] = field(default_factory=list)
+    # the campaign's seeds that reached the archive: filled only for operators with `reads_front = True`
+    references: list[CandidateView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
