@@ -12,7 +12,8 @@ from evolve.operators import OperatorDeps, build_operators
 from evolve.operators.base import CandidateView, OperatorContext, OperatorError
 from evolve.operators.knobs import read_knobs
 from evolve.operators.pipeline_edits import insert_at, present, slots
-from evolve.operators.trim import Trim, gaps
+from evolve.operators.structural_edits import add_neighbours
+from evolve.operators.trim import Trim, expands_after_hits, gaps, share_for
 from sandboxes.backends.process import ProcessSandbox
 from sandboxes.job import Job
 
@@ -64,18 +65,45 @@ def test_the_child_spends_fewer_tokens_than_its_parent_and_loses_little():
     assert child.metrics["recall"] > lower.metrics["recall"]  # inside the gap: above the point below it
 
 
-def test_a_share_step_already_last_is_lowered_and_one_before_other_steps_moves_last():
+def test_a_last_share_is_set_from_the_budget_and_one_before_an_expansion_is_scaled_in_place():
     base = seed_source("bm25_rag")
     last = insert_at(base, "hits", COMPONENTS["share"], len(slots(base)["hits"].calls)).replace(
         "TOKEN_SHARE = 0.9", "TOKEN_SHARE = 0.95")
-    first = insert_at(base, "hits", COMPONENTS["share"], 0)
+    p, old, new = share_for(last, 230.0, 200.0, 256)
+    assert present(p)["hits"] == ["neighbours", "share"] and old == 0.95
+    assert new == pytest.approx(230 / 256 + 0.05 - 30 / 256, abs=0.001)  # where the cap binds, minus the cut
+    # before `neighbours`: it caps the hits, which are then expanded, so its value scales with the tokens
+    first = insert_at(base, "hits", COMPONENTS["share"], 0).replace("TOKEN_SHARE = 0.9", "TOKEN_SHARE = 0.7")
+    p, old, new = share_for(first, 230.0, 200.0, 256)
+    assert present(p)["hits"] == ["share", "neighbours"] and p.count("share_budget(") == 1
+    assert (old, new) == (0.7, round(0.7 * 200 / 230, 3)) and share_of(p) == new
     low = view("low", base.replace("TOP_K = 10", "TOP_K = 2"), 0.1, 40.0)
     for code in (last, first):
         p = Trim(OBJ, 256).propose(OperatorContext(parents=[low], front=[view("top", code, 0.5, 230.0)],
                                                    rng=random.Random(0)))
-        assert present(p.code)["hits"] == ["neighbours", "share"] and p.code.count("share_budget(") == 1
-        assert 0.5 <= share_of(p.code) < share_of(code)
-        assert validate_source(p.code) == []
+        assert 0.5 <= share_of(p.code) < share_of(code) and validate_source(p.code) == []
+
+
+def test_a_program_that_expands_after_its_hits_has_its_share_scaled_and_without_one_is_refused():
+    """An added neighbours step wraps the pipeline and appends turns after the hits slot: a share
+    appended to hits would cap only what it expands."""
+    rng = random.Random(0)
+    base = seed_source("bm25_rag")
+    wrapped = None
+    for _ in range(50):
+        got = add_neighbours(base, rng)
+        if got is not None:
+            wrapped = got[0]
+            break
+    assert wrapped is not None and expands_after_hits(wrapped) and not expands_after_hits(base)
+    with pytest.raises(OperatorError, match="adds turns after its hits slot"):
+        share_for(wrapped, 230.0, 200.0, 256)
+    capped = insert_at(wrapped, "hits", COMPONENTS["share"], len(slots(wrapped)["hits"].calls)).replace(
+        "TOKEN_SHARE = 0.9", "TOKEN_SHARE = 0.6")
+    p, old, new = share_for(capped, 230.0, 200.0, 256)
+    assert (old, new) == (0.6, round(0.6 * 200 / 230, 3)) and validate_source(p) == []
+    with pytest.raises(OperatorError, match="lowest"):
+        share_for(capped.replace("TOKEN_SHARE = 0.6", "TOKEN_SHARE = 0.5"), 230.0, 200.0, 256)
 
 
 def test_refusals_name_the_cause():

@@ -84,6 +84,6 @@ class Match:
         change = f"{KNOB} {old:g} -> {new:g}" if old is not None else f"insert share ({KNOB} {new:g})"
         seed = seeds[sid].operator.removeprefix("seed:") or sid
         note = (f"match {cid} ({tokens:.1f} tokens, {lead:+.3f} {self.quality} over the best at the seed's "
-                f"tokens) to seed {seed}'s {seed_tokens:.1f}: {change}, last in hits, toward {target:.1f}")
+                f"tokens) to seed {seed}'s {seed_tokens:.1f}: {change}, toward {target:.1f}")
         meta: dict[str, Any] = {"target_tokens": round(target, 2), "share": new, "seed": sid}
         return Proposal(code=code, note=note, operator=self.name, parents=(cid,), meta=meta)

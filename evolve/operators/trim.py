@@ -7,8 +7,9 @@ program just above some token level to a much weaker one well below it. `trim` p
 gap — the wider the gap and the larger the quality drop across it, the likelier (the area of
 the step, i.e. the hypervolume a point inside it could add; below the cheapest program lies the
 empty recall, 0 at 0 tokens) — takes the program above it, and
-ends its `hits` slot with the catalogue's `share` step (or moves the one it has), set so the
-child spends tokens inside the gap: no more than a quarter fewer than the parent.
+ends its `hits` slot with the catalogue's `share` step (or resets the one it has; one that caps
+the hits before neighbours are added is scaled where it is — `share_for`), set so the child
+spends tokens inside the gap: no more than a quarter fewer than the parent.
 
 Needs a `tokens` objective to minimise and a quality objective to maximise; the parent must
 be a pipeline program (design_space/catalogue.py) with a `hits` slot.
@@ -21,7 +22,8 @@ from design_space.catalogue import COMPONENTS
 from design_space.validate import validate_source
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
 from evolve.operators.knobs import read_knobs, write_knobs
-from evolve.operators.pipeline_edits import insert_at, remove_at, slots
+from evolve.operators.pipeline_edits import insert_at, slots
+from evolve.operators.structural_edits import MARK
 
 SHARE = COMPONENTS["share"]
 KNOB = SHARE.knobs[0].name  # TOKEN_SHARE
@@ -44,24 +46,37 @@ def gaps(points: list[tuple[str, float, float]]) -> list[tuple[str, float, float
     return out
 
 
+def expands_after_hits(code: str) -> bool:
+    """The program appends turns after its hits slot (an added neighbours step wraps the pipeline)."""
+    return f"{MARK} neighbours" in code
+
+
 def share_for(code: str, tokens: float, target: float, budget: float) -> tuple[str, float | None, float]:
-    """The child's code with `share` last in its hits slot, set so that it spends about `target`
-    tokens per query; returns (code, the parent's share or None, the child's share)."""
+    """The child's code with a `share` step set so that it spends about `target` tokens per query;
+    returns (code, the parent's share or None, the child's share).
+
+    A share last in hits caps every turn recalled: it is set from the budget (or appended, when
+    the hits hold none). A share that other steps follow (the catalogue's `neighbours` after it, or
+    an added neighbours step around the pipeline) caps the hits before they are expanded: it stays
+    where it is and is scaled by target / tokens, since the turns it lets through are expanded in
+    proportion. Without a share, a program that expands after its hits slot cannot be capped there."""
     hits = slots(code).get("hits")
     if hits is None:
         raise OperatorError("the parent has no hits slot")
     held = [k for k, (_a, _b, c) in enumerate(hits.calls) if c.name == SHARE.name]
     knobs = {k.name: k.value for k in read_knobs(code)}
     old = float(knobs.get(KNOB, HIGH)) if held else HIGH
-    effective = min(old, tokens / budget + SLACK)  # where the parent's own cap sits, or would bind
-    new = round(max(LOW, min(HIGH, effective - (tokens - target) / budget)), 3)
-    if held and held[-1] == len(hits.calls) - 1:
-        if abs(new - old) < 0.005:
-            raise OperatorError(f"{KNOB} is already {old}")
-    else:  # none, or one before other hits steps (which would pay for tokens after it): put it last
-        for k in reversed(held):
-            code = remove_at(code, "hits", k)
-        code = insert_at(code, "hits", SHARE, len(slots(code)["hits"].calls))
+    if held and (held[-1] != len(hits.calls) - 1 or expands_after_hits(code)):
+        new = round(max(LOW, min(HIGH, old * target / tokens)), 3)
+    elif expands_after_hits(code):
+        raise OperatorError("the parent adds turns after its hits slot (a neighbours step) and holds no share to scale")
+    else:
+        effective = min(old, tokens / budget + SLACK)  # where the parent's own cap sits, or would bind
+        new = round(max(LOW, min(HIGH, effective - (tokens - target) / budget)), 3)
+        if not held:
+            code = insert_at(code, "hits", SHARE, len(hits.calls))
+    if held and abs(new - old) < 0.005:
+        raise OperatorError(f"{KNOB} is already {old}" + (" (its lowest)" if new <= LOW else ""))
     return write_knobs(code, {KNOB: new}), (old if held else None), new
 
 
@@ -103,6 +118,6 @@ class Trim:
             raise OperatorError(f"trim made an invalid program: {problems[0].render()}")
         change = f"{KNOB} {old:g} -> {new:g}" if old is not None else f"insert share ({KNOB} {new:g})"
         note = (f"trim {cid} from {tokens:.1f} toward {target:.1f} tokens (the front's next point spends "
-                f"{lower:.1f}): {change}, last in hits")
+                f"{lower:.1f}): {change}")
         meta: dict[str, Any] = {"target_tokens": round(target, 2), "share": new}
         return Proposal(code=code, note=note, operator=self.name, parents=(cid,), meta=meta)
