@@ -6,8 +6,9 @@ often answers it just too late: its strongest programs spend a few tokens more t
 at or below the seed's tokens is much weaker. `match` picks such a pair — a seed, and a front
 program that spends more tokens than it, at most a third more, and beats everything the front
 holds at the seed's tokens (the larger that lead, the likelier) — and ends the program's `hits`
-slot with the catalogue's `share` step (or moves the one it has), sized so the child spends a
-little less than the seed: between 92 % and 99 % of its tokens. A child that still lands above
+slot with the catalogue's `share` step (or lowers the one it has; one that caps the hits before
+neighbours are added is scaled in place: trim.share_for), sized so the child spends a little less
+than the seed: between 92 % and 99 % of its tokens. A child that still lands above
 the seed is itself such a program, so a later draw trims it again.
 
 Needs a `tokens` objective to minimise and a quality objective to maximise; the parent must be
