@@ -135,7 +135,7 @@ def campaign_reference(store: Store, config: CampaignConfig) -> Point:
 
 
 def fix_budget(store: Store, budget: int) -> None:
-    """Keep the task's token budget per query (what `trim` sizes its token shares by)."""
+    """Keep the task's token budget per query (what `trim` and `match` size their token shares by)."""
     store.set_meta(BUDGET_KEY, str(int(budget)))
 
 
