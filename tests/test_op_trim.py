@@ -12,8 +12,8 @@ from evolve.operators import OperatorDeps, build_operators
 from evolve.operators.base import CandidateView, OperatorContext, OperatorError
 from evolve.operators.knobs import read_knobs
 from evolve.operators.pipeline_edits import insert_at, present, slots
-from evolve.operators.structural_edits import add_neighbours
-from evolve.operators.trim import Trim, expands_after_hits, gaps, share_for
+from evolve.operators.structural_edits import add_neighbours, has_step
+from evolve.operators.trim import Trim, gaps, share_for
 from sandboxes.backends.process import ProcessSandbox
 from sandboxes.job import Job
 
@@ -95,7 +95,7 @@ def test_a_program_that_expands_after_its_hits_has_its_share_scaled_and_without_
         if got is not None:
             wrapped = got[0]
             break
-    assert wrapped is not None and expands_after_hits(wrapped) and not expands_after_hits(base)
+    assert wrapped is not None and has_step(wrapped, "neighbours") and not has_step(base, "neighbours")
     with pytest.raises(OperatorError, match="adds turns after its hits slot"):
         share_for(wrapped, 230.0, 200.0, 256)
     capped = insert_at(wrapped, "hits", COMPONENTS["share"], len(slots(wrapped)["hits"].calls)).replace(

@@ -136,8 +136,14 @@ def _add_import(code: str, line: str) -> str:
     return "".join(lines)
 
 
+def has_step(code: str, kind: str) -> bool:
+    """The program holds an added step of this kind (`context`, `neighbours`): the marker its
+    wrapper template writes."""
+    return f"{MARK} {kind}" in code
+
+
 def _wrap(code: str, template: str, kind: str) -> tuple[str, str] | None:
-    if f"{MARK} {kind}" in code:
+    if has_step(code, kind):
         return None  # one layer of each kind is enough; its knob tunes it
     n = _next_base(code)
     base = f"_MemoryBase{n}"

@@ -23,7 +23,7 @@ from design_space.validate import validate_source
 from evolve.operators.base import OperatorContext, OperatorError, Proposal
 from evolve.operators.knobs import read_knobs, write_knobs
 from evolve.operators.pipeline_edits import insert_at, slots
-from evolve.operators.structural_edits import MARK
+from evolve.operators.structural_edits import has_step
 
 SHARE = COMPONENTS["share"]
 KNOB = SHARE.knobs[0].name  # TOKEN_SHARE
@@ -46,11 +46,6 @@ def gaps(points: list[tuple[str, float, float]]) -> list[tuple[str, float, float
     return out
 
 
-def expands_after_hits(code: str) -> bool:
-    """The program appends turns after its hits slot (an added neighbours step wraps the pipeline)."""
-    return f"{MARK} neighbours" in code
-
-
 def share_for(code: str, tokens: float, target: float, budget: float) -> tuple[str, float | None, float]:
     """The child's code with a `share` step set so that it spends about `target` tokens per query;
     returns (code, the parent's share or None, the child's share).
@@ -66,9 +61,10 @@ def share_for(code: str, tokens: float, target: float, budget: float) -> tuple[s
     held = [k for k, (_a, _b, c) in enumerate(hits.calls) if c.name == SHARE.name]
     knobs = {k.name: k.value for k in read_knobs(code)}
     old = float(knobs.get(KNOB, HIGH)) if held else HIGH
-    if held and (held[-1] != len(hits.calls) - 1 or expands_after_hits(code)):
+    expands = has_step(code, "neighbours")  # an added neighbours step appends turns after the hits slot
+    if held and (held[-1] != len(hits.calls) - 1 or expands):
         new = round(max(LOW, min(HIGH, old * target / tokens)), 3)
-    elif expands_after_hits(code):
+    elif expands:
         raise OperatorError("the parent adds turns after its hits slot (a neighbours step) and holds no share to scale")
     else:
         effective = min(old, tokens / budget + SLACK)  # where the parent's own cap sits, or would bind
