@@ -47,6 +47,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from evolve.campaign import Campaign  # noqa: E402
+from evolve.choose import Bound, choose  # noqa: E402
 from evolve.config import parse_config  # noqa: E402
 from evolve.pareto import dominates, hypervolume, orient  # noqa: E402
 from evolve.operators.knobs import read_knobs  # noqa: E402
@@ -118,15 +119,17 @@ def holdout(store, stage: str) -> dict:
     evolved = {c: r for c, r in rows.items() if not r[0].startswith("seed:")}
     if not seeds:
         return {}
-    best_seed = max(seeds, key=lambda c: (seeds[c][1], -seeds[c][2]))
+    # The picks are `memarch export --within`'s rule (evolve/choose.py) on held-out or search numbers.
+    held = {c: {"recall": r[1], "tokens": r[2]} for c, r in rows.items()}
+    search = {c: {"recall": r[0], "tokens": r[1]} for c, r in searched.items()}
+    best_seed = choose(held, OBJECTIVES, [], among=list(seeds))
     s = orient([seeds[best_seed][1], seeds[best_seed][2]], ["max", "min"])
     dominating = [c for c, r in evolved.items() if dominates(orient([r[1], r[2]], ["max", "min"]), s)]
-    best = max(evolved, key=lambda c: (evolved[c][1], -evolved[c][2])) if evolved else None
-    cheap = [c for c, r in evolved.items() if r[2] <= seeds[best_seed][2]]
-    winner = max(cheap, key=lambda c: (evolved[c][1], -evolved[c][2])) if cheap else None
-    seed_search = max((c for c in seeds if c in searched), key=lambda c: (searched[c][0], -searched[c][1]), default=None)
-    fits = [c for c in evolved if c in searched and seed_search and searched[c][1] <= searched[seed_search][1]]
-    chosen = max(fits, key=lambda c: (searched[c][0], -searched[c][1])) if fits else None
+    best = choose(held, OBJECTIVES, [], among=list(evolved))
+    winner = choose(held, OBJECTIVES, [Bound("tokens", seeds[best_seed][2], "min", best_seed)], among=list(evolved))
+    seed_search = choose(search, OBJECTIVES, [], among=list(seeds))
+    chosen = choose(search, OBJECTIVES, [Bound("tokens", searched[seed_search][1], "min", seed_search)],
+                    among=list(evolved)) if seed_search else None
     return {"best_seed": [best_seed, seeds[best_seed][0], seeds[best_seed][1], seeds[best_seed][2]],
             "best_evolved": [best, *evolved[best]] if best else None,
             "dominating_best_seed": sorted(dominating),

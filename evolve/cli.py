@@ -14,6 +14,7 @@ from typing import Callable, Literal, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from evolve.choose import ChoiceError
 from evolve.cli_help import Group
 from evolve.config import ConfigError, load_config
 from evolve.store import Store, StoreError
@@ -26,6 +27,8 @@ app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, rich_ma
                          "memarch export RUN CANDIDATE -o memory.py. Reference: docs/CLI.md.")
 console = make_console()
 RUNS = typer.Option(Path("runs"), "--runs-dir", metavar="DIR", help="Where campaigns live.")
+WITHIN_HELP = ("Keep what meets METRIC=VALUE (≤ for a minimised objective, ≥ for a maximised one); VALUE is a "
+               "number, a candidate id or a seed's name (its value here). Repeatable.")
 RUN_ARG = typer.Argument(None, help="Campaign name under --runs-dir, or its directory (default: the most recent one).",
                          show_default=False)
 # Kept literal so `memarch --help` does not import the sandboxes (libcst); tests check them against BACKENDS.
@@ -59,7 +62,7 @@ def user_errors(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, StoreError, TaskError) as exc:
+        except (ConfigError, StoreError, TaskError, ChoiceError) as exc:
             print_error(str(exc))
         except OSError as exc:  # FileNotFoundError, PermissionError, NotADirectoryError, read-only file systems
             where = exc.filename if exc.filename is not None else ""
@@ -226,18 +229,25 @@ def resume(run: Optional[str] = RUN_ARG,
     _run_campaign(Campaign(cfg, run_dir, store), lock)
 
 
-@app.command(epilog="Example: memarch front quickstart --plot front.png")
+@app.command(epilog="Examples: memarch front quickstart --plot front.png | memarch front quickstart --within "
+                    "tokens=bm25_rag")
 @user_errors
 def front(run: Optional[str] = RUN_ARG,
           all_ranks: bool = typer.Option(False, "--all", help="Show dominated candidates too."),
           plot: Optional[Path] = typer.Option(None, "--plot", metavar="FILE",
                                               help="Also draw the front to this PNG/SVG/PDF."),
+          within: list[str] = typer.Option([], "--within", metavar="METRIC=VALUE", help=WITHIN_HELP),
           runs_dir: Path = RUNS) -> None:
     """The Pareto front of a campaign: one row per distinct point (ties folded into the first)."""
-    from evolve.views import front_plot, front_table
+    from evolve.views import choice, choice_lines, front_plot, front_table
 
-    store = Store.open(pick_run(run, runs_dir))
-    console.print(front_table(store, all_ranks))
+    run_dir = pick_run(run, runs_dir)
+    store = Store.open(run_dir)
+    picked = choice(store, within) if within else None
+    console.print(front_table(store, all_ranks, picked.bounds if picked else ()))
+    if picked is not None:
+        for line in choice_lines(store, picked, run or str(run_dir)):
+            console.print(line, highlight=False, markup=False)
     if plot is not None:
         console.print(f"wrote {front_plot(store, plot)}")
 
@@ -273,19 +283,21 @@ def lineage(run: Optional[str] = RUN_ARG,
 
 
 @app.command(epilog="Examples: memarch export quickstart c0012 -o memory.py | memarch export quickstart --front "
-                    "-o winners/")
+                    "-o winners/ | memarch export quickstart --within tokens=bm25_rag -o memory.py")
 @user_errors
 def export(run: str = typer.Argument(..., help="Campaign name under --runs-dir, or its directory."),
            candidate: Optional[str] = typer.Argument(None, help="The candidate to export (e.g. c0012)."),
            output: Path = typer.Option(..., "-o", "--output", metavar="PATH",
                                        help="A .py file (its name must be a Python identifier), or a directory."),
            whole_front: bool = typer.Option(False, "--front", help="Export every program on the front."),
+           within: list[str] = typer.Option([], "--within", metavar="METRIC=VALUE",
+                                            help="Export the best program within these bounds. " + WITHIN_HELP),
            runs_dir: Path = RUNS) -> None:
     """Write programs as standalone modules (memarch not needed to run them), each with a card."""
     from evolve.commands.report import export_command
     from evolve.views import resolve_run
 
-    export_command(Store.open(resolve_run(run, runs_dir)), candidate, output, whole_front)
+    export_command(Store.open(resolve_run(run, runs_dir)), candidate, output, whole_front, within)
 
 
 @app.command(epilog="Example: memarch seeds, then memarch eval bm25_rag")

@@ -1,6 +1,8 @@
 """Read-only views of a campaign for people: the front table and the lineage tree."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from evolve.archive import Archive
+from evolve.choose import Bound, choose, parse_bounds, seed_ids
 from evolve.config import CampaignConfig, parse_config
 from evolve.reference import campaign_reference
 from evolve.store import Store, StoreError
@@ -54,14 +57,65 @@ def front_size(points: int, programs: int) -> str:
     return f"{points} distinct front points" + (f" ({programs} programs, ties folded)" if programs > points else "")
 
 
-def front_table(store: Store, all_ranks: bool = False) -> Table:
+@dataclass(frozen=True)
+class Choice:
+    """The best program within the user's bounds (evolve/choose.py), and the best seed within them."""
+    bounds: list[Bound]
+    pick: str | None
+    seed: str | None  # candidate id of the best seed that meets the bounds
+    seed_names: dict[str, str]  # candidate id -> seed name
+    objectives: list[tuple[str, str]]
+    measured: dict[str, dict[str, float]]  # candidate id -> metrics at the last stage
+
+
+def choice(store: Store, within: Sequence[str]) -> Choice:
+    config, archive, _rows = front_rows(store)
+    objectives = [(o.metric, o.direction) for o in config.objectives]
+    names = seed_ids({c.id: c.operator for c in store.candidates()})
+    bounds = parse_bounds(within, objectives, archive.metrics, names)
+    seeds = [c for c in names.values() if c in archive.metrics]
+    return Choice(bounds, choose(archive.metrics, objectives, bounds),
+                  choose(archive.metrics, objectives, bounds, among=seeds), {c: n for n, c in names.items()},
+                  objectives, archive.metrics)
+
+
+def choice_lines(store: Store, picked: Choice, run: str) -> list[str]:
+    """What `front --within` prints under its table: the pick, the best seed within the same bounds."""
+    objectives, measured = picked.objectives, picked.measured
+    within = " and ".join(str(b) for b in picked.bounds)
+    if picked.pick is None:
+        return [f"nothing measured at the last stage meets {within}"]
+
+    def point(cid: str) -> str:
+        held = store.evaluation(cid, "holdout")
+        text = ", ".join(f"{m} {measured[cid][m]:.4g}" for m, _d in objectives)
+        if held is not None and held.status == "ok":
+            text += " (held-out " + ", ".join(f"{m} {held.metrics[m]:.4g}" for m, _d in objectives
+                                              if m in held.metrics) + ")"
+        return text
+
+    name = picked.seed_names.get(picked.pick)
+    lines = [f"best within {within}: {picked.pick}{f' (seed {name})' if name else ''} — {point(picked.pick)}"]
+    if picked.seed is None:
+        lines.append("no seed meets these bounds")
+    elif picked.seed != picked.pick:
+        deltas = ", ".join(f"{m} {measured[picked.pick][m] - measured[picked.seed][m]:+.3g}" for m, _d in objectives)
+        lines.append(f"best seed within them: {picked.seed_names[picked.seed]} ({picked.seed}) — {point(picked.seed)}; "
+                     f"{picked.pick} vs it: {deltas}")
+    lines.append(f"export it: memarch export {run} {picked.pick} -o memory.py")
+    return lines
+
+
+def front_table(store: Store, all_ranks: bool = False, bounds: Sequence[Bound] = ()) -> Table:
     """One row per distinct point (candidates tying on every objective are folded into the first),
-    with held-out metrics when the campaign measured them."""
+    with held-out metrics when the campaign measured them; only points within `bounds` if given."""
     config, archive, rows = front_rows(store)
     objectives = [(o.metric, o.direction) for o in config.objectives]
     points: dict[tuple, list[dict]] = {}
     for row in rows:
         if row["rank"] > 0 and not all_ranks:
+            continue
+        if not all(b.admits(row) for b in bounds):
             continue
         points.setdefault((row["rank"], *(round(row[m], 9) for m, _ in objectives)), []).append(row)
     holdout = {e.candidate_id: e for e in store.evaluations("holdout") if e.status == "ok"}

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from evolve.choose import ChoiceError
 from evolve.cli import RUN_ARG, RUNS, app, console, pick_run, user_errors
 from evolve.store import Store, StoreError
-from evolve.views import lineage_dot, lineage_graph
+from evolve.views import choice, lineage_dot, lineage_graph
 
 LINEAGE_FORMATS = ("tree", "dot", "json", "html")
 
@@ -66,11 +68,20 @@ def lineage_export(store: Store, candidate: Optional[str], fmt: str, output: Opt
         console.print(f"wrote {output}")
 
 
-def export_command(store: Store, candidate: Optional[str], output: Path, whole_front: bool) -> None:
+def export_command(store: Store, candidate: Optional[str], output: Path, whole_front: bool,
+                   within: Sequence[str] = ()) -> None:
     from evolve.export import export_candidate, export_front
 
-    if whole_front == (candidate is not None):
-        raise StoreError("export: name one CANDIDATE or pass --front (not both)")
+    if [whole_front, candidate is not None, bool(within)].count(True) != 1:
+        raise StoreError("export: name one CANDIDATE, pass --front, or pass --within (exactly one of them)")
+    if within:
+        picked = choice(store, within)
+        if picked.pick is None:
+            raise ChoiceError("export: nothing measured at the last stage meets "
+                              + " and ".join(str(b) for b in picked.bounds))
+        candidate = picked.pick
+        console.print(f"best within {' and '.join(str(b) for b in picked.bounds)}: {candidate}",
+                      highlight=False, markup=False)
     if candidate is not None:
         path = export_candidate(store, candidate, output)
         console.print(f"wrote {path} and {path.with_name(path.stem + '.card.md').name}")
