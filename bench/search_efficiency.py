@@ -11,8 +11,8 @@ another front member) and `tune`; "optuna" is `tune` alone over the seeds' knobs
 samples seeds with random edits and knobs. The held-out gain is, per repeat, the best evolved
 recall at no more tokens than the best seed, minus the seed's — picked among the front with the
 held-out numbers, so it is the front's best case; the program a user would pick without looking
-at the test data (the best search-split recall at no more search-split tokens than the best seed)
-is reported beside it, its held-out gain marked `*` when it spends more held-out tokens than the
+at the test data (the best search-split recall at no more search-split tokens than the best seed:
+what `memarch export RUN --within tokens=SEED` writes, among evolved programs) is reported beside it, its held-out gain marked `*` when it spends more held-out tokens than the
 seed. The winning structures (components per slot) and knobs are printed, and the JSON keeps each
 winner's code.
 
