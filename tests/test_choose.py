@@ -129,6 +129,11 @@ def test_front_within_a_seeds_tokens_names_the_pick_and_the_seed_it_beats(runs):
     lines = r.stdout.splitlines()
     assert any(line.startswith(f"best within tokens ≤ {limit:.4g} (bm25_rag): {best}") for line in lines), r.stdout
     assert f"export it: memarch export {NAME} {best} -o memory.py" in r.stdout
+    store = Store.open(runs / NAME)
+    held = store.evaluation(best, "holdout").metrics
+    store.close()
+    pick_line = next(line for line in lines if line.startswith("best within"))
+    assert f"(held-out recall {held['recall']:.4g}, tokens {held['tokens']:.4g})" in pick_line  # shown, not used
     rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
     assert rows and all(measured[c]["tokens"] <= limit for c in rows), r.stdout  # the table keeps only what fits
     seeds_in = [c for c in ("c0001", "c0002") if measured[c]["tokens"] <= limit]
