@@ -207,7 +207,7 @@ def test_cli_exports_the_front_and_the_module_runs_in_isolation(run_store, tmp_p
         assert got[stem] == _in_process(store.candidate(stem.split("_")[-1]).code, steps)
     bad = subprocess.run([sys.executable, "-m", "evolve.cli", "export", "exp", "c0001", "--front", "-o", str(tmp_path),
                           "--runs-dir", str(runs)], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
-    assert bad.returncode == 2 and "not both" in bad.stderr
+    assert bad.returncode == 2 and "exactly one of them" in bad.stderr
 
 
 @pytest.mark.slow
