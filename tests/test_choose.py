@@ -19,7 +19,7 @@ from evolve.operators.knobs import write_knobs
 from evolve.store import Store
 from sandboxes.backends.process import ProcessSandbox
 from sandboxes.job import Job
-from tests.test_cli_newcomer import memarch
+from test_cli_newcomer import memarch
 
 OBJ = [("recall", "max"), ("tokens", "min")]
 MEASURED = {"c0001": {"recall": 0.50, "tokens": 236.0},  # the seed
