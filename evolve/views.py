@@ -79,6 +79,22 @@ def choice(store: Store, within: Sequence[str]) -> Choice:
                   objectives, archive.metrics)
 
 
+def at_best_seeds_cost(store: Store) -> list[str]:
+    """`--within` bounds that ask for the best program at no more cost than the best seed: every
+    minimised objective bounded by the seed that is best on the first maximised objective (ties: the
+    other objectives). Empty when the campaign has no seed measured, or not both kinds of objective."""
+    config, archive, _rows = front_rows(store)
+    objectives = [(o.metric, o.direction) for o in config.objectives]
+    if not any(d == "max" for _m, d in objectives) or not any(d == "min" for _m, d in objectives):
+        return []
+    names = seed_ids({c.id: c.operator for c in store.candidates()})
+    best = choose(archive.metrics, objectives, [], among=[c for c in names.values() if c in archive.metrics])
+    if best is None:
+        return []
+    name = next(n for n, c in names.items() if c == best)
+    return [f"{m}={name}" for m, d in objectives if d == "min"]
+
+
 def choice_lines(store: Store, picked: Choice, run: str) -> list[str]:
     """What `front --within` prints under its table: the pick, the best seed within the same bounds."""
     objectives, measured = picked.objectives, picked.measured

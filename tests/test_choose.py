@@ -17,6 +17,7 @@ from evolve.config import dump_config, parse_config
 from evolve.novelty import program_hash
 from evolve.operators.knobs import write_knobs
 from evolve.store import Store
+from evolve.views import at_best_seeds_cost
 from sandboxes.backends.process import ProcessSandbox
 from sandboxes.job import Job
 from test_cli_newcomer import memarch
@@ -169,3 +170,24 @@ def test_within_errors_are_one_line_and_write_nothing(runs, tmp_path, args, word
     err = [line for line in r.stderr.strip().splitlines() if line.strip()]
     assert len(err) == 1 and words in err[0], r.stderr
     assert not (tmp_path / "x.py").exists()
+
+
+def test_the_headline_bound_is_the_cost_of_the_seed_with_the_best_recall(runs):
+    measured = _measured(runs)
+    seeds = {"c0001": "bm25_rag", "c0002": "recency_window"}
+    best = min(seeds, key=lambda c: (-measured[c]["recall"], measured[c]["tokens"], c))
+    store = Store.open(runs / NAME)
+    try:
+        assert at_best_seeds_cost(store) == [f"tokens={seeds[best]}"]
+    finally:
+        store.close()
+
+
+def test_no_headline_without_a_measured_seed(tmp_path):
+    config = parse_config({"name": "bare", "task": {"name": "synthetic"}, "seeds": ["bm25_rag"],
+                           "budget": {"evaluations": 1}})
+    store = Store.create(tmp_path / "bare", dump_config(config))
+    try:
+        assert at_best_seeds_cost(store) == []
+    finally:
+        store.close()

@@ -224,6 +224,9 @@ def test_a_real_run_prints_whole_lines_and_resume_knows_it_is_finished(tmp_path)
     assert joins and all(s.startswith("[") and s == s.rstrip() for s in joins), joins[:1]
     assert not [s for s in r.stdout.splitlines() if s.endswith("  ")]  # no line padded to the pipe width
     assert f"memarch export {tmp_path / 'runs' / 'tiny-run'} CANDIDATE -o memory.py" in hint
+    # the headline above it: the best program at no more tokens than the best seed
+    assert any(re.match(r"best within tokens ≤ [\d.]+ \((bm25_rag|recency_window)\): c\d{4}", s)
+               for s in r.stdout.splitlines()), r.stdout
     # 6. resume of a finished campaign says so without starting a session
     store = Store.open(tmp_path / "runs" / "tiny-run")
     sessions = len(list(store.events("session_start")))
