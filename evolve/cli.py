@@ -111,7 +111,7 @@ def _hold_driver_lock(run_dir: Path):
 
 def _run_campaign(campaign, lock=None) -> None:
     from evolve.campaign import Progress as Hooks
-    from evolve.views import at_best_seeds_cost, choice, choice_lines, front_table
+    from evolve.views import front_table, headline
 
     lock = lock or _hold_driver_lock(campaign.run_dir)
     total = campaign.config.budget.evaluations
@@ -134,8 +134,7 @@ def _run_campaign(campaign, lock=None) -> None:
         print_error(f"no candidate finished the cascade; see `memarch lineage {campaign.run_dir}` for the failures")
         raise typer.Exit(1)
     console.print(front_table(campaign.store))
-    within = at_best_seeds_cost(campaign.store)  # the headline: what beats the best seed at its cost
-    for line in choice_lines(campaign.store, choice(campaign.store, within), str(campaign.run_dir)) if within else []:
+    for line in headline(campaign.store, str(campaign.run_dir)):  # what beats the best seed at its cost
         console.print(line, markup=False, highlight=False)
     console.print(f"run: {campaign.run_dir}   next: memarch lineage {campaign.run_dir}  |  "
                   f"memarch export {campaign.run_dir} CANDIDATE -o memory.py")

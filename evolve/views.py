@@ -95,6 +95,13 @@ def at_best_seeds_cost(store: Store) -> list[str]:
     return [f"{m}={name}" for m, d in objectives if d == "min"]
 
 
+def headline(store: Store, run: str) -> list[str]:
+    """What `memarch run` prints under its front and the report shows under its table: the best
+    program at no more cost than the best seed (`choice_lines` of `at_best_seeds_cost`), or nothing."""
+    within = at_best_seeds_cost(store)
+    return choice_lines(store, choice(store, within), run) if within else []
+
+
 def choice_lines(store: Store, picked: Choice, run: str) -> list[str]:
     """What `front --within` prints under its table: the pick, the best seed within the same bounds."""
     objectives, measured = picked.objectives, picked.measured

@@ -90,6 +90,14 @@ def test_report_is_self_contained_and_complete(run, tmp_path):
     assert "+TOP_K = 3" in next(n for n in data["nodes"] if n["id"] == "c0003")["diff"]
     hv = [p["hv"] for p in data["hypervolume"]]
     assert len(hv) == 4 and hv == sorted(hv) and hv[-1] > 0  # one point per full evaluation, never down
+    # under the front table: the best program at no more tokens than the seed with the best recall
+    full = {e.candidate_id: e.metrics for e in store.evaluations("full") if e.status == "ok"}
+    seed = max(("c0001", "c0002"), key=lambda c: (full[c]["recall"], -full[c]["tokens"]))
+    name = {"c0001": "bm25_rag", "c0002": "recency_window"}[seed]
+    fits = [c for c in full if full[c]["tokens"] <= full[seed]["tokens"]]
+    pick = min(fits, key=lambda c: (-full[c]["recall"], full[c]["tokens"], c))
+    lines = re.findall(r'<p class="headline">([^<]*)</p>', html)
+    assert lines and lines[0].startswith(f"best within tokens ≤ {full[seed]['tokens']:.4g} ({name}): {pick}"), lines
 
 
 def _need_chromium() -> None:

@@ -7,7 +7,7 @@ from typing import Any, Callable
 from evolve.pareto import hypervolume, non_dominated_sort, orient
 from evolve.reference import campaign_reference
 from evolve.store import Store
-from evolve.views import lineage_graph, stored_config
+from evolve.views import headline, lineage_graph, stored_config
 
 
 def hypervolume_over_time(store: Store, objectives: list[tuple[str, str]], stage: str,
@@ -47,4 +47,5 @@ def report_data(store: Store, on_step: Callable[[str], None] = lambda step: None
     return {"campaign": config.name, "task": config.task.name, "stage": stage,
             "objectives": [{"metric": m, "direction": d} for m, d in objectives],
             "nodes": graph["nodes"], "edges": graph["edges"], "hypervolume": curve,
-            "evaluations": len(store.evaluations()), "llm": store.llm_totals()}
+            "evaluations": len(store.evaluations()), "llm": store.llm_totals(),
+            "headline": headline(store, str(store.path.parent))}

@@ -108,7 +108,9 @@ def render_page(data: dict[str, Any], sections: tuple[str, ...] = ("front", "hyp
     parts = []
     if "front" in sections:
         parts.append(f'<section id="front"><h2>Pareto front</h2><div class="row">'
-                     f'{front_svg(data["nodes"], data["objectives"])}{_front_table(data)}</div></section>')
+                     f'{front_svg(data["nodes"], data["objectives"])}{_front_table(data)}</div>'
+                     + "".join(f'<p class="headline">{escape(line)}</p>' for line in data.get("headline", []))
+                     + '</section>')
     if "hypervolume" in sections:
         parts.append(f'<section id="hypervolume"><h2>Hypervolume over time</h2>'
                      f'{hypervolume_svg(data["hypervolume"])}</section>')
