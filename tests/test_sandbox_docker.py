@@ -157,6 +157,44 @@ def test_stale_containers_are_removed_at_the_next_start(client):
                 pass
 
 
+def test_a_container_removed_while_the_sweep_runs_is_skipped(client, monkeypatch):
+    """Another worker removes its container between the engine's list and the sweep's inspect and
+    remove: the sweep (run by every worker's sandbox at start) must go on, not fail the evaluation.
+    The race is made certain by answering the sweep's list with the engine's own answer from before
+    the removal."""
+    dead = _dead_owner()
+    gone = _parked(client, "finished-campaign", owner_tag())
+    orphan = _parked(client, "crashed-campaign", dead)
+    late = None
+    try:
+        before = client.api.containers(all=True, filters={"label": LABEL})
+        assert {gone.id, orphan.id} <= {c["Id"] for c in before}
+        gone.remove(force=True)  # its owner is done with it
+        monkeypatch.setattr(client.api, "containers", lambda *a, **k: before)
+        assert cleanup_stale(client) >= 1  # the orphan still goes; the vanished one is skipped
+        monkeypatch.undo()
+        assert orphan.id not in {c.id for c in client.containers.list(all=True, filters={"label": LABEL})}
+        # and the removal itself racing the owner: listed, inspected, then gone before `remove`
+        late = _parked(client, "crashed-campaign", dead)
+        real_get = client.containers.get
+
+        def get_then_lose(cid):
+            found = real_get(cid)
+            if cid == late.id:
+                late.remove(force=True)
+            return found
+
+        monkeypatch.setattr(client.containers, "get", get_then_lose)
+        cleanup_stale(client)  # must not raise NotFound
+    finally:
+        for c in (gone, orphan, late):
+            try:
+                if c is not None:
+                    c.remove(force=True)
+            except Exception:  # noqa: BLE001 - already removed, as expected
+                pass
+
+
 def test_cpu_limit_fires_in_a_container(sandbox):
     from sandboxes.job import Job, Limits
     spin = open(os.path.join(os.path.dirname(__file__), "hostile", "infinite_loop.py")).read()

@@ -83,12 +83,20 @@ def owner_alive(tag: str) -> bool | None:
 
 
 def cleanup_stale(client, campaign: str | None = None) -> int:
-    """Remove sandbox containers whose owner on this host is gone, or all of `campaign`'s. Returns the count."""
+    """Remove sandbox containers whose owner on this host is gone, or all of `campaign`'s. Returns the count.
+
+    Other workers start and remove their containers meanwhile: one listed and gone before it is
+    inspected or removed is skipped (the engine lists ids first and inspects each after)."""
+    from docker.errors import NotFound
+
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    for container in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
         labels = container.labels or {}
         if (campaign is not None and labels.get(CAMPAIGN) == campaign) or owner_alive(labels.get(OWNER, "")) is False:
-            container.remove(force=True)
+            try:
+                container.remove(force=True)
+            except NotFound:
+                continue  # its owner removed it first
             removed += 1
     return removed
 
