@@ -108,13 +108,3 @@ def choose(measured: Mapping[str, Mapping[str, float]], objectives: Sequence[tup
             if c in measured and all(m in measured[c] for m in names) and all(b.admits(measured[c]) for b in bounds)]
     order = ranked_by(objectives, bounds)
     return min(fits, key=lambda c: _key(measured[c], order, c), default=None)
-
-
-def seed_ids(operators: Mapping[str, str]) -> dict[str, str]:
-    """Seed name -> the earliest candidate id that seed entered the campaign as (operator `seed:NAME`)."""
-    out: dict[str, str] = {}
-    for cid in sorted(operators):
-        op = operators[cid]
-        if op.startswith("seed:"):
-            out.setdefault(op[len("seed:"):], cid)
-    return out

@@ -238,6 +238,13 @@ class Store:
     def candidates(self) -> list[Candidate]:
         return [_candidate(r) for r in self.conn.execute("SELECT * FROM candidates ORDER BY seq")]
 
+    def seed_ids(self) -> dict[str, str]:
+        """Seed name -> the earliest candidate that seed entered the campaign as (operator `seed:NAME`)."""
+        out: dict[str, str] = {}
+        for cid, op in self.conn.execute("SELECT id, operator FROM candidates WHERE operator LIKE 'seed:%' ORDER BY seq"):
+            out.setdefault(op[len("seed:"):], cid)
+        return out
+
     def code_sizes(self) -> dict[str, int]:
         """Each candidate's source length, without reading the sources into Python."""
         return dict(self.conn.execute("SELECT id, length(code) FROM candidates"))

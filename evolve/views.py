@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from evolve.archive import Archive
-from evolve.choose import Bound, choose, parse_bounds, seed_ids
+from evolve.choose import Bound, choose, parse_bounds
 from evolve.config import CampaignConfig, parse_config
 from evolve.reference import campaign_reference
 from evolve.store import Store, StoreError
@@ -68,38 +68,50 @@ class Choice:
     measured: dict[str, dict[str, float]]  # candidate id -> metrics at the last stage
 
 
-def choice(store: Store, within: Sequence[str]) -> Choice:
-    config, archive, _rows = front_rows(store)
-    objectives = [(o.metric, o.direction) for o in config.objectives]
-    names = seed_ids({c.id: c.operator for c in store.candidates()})
-    bounds = parse_bounds(within, objectives, archive.metrics, names)
-    seeds = [c for c in names.values() if c in archive.metrics]
-    return Choice(bounds, choose(archive.metrics, objectives, bounds),
-                  choose(archive.metrics, objectives, bounds, among=seeds), {c: n for n, c in names.items()},
-                  objectives, archive.metrics)
+@dataclass(frozen=True)
+class Measured:
+    """What choosing reads: the objectives, every candidate's metrics at the last stage, the seeds."""
+    objectives: list[tuple[str, str]]
+    metrics: dict[str, dict[str, float]]
+    seeds: dict[str, str]  # seed name -> candidate id
+
+    @classmethod
+    def of(cls, store: Store) -> "Measured":
+        # No candidate's code is read: `status` calls this on campaigns of 20,000 candidates.
+        config = stored_config(store)
+        objectives = [(o.metric, o.direction) for o in config.objectives]
+        return cls(objectives, Archive.load(store, objectives, config.task.cascade[-1]).metrics, store.seed_ids())
 
 
-def at_best_seeds_cost(store: Store) -> list[str]:
+def choice(store: Store, within: Sequence[str], measured: Measured | None = None) -> Choice:
+    m = measured or Measured.of(store)
+    bounds = parse_bounds(within, m.objectives, m.metrics, m.seeds)
+    seeds = [c for c in m.seeds.values() if c in m.metrics]
+    return Choice(bounds, choose(m.metrics, m.objectives, bounds),
+                  choose(m.metrics, m.objectives, bounds, among=seeds), {c: n for n, c in m.seeds.items()},
+                  m.objectives, m.metrics)
+
+
+def at_best_seeds_cost(measured: Measured) -> list[str]:
     """`--within` bounds that ask for the best program at no more cost than the best seed: every
     minimised objective bounded by the seed that is best on the first maximised objective (ties: the
     other objectives). Empty when the campaign has no seed measured, or not both kinds of objective."""
-    config, archive, _rows = front_rows(store)
-    objectives = [(o.metric, o.direction) for o in config.objectives]
+    objectives = measured.objectives
     if not any(d == "max" for _m, d in objectives) or not any(d == "min" for _m, d in objectives):
         return []
-    names = seed_ids({c.id: c.operator for c in store.candidates()})
-    best = choose(archive.metrics, objectives, [], among=[c for c in names.values() if c in archive.metrics])
+    best = choose(measured.metrics, objectives, [], among=[c for c in measured.seeds.values() if c in measured.metrics])
     if best is None:
         return []
-    name = next(n for n, c in names.items() if c == best)
+    name = next(n for n, c in measured.seeds.items() if c == best)
     return [f"{m}={name}" for m, d in objectives if d == "min"]
 
 
-def headline(store: Store, run: str) -> list[str]:
-    """What `memarch run` prints under its front and the report shows under its table: the best
-    program at no more cost than the best seed (`choice_lines` of `at_best_seeds_cost`), or nothing."""
-    within = at_best_seeds_cost(store)
-    return choice_lines(store, choice(store, within), run) if within else []
+def headline(store: Store, run: str, measured: Measured | None = None) -> list[str]:
+    """What `memarch run` prints under its front, `status` under its table and the report under its
+    front table: the best program at no more cost than the best seed, or nothing."""
+    measured = measured or Measured.of(store)
+    within = at_best_seeds_cost(measured)
+    return choice_lines(store, choice(store, within, measured), run) if within else []
 
 
 def choice_lines(store: Store, picked: Choice, run: str) -> list[str]:

@@ -12,12 +12,12 @@ import math
 import pytest
 
 from design_space.seeds import seed_source
-from evolve.choose import Bound, ChoiceError, choose, parse_bounds, seed_ids
+from evolve.choose import Bound, ChoiceError, choose, parse_bounds
 from evolve.config import dump_config, parse_config
 from evolve.novelty import program_hash
 from evolve.operators.knobs import write_knobs
 from evolve.store import Store
-from evolve.views import at_best_seeds_cost
+from evolve.views import Measured, at_best_seeds_cost
 from sandboxes.backends.process import ProcessSandbox
 from sandboxes.job import Job
 from test_cli_newcomer import memarch
@@ -67,11 +67,6 @@ def test_ties_on_every_objective_go_to_the_earliest_id_and_unmeasured_metrics_ne
 def test_a_bound_that_cannot_be_read_names_the_cause(text, words):
     with pytest.raises(ChoiceError, match=words):
         parse_bounds([text], OBJ, MEASURED, SEEDS)
-
-
-def test_seed_ids_are_the_first_candidate_each_seed_entered_as():
-    assert seed_ids({"c0003": "seed:bm25_rag", "c0001": "seed:bm25_rag", "c0002": "tune",
-                     "c0004": "seed:recency_window"}) == {"bm25_rag": "c0001", "recency_window": "c0004"}
 
 
 # Through the real command -----------------------------------------------------------------------
@@ -178,7 +173,7 @@ def test_the_headline_bound_is_the_cost_of_the_seed_with_the_best_recall(runs):
     best = min(seeds, key=lambda c: (-measured[c]["recall"], measured[c]["tokens"], c))
     store = Store.open(runs / NAME)
     try:
-        assert at_best_seeds_cost(store) == [f"tokens={seeds[best]}"]
+        assert at_best_seeds_cost(Measured.of(store)) == [f"tokens={seeds[best]}"]
     finally:
         store.close()
 
@@ -188,6 +183,18 @@ def test_no_headline_without_a_measured_seed(tmp_path):
                            "budget": {"evaluations": 1}})
     store = Store.create(tmp_path / "bare", dump_config(config))
     try:
-        assert at_best_seeds_cost(store) == []
+        assert at_best_seeds_cost(Measured.of(store)) == []
+    finally:
+        store.close()
+
+
+def test_seed_ids_are_the_first_candidate_each_seed_entered_as(tmp_path):
+    config = parse_config({"name": "ids", "task": {"name": "synthetic"}, "budget": {"evaluations": 1}})
+    store = Store.create(tmp_path / "ids", dump_config(config))
+    try:
+        for n, op in enumerate(["tune", "seed:bm25_rag", "seed:recency_window", "seed:bm25_rag"]):
+            code = f"X = {n}\n"
+            store.add_candidate(code, program_hash(code), (), op, op)
+        assert store.seed_ids() == {"bm25_rag": "c0002", "recency_window": "c0003"}
     finally:
         store.close()

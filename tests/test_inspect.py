@@ -44,6 +44,9 @@ def test_status_numbers(run, cli):  # noqa: F811
     assert data["running"] is True and data["eta_s"] is None  # the session never ended, but the budget is spent
     text = cli("status", "rep").output
     assert "candidates finished 5/5" in text and "recall (↑)" in text and "LLM: 0 calls" in text
+    # the answer so far: the best program at no more tokens than the best-recall seed, as `run` ends with
+    assert data["headline"] and data["headline"][0].startswith("best within tokens ≤ ")
+    assert data["headline"][0] in text
 
 
 def test_status_eta_from_this_sessions_rate(run):  # noqa: F811

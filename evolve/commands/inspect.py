@@ -19,7 +19,7 @@ from rich.table import Table
 from evolve.cli import RUN_ARG, RUNS, app, console, pick_run, user_errors
 from evolve.store import Store
 from evolve.terminal import code_view
-from evolve.views import final_stage, front_groups, front_rows, front_size, resolve_run, stored_config
+from evolve.views import final_stage, front_groups, front_rows, front_size, headline, Measured, resolve_run, stored_config
 
 RUN_NAMED = typer.Argument(..., help="Campaign name under --runs-dir, or its directory.")
 
@@ -71,7 +71,7 @@ def campaign_status(store: Store, now: float | None = None) -> dict[str, Any]:
             "front": archive.front(), "front_points": len(front_groups(
                 [{"id": c, "rank": 0, **archive.metrics[c]} for c in archive.front()], [m for m, _ in objectives])),
             "hypervolume": archive.hypervolume(campaign_reference(store, config)),
-            "best": best,
+            "best": best, "headline": headline(store, str(store.path.parent), Measured(objectives, archive.metrics, store.seed_ids())),
             "llm": store.llm_totals(), "llm_budget": config.budget.llm_dollars, "eta_s": eta,
             "sessions": len(sessions), "last_activity_s": now - events[-1][0] if events else None,
             "elapsed_s": float(store.meta("elapsed_s") or 0.0)}
@@ -112,6 +112,8 @@ def status(run: Optional[str] = RUN_ARG,
     for m, b in st["best"].items():
         table.add_row(f"{m} ({'↑' if b['direction'] == 'max' else '↓'})", f"{b['value']:.4g}", b["candidate"])
     console.print(table)
+    for line in st["headline"]:  # the best program so far at no more cost than the best seed
+        console.print(line, markup=False, highlight=False)
     llm = st["llm"]
     cap = f" of ${st['llm_budget']:g}" if st["llm_budget"] is not None else ""
     console.print(f"LLM: {llm['calls']} calls, {llm['prompt_tokens'] + llm['completion_tokens']} tokens, "
