@@ -58,17 +58,6 @@ def front_size(points: int, programs: int) -> str:
 
 
 @dataclass(frozen=True)
-class Choice:
-    """The best program within the user's bounds (evolve/choose.py), and the best seed within them."""
-    bounds: list[Bound]
-    pick: str | None
-    seed: str | None  # candidate id of the best seed that meets the bounds
-    seed_names: dict[str, str]  # candidate id -> seed name
-    objectives: list[tuple[str, str]]
-    measured: dict[str, dict[str, float]]  # candidate id -> metrics at the last stage
-
-
-@dataclass(frozen=True)
 class Measured:
     """What choosing reads: the objectives, every candidate's metrics at the last stage, the seeds."""
     objectives: list[tuple[str, str]]
@@ -83,13 +72,23 @@ class Measured:
         return cls(objectives, Archive.load(store, objectives, config.task.cascade[-1]).metrics, store.seed_ids())
 
 
+@dataclass(frozen=True)
+class Choice:
+    """The best program within the user's bounds (evolve/choose.py), and the best seed within them."""
+    bounds: list[Bound]
+    pick: str | None
+    seed: str | None  # candidate id of the best seed that meets the bounds
+    measured: Measured
+
+    def describe(self) -> str:
+        return " and ".join(str(b) for b in self.bounds)
+
+
 def choice(store: Store, within: Sequence[str], measured: Measured | None = None) -> Choice:
     m = measured or Measured.of(store)
     bounds = parse_bounds(within, m.objectives, m.metrics, m.seeds)
     seeds = [c for c in m.seeds.values() if c in m.metrics]
-    return Choice(bounds, choose(m.metrics, m.objectives, bounds),
-                  choose(m.metrics, m.objectives, bounds, among=seeds), {c: n for n, c in m.seeds.items()},
-                  m.objectives, m.metrics)
+    return Choice(bounds, choose(m.metrics, m.objectives, bounds), choose(m.metrics, m.objectives, bounds, among=seeds), m)
 
 
 def at_best_seeds_cost(measured: Measured) -> list[str]:
@@ -116,8 +115,9 @@ def headline(store: Store, run: str, measured: Measured | None = None) -> list[s
 
 def choice_lines(store: Store, picked: Choice, run: str) -> list[str]:
     """What `front --within` prints under its table: the pick, the best seed within the same bounds."""
-    objectives, measured = picked.objectives, picked.measured
-    within = " and ".join(str(b) for b in picked.bounds)
+    objectives, measured = picked.measured.objectives, picked.measured.metrics
+    names = {c: n for n, c in picked.measured.seeds.items()}
+    within = picked.describe()
     if picked.pick is None:
         return [f"nothing measured at the last stage meets {within}"]
 
@@ -129,13 +129,13 @@ def choice_lines(store: Store, picked: Choice, run: str) -> list[str]:
                                               if m in held.metrics) + ")"
         return text
 
-    name = picked.seed_names.get(picked.pick)
+    name = names.get(picked.pick)
     lines = [f"best within {within}: {picked.pick}{f' (seed {name})' if name else ''} — {point(picked.pick)}"]
     if picked.seed is None:
         lines.append("no seed meets these bounds")
     elif picked.seed != picked.pick:
         deltas = ", ".join(f"{m} {measured[picked.pick][m] - measured[picked.seed][m]:+.3g}" for m, _d in objectives)
-        lines.append(f"best seed within them: {picked.seed_names[picked.seed]} ({picked.seed}) — {point(picked.seed)}; "
+        lines.append(f"best seed within them: {names[picked.seed]} ({picked.seed}) — {point(picked.seed)}; "
                      f"{picked.pick} vs it: {deltas}")
     lines.append(f"export it: memarch export {run} {picked.pick} -o memory.py")
     return lines

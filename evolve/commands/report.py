@@ -77,11 +77,9 @@ def export_command(store: Store, candidate: Optional[str], output: Path, whole_f
     if within:
         picked = choice(store, within)
         if picked.pick is None:
-            raise ChoiceError("export: nothing measured at the last stage meets "
-                              + " and ".join(str(b) for b in picked.bounds))
+            raise ChoiceError(f"export: nothing measured at the last stage meets {picked.describe()}")
         candidate = picked.pick
-        console.print(f"best within {' and '.join(str(b) for b in picked.bounds)}: {candidate}",
-                      highlight=False, markup=False)
+        console.print(f"best within {picked.describe()}: {candidate}", highlight=False, markup=False)
     if candidate is not None:
         path = export_candidate(store, candidate, output)
         console.print(f"wrote {path} and {path.with_name(path.stem + '.card.md').name}")
