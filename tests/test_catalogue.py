@@ -235,3 +235,56 @@ def test_every_component_runs_in_a_sandbox_in_one_program():
     assert validate_source(code) == []
     res = ProcessSandbox().run(Job(program=code, task="synthetic", fidelity="smoke"))
     assert res.status == "ok" and res.metrics["recall"] > 0, res.error
+
+
+def test_windows_find_a_reply_by_the_words_around_it_and_show_only_the_reply(tmp_path):
+    # The reply holds the answer but none of the question's words; the turn before it holds them.
+    turns = FILLER + [("Ann", "Did you finish the marathon in Lisbon?", "s1", _ts(2023, 3, 1)),
+                      ("Bo", "Yes! Four hours and two minutes.", "s1", _ts(2023, 3, 1)),
+                      ("Ann", "I ran a marathon once, long ago.", "s2", _ts(2023, 4, 1))]
+    question = "What was Bo's time in the Lisbon marathon?"
+    plain = _recalled(seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 2"), turns, question, tmp_path)
+    assert "e6" not in plain
+    code = _with("windows", {"WINDOW_BEFORE": 1, "WINDOW_AFTER": 0, "WINDOW_WEIGHT": 3.0}, top_k=2)
+    mem = _memory(code, turns, tmp_path)
+    recall = mem.retrieve(Query("q", question, _ts(2024, 1, 1), 400))
+    assert [i for item in recall.items for i in item.source_ids] == ["e5", "e6"]
+    assert recall.items[1].text == mem.turns[6].text and "Lisbon" not in recall.items[1].text  # the reply alone
+    windows = mem.turns.cache["windows"]  # a window never crosses a session
+    assert windows._text(mem.turns, 7) == turns[7][1] and windows._text(mem.turns, 5) == turns[5][1]
+    assert windows._text(mem.turns, 6) == f"{turns[5][1]} {turns[6][1]}"
+
+
+def test_windows_reindex_the_last_turns_when_later_turns_arrive():
+    from design_space.components.retrieve.windows import match_windows
+    from design_space.components.store.bm25_index import BM25Index
+    from design_space.components.store.turns import Turn, Turns
+
+    table, index = Turns(), BM25Index()
+
+    def add(n, text, session="s0"):
+        table.append(Turn(f"e{n}", text, session, 0.0, "Ann", text))
+        index.add(text)
+
+    query = Query("q", "harbour ferry", 0.0, 100)
+    add(0, "Lunch was fine.")
+    add(1, "Nice weather.")
+    # turn 1 is the last turn: its window (after=1) holds only itself so far, and nothing matches
+    assert match_windows(index.search("harbour ferry", 2), "harbour ferry", query, table, index,
+                         before=0, after=1, weight=1.0) == []
+    add(2, "We took the harbour ferry.")
+    hits = [(2, 2.0), (0, 0.1)]  # what the index found (turn 0 a weak match)
+    got = match_windows(hits, "harbour ferry", query, table, index, before=0, after=1, weight=1.0)
+    assert [n for n, _ in got] == [2, 1]  # turn 1's window now holds turn 2's words; as many hits as given
+    windows = table.cache["windows"]
+    assert windows.turn_of.count(1) == 2 and not windows.index.alive[windows.turn_of.index(1)]  # re-indexed once
+    add(3, "harbour harbour ferry ferry", session="s1")
+    add(4, "Lunch again.", session="s1")  # turn 3's window is whole: indexed for good
+    got = match_windows(hits, "harbour ferry", query, table, index, before=0, after=1, weight=1.0)
+    assert [n for n, _ in got] == [2, 3]  # its window brings it in, ahead of turn 1
+    table.remove(3)  # removed after it was indexed (a manage step): never brought in again
+    got = match_windows(hits, "harbour ferry", query, table, index, before=0, after=1, weight=1.0)
+    assert [n for n, _ in got] == [2, 1]
+    # other knobs: the cache is rebuilt for them, not reused
+    match_windows([], "harbour ferry", query, table, index, before=1, after=0)
+    assert (table.cache["windows"].before, table.cache["windows"].after) == (1, 0)
