@@ -61,9 +61,12 @@ METHODS = {
     "optuna": [{"name": "tune", "weight": 1.0}],
 }
 # variants, run only when named in --methods: memarch's mix with `trim` (measured over ten repeats: lower
-# held-out gains — docs/BENCHMARKS.md) and with `match` (fits programs that beat a seed to its tokens)
+# held-out gains — docs/BENCHMARKS.md), with `match` (fits programs that beat a seed to its tokens) and
+# with `compose`'s screen (each catalogue step alone first)
 ABLATIONS = {"memarch+trim": [*METHODS["memarch"], {"name": "trim", "weight": 0.5}],
-             "memarch+match": [*METHODS["memarch"], {"name": "match", "weight": 0.5}]}
+             "memarch+match": [*METHODS["memarch"], {"name": "match", "weight": 0.5}],
+             "memarch+screen": [{**op, "params": {"screen": True}} if op["name"] == "compose" else op
+                                for op in METHODS["memarch"]]}
 OBJECTIVES = [("recall", "max"), ("tokens", "min")]
 SEEDS = ["bm25_rag", "dense_rag", "recency_window"]
 
