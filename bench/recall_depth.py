@@ -1,11 +1,11 @@
 """How recall grows with the token budget: is a recall target within reach of the catalogue at all?
 
     python bench/recall_depth.py [--task locomo] [--budgets 256,512,1024,2048] [--splits search,test]
-                                 [--components multihop,temporal,entities,sessions,rerank] [--embedder static]
+                                 [--components multihop,windows,temporal,entities,sessions,rerank] [--embedder static]
 
 Measures the `bm25_rag` seed and one catalogue pipeline (stemmed BM25 plus `--components` at their
 default knobs, built by `compose`'s builder on the bm25_rag skeleton; the default is the steps
-every top program of `bench/catalogue_ceiling.py` holds) at each budget, with `TOP_K` scaled with
+every top program of `bench/catalogue_ceiling.py` held before the `windows` step, plus `windows`) at each budget, with `TOP_K` scaled with
 the budget (10 turns per 256 tokens), at full fidelity. When the pipeline needs twice the budget to
 reach a recall, no reranking of what it finds gets there at the budget: what it misses is not in
 its candidates. Prints a table and writes bench/results/recall_depth_<task>.json.
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--task", default="locomo", choices=["locomo", "longmemeval"])
     ap.add_argument("--budgets", default="256,512,1024,2048")
     ap.add_argument("--splits", default="search,test")
-    ap.add_argument("--components", default="multihop,temporal,entities,sessions,rerank")
+    ap.add_argument("--components", default="multihop,windows,temporal,entities,sessions,rerank")
     ap.add_argument("--embedder", default=None, help="default: static when memarch[embed] is installed")
     args = ap.parse_args()
     if args.embedder is None:

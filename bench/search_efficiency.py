@@ -6,7 +6,8 @@ the evolved front against the best seed on the held-out split.
                                       [--holdout-fidelity full] [--cascade smoke,subset]
 
 memarch's default offline mix is structural edits (knobs, index swap, insert / replace / remove a
-catalogue component), `compose` (structure and knobs in one Optuna study), `graft` (one slot of
+catalogue component), `compose` (structure and knobs in one Optuna study, opening with a screen of each
+catalogue step alone at 200 evaluations: `screen: auto`), `graft` (one slot of
 another front member) and `tune`; "optuna" is `tune` alone over the seeds' knobs, "random"
 samples seeds with random edits and knobs. The held-out gain is, per repeat, the best evolved
 recall at no more tokens than the best seed, minus the seed's — picked among the front with the
@@ -62,10 +63,10 @@ METHODS = {
 }
 # variants, run only when named in --methods: memarch's mix with `trim` (measured over ten repeats: lower
 # held-out gains — docs/BENCHMARKS.md), with `match` (fits programs that beat a seed to its tokens) and
-# with `compose`'s screen (each catalogue step alone first)
+# without `compose`'s screen (on by default from 100 evaluations: each catalogue step alone first)
 ABLATIONS = {"memarch+trim": [*METHODS["memarch"], {"name": "trim", "weight": 0.5}],
              "memarch+match": [*METHODS["memarch"], {"name": "match", "weight": 0.5}],
-             "memarch+screen": [{**op, "params": {"screen": True}} if op["name"] == "compose" else op
+             "memarch-screen": [{**op, "params": {"screen": False}} if op["name"] == "compose" else op
                                 for op in METHODS["memarch"]]}
 OBJECTIVES = [("recall", "max"), ("tokens", "min")]
 SEEDS = ["bm25_rag", "dense_rag", "recency_window"]

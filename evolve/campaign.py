@@ -62,7 +62,8 @@ def _deps(config: CampaignConfig, client: Any, bandit: Any, seed_programs: dict[
                         client=client, bandit=bandit,
                         max_fix_attempts=config.llm.max_fix_attempts if config.llm else 2,
                         full_rewrite=config.llm.full_rewrite if config.llm else False, seed_programs=seed_programs,
-                        labelled=config.task.name in LABELLED, token_budget=token_budget)
+                        labelled=config.task.name in LABELLED, token_budget=token_budget,
+                        evaluations=config.budget.evaluations)
 
 
 VIEW_CACHE = 4096  # views (code, metrics, failures) kept by the driver; the oldest goes first

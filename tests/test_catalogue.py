@@ -278,6 +278,10 @@ def test_windows_reindex_the_last_turns_when_later_turns_arrive():
     assert [n for n, _ in got] == [2, 1]  # turn 1's window now holds turn 2's words; as many hits as given
     windows = table.cache["windows"]
     assert windows.turn_of.count(1) == 2 and not windows.index.alive[windows.turn_of.index(1)]  # re-indexed once
+    indexed = len(windows.turn_of)
+    for _ in range(5):  # questions in a row, no new turn: nothing is indexed again
+        match_windows(hits, "harbour ferry", query, table, index, before=0, after=1, weight=1.0)
+    assert len(windows.turn_of) == indexed
     add(3, "harbour harbour ferry ferry", session="s1")
     add(4, "Lunch again.", session="s1")  # turn 3's window is whole: indexed for good
     got = match_windows(hits, "harbour ferry", query, table, index, before=0, after=1, weight=1.0)

@@ -2,11 +2,13 @@
 one structure teaches about a (component, knob) reaches every structure that has it."""
 import random
 
+import pytest
+
 from design_space.catalogue import COMPONENTS
 from design_space.seeds import seed_source
 from design_space.validate import validate_source
+from evolve.config import ConfigError, OperatorConfig
 from evolve.operators import OperatorDeps, build_operators
-from evolve.config import OperatorConfig
 from evolve.operators.base import CandidateView, OperatorContext
 from evolve.operators.compose import Compose, trial_shape, screen_trials, structure_of
 from evolve.operators.pipeline_edits import insert_at, present
@@ -121,7 +123,19 @@ def test_the_screen_tries_every_component_alone_once_then_the_model_favours_the_
         again._study().add_trial(t)
     assert trial_shape(again._screen_next()) == trial_shape(op.study.trials[5].params)
     assert len(again.screen_queue) == len(offered) + 3 - 6
-    assert not Compose(objectives=OBJ)._screen_next()  # off by default
+    assert not Compose(objectives=OBJ)._screen_next()  # auto, and no evaluation budget given: off
+
+
+def test_screen_auto_follows_the_campaign_evaluation_budget():
+    def built(evaluations, **params):
+        cfg = OperatorConfig(name="compose", weight=1.0, params=params)
+        return build_operators([cfg], OperatorDeps(seed=3, objectives=OBJ, evaluations=evaluations))[0][0]
+
+    assert built(40).screen is False and built(99).screen is False  # the quickstart's 40: no screen
+    assert built(100).screen is True and built(200).screen is True
+    assert built(200, screen=False).screen is False and built(40, screen=True).screen is True
+    with pytest.raises(ConfigError, match=r"^operators.compose.params: compose: screen must be true, false or auto"):
+        built(200, screen="sometimes")
 
 
 def test_restore_and_registry():

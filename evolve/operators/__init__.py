@@ -21,6 +21,7 @@ class OperatorDeps:
     seed_programs: dict[str, str] | None = None  # name -> code of the campaign's seeds
     labelled: bool = False  # the task is an experience stream whose events carry labels
     token_budget: float = 0.0  # the task's token budget per query (0: the task has none)
+    evaluations: int = 0  # the campaign's evaluation budget (candidates, seeds included)
 
 
 # An experience stream has no speakers and no calendar (an event's time is its position in the
@@ -77,7 +78,8 @@ def _graft(params: dict[str, Any], deps: OperatorDeps) -> Operator:
 def _compose(params: dict[str, Any], deps: OperatorDeps) -> Operator:
     from evolve.operators.compose import Compose
 
-    return Compose(seed=deps.seed, objectives=deps.objectives, labelled=deps.labelled, **params)
+    return Compose(seed=deps.seed, objectives=deps.objectives, labelled=deps.labelled,
+                   evaluations=deps.evaluations, **params)
 
 
 def _trim(params: dict[str, Any], deps: OperatorDeps) -> Operator:

@@ -13,8 +13,11 @@ in an order fixed by the campaign seed. TPE's own start-up samples every `use:` 
 its first trials hold ten steps each and no contrast says which step paid; the screen gives every
 component one clean comparison with the skeleton (whose own result the study learns as a seed),
 and the model starts from those. A resumed campaign skips what its history already screened.
-Off by default: measured in bench/search_efficiency.py (docs/BENCHMARKS.md) it raised the median
-held-out gain on both tasks but not the worst repeat on LoCoMo.
+By default (`screen: auto`) the screen runs when the campaign may evaluate at least
+`SCREEN_MIN_EVALUATIONS` candidates: there the screen's one trial per choice is a small share of the
+study, and it makes the study find a step that pays alone (LoCoMo's `windows`) in every repeat; in a
+short campaign (the quickstart's 40) it would spend most of compose's trials on one-step programs
+(docs/BENCHMARKS.md, the screen).
 
 The child is built from a pipeline skeleton — the parent when it is a pipeline, else the
 bm25_rag seed — by removing its catalogue lines and inserting the chosen ones in catalogue
@@ -39,6 +42,7 @@ from evolve.operators.source_edits import add_import, drop_unused_imports, drop_
 
 TOP_K = KnobSpec("TOP_K", "k", "int", 2, 40, 10, True)
 SKELETON = "bm25_rag"
+SCREEN_MIN_EVALUATIONS = 100  # `screen: auto` screens in campaigns that may evaluate this many candidates
 
 
 def _index_call(comp: Component) -> str:
@@ -190,9 +194,11 @@ class Compose:
 
     def __init__(self, seed: int = 0, objectives: list[tuple[str, str]] | None = None,
                  startup_trials: int = 10, skeleton: str = SKELETON, labelled: bool = False,
-                 screen: bool = False) -> None:
+                 screen: bool | str = "auto", evaluations: int = 0) -> None:
         self.seed = seed
-        self.screen = bool(screen)
+        if screen not in (True, False, "auto"):
+            raise ValueError(f"compose: screen must be true, false or auto, not {screen!r}")
+        self.screen = evaluations >= SCREEN_MIN_EVALUATIONS if screen == "auto" else bool(screen)
         self.screen_queue: list[dict[str, Any]] | None = None
         self.labelled = labelled  # offer components that need an experience stream's labels
         self.objectives = objectives or []

@@ -11,8 +11,9 @@ hit shows is still its own turn, so the window costs no tokens.
 
 The window index grows with the turn table: a turn is indexed once the `after` turns that
 follow it exist; at a question, turns still waiting are indexed with the words there are and
-indexed again (the earlier document dropped) once their later turns arrive, so a streamed
-conversation costs one document per turn plus at most `after` per question.
+indexed again (the earlier document dropped) once later turns arrive, so a streamed conversation
+costs one document per turn plus at most `after` per question that follows new turns. A turn a
+manage step removes is never recalled; its words stay in the windows of its neighbours.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class _Windows:
         self.turn_of: list[int] = []  # window document -> turn number
         self.done = 0  # turns below this are indexed with their whole window
         self.provisional: dict[int, int] = {}  # turn -> document indexed before its window was whole
+        self.seen = 0  # turns in the table at the last update
 
     def _text(self, table, n: int) -> str:
         session = table[n].session
@@ -42,6 +44,9 @@ class _Windows:
         return doc
 
     def update(self, table) -> None:
+        if len(table) == self.seen:  # questions in a row: nothing to redo
+            return
+        self.seen = len(table)
         whole = max(self.done, len(table) - self.after)
         for n in range(self.done, whole):
             old = self.provisional.pop(n, None)
