@@ -15,7 +15,7 @@ component one clean comparison with the skeleton (whose own result the study lea
 and the model starts from those. A resumed campaign skips what its history already screened.
 By default (`screen: auto`) the screen runs when the campaign may evaluate at least
 `SCREEN_MIN_EVALUATIONS` candidates: there the screen's one trial per choice is a small share of the
-study, and it makes the study find a step that pays alone (LoCoMo's `windows`) in every repeat; in a
+study, and a step that pays alone (LoCoMo's `windows`) is tried at once in every campaign; in a
 short campaign (the quickstart's 40) it would spend most of compose's trials on one-step programs
 (docs/BENCHMARKS.md, the screen).
 
