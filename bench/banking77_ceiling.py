@@ -16,12 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench.banking77_vote_sim import Stream
-from design_space.components.retrieve.label_model import fit_softmax
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/banking77_ceiling.py` works too
+
+from bench.banking77_vote_sim import Stream  # noqa: E402
+from design_space.components.retrieve.label_model import fit_softmax  # noqa: E402
 
 VOTE = dict(topk=12, minsim=0.2045, lex_pool=0, lex_w=0.0, vote_pool=9, power=12.55)  # c0079's knobs
 BLOCK = 250

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from design_space.components.encode.entities import tokens
 from design_space.contract import Event, Query
 from evolve.campaign_setup import default_cache_dir
 from sandboxes.embed_cache import CachedEmbedder
-from sandboxes.tasks import get_task
+from sandboxes.tasks import TaskError, get_task
 
 DEFAULTS = dict(topk=7, minsim=0.137, lex_pool=0, lex_w=0.0, vote_pool=8, power=6.0)  # c0057's knobs
 
@@ -119,4 +120,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TaskError as exc:  # missing data or a bad task parameter: one line, no stack
+        sys.exit(f"banking77_vote_sim: {exc}")

@@ -34,7 +34,7 @@ from design_space.seeds import seed_names, seed_source, seed_summary  # noqa: E4
 from sandboxes.backends.process import ProcessSandbox  # noqa: E402
 from sandboxes.embed_cache import build  # noqa: E402
 from sandboxes.job import Job, Limits  # noqa: E402
-from sandboxes.tasks import get_task  # noqa: E402
+from sandboxes.tasks import TaskError, get_task  # noqa: E402
 from sandboxes.tasks.params import data_root  # noqa: E402
 
 TASKS = ("locomo", "longmemeval", "babi", "synthetic")
@@ -156,4 +156,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TaskError as exc:  # missing data or a bad task parameter: one line, no stack
+        sys.exit(f"baselines: {exc}")

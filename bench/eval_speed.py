@@ -27,7 +27,7 @@ from design_space.seeds import seed_source  # noqa: E402
 from sandboxes.backends.process import ProcessSandbox  # noqa: E402
 from sandboxes.embed_cache import build  # noqa: E402
 from sandboxes.job import Job, Limits  # noqa: E402
-from sandboxes.tasks import get_task  # noqa: E402
+from sandboxes.tasks import TaskError, get_task  # noqa: E402
 
 TARGETS = {"bm25_rag": 5.0, "dense_rag": 10.0}
 
@@ -92,4 +92,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TaskError as exc:  # missing data or a bad task parameter: one line, no stack
+        sys.exit(f"eval_speed: {exc}")

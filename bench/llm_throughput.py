@@ -27,8 +27,6 @@ import argparse
 import json
 import os
 import platform
-import random
-import re
 import subprocess
 import sys
 import tempfile

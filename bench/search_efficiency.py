@@ -49,11 +49,12 @@ from rich.table import Table  # noqa: E402
 
 from evolve.campaign import Campaign  # noqa: E402
 from evolve.choose import Bound, choose  # noqa: E402
-from evolve.config import parse_config  # noqa: E402
+from evolve.config import ConfigError, parse_config  # noqa: E402
 from evolve.pareto import dominates, hypervolume, orient  # noqa: E402
 from evolve.operators.knobs import read_knobs  # noqa: E402
 from evolve.operators.pipeline_edits import present  # noqa: E402
 from evolve.reference import campaign_reference  # noqa: E402
+from sandboxes.tasks import TaskError  # noqa: E402
 
 METHODS = {
     "memarch": [{"name": "structural", "weight": 1.0}, {"name": "compose", "weight": 2.0},
@@ -159,6 +160,18 @@ def _chosen_cell(h: dict) -> str:
     return f"{h['chosen_gain']:+.3f}" + ("*" if h["chosen_over_seed_tokens"] > 0 else "")
 
 
+def save(out: Path, args: argparse.Namespace, reference: tuple[float, ...], results: dict[str, list[dict]],
+         complete: bool) -> None:
+    """Write the JSON atomically; `complete` is false while repeats are still to run."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps({"task": args.task, "evaluations": args.evaluations, "repeats": args.repeats,
+                               "first_repeat": args.first_repeat, "complete": complete, "embedder": args.embedder,
+                               "cascade": args.cascade.split(","), "load_average": os.getloadavg(),
+                               "budget_tokens": args.budget, "reference": reference, "results": results}, indent=1))
+    tmp.replace(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="locomo", choices=["locomo", "longmemeval", "synthetic"])
@@ -177,8 +190,12 @@ def main() -> None:
                          "(smoke,subset,full: survivors of the subset are measured on the whole search split)")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/search_efficiency_<task>.json)")
     args = ap.parse_args()
+    unknown = [m for m in args.methods.split(",") if m not in {**METHODS, **ABLATIONS}]
+    if unknown:
+        ap.error(f"--methods: unknown {', '.join(unknown)} (known: {', '.join([*METHODS, *ABLATIONS])})")
     if args.embedder is None:
         args.embedder = "static" if args.task != "synthetic" and importlib.util.find_spec("model2vec") else "hashing"
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"search_efficiency_{args.task}.json"
     import ray
 
     ray.init(address="local", num_cpus=args.parallel, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
@@ -198,6 +215,7 @@ def main() -> None:
                        "holdout": holdout(campaign.store, campaign.config.task.cascade[-1])
                        if args.task != "synthetic" else {}}
                 results.setdefault(method, []).append(row)
+                save(out, args, reference, results, complete=False)  # a later failure loses no finished repeat
                 console.log(f"{method} #{repeat}: HV {hv[-1]:.3f} after {len(hv)} candidates "
                             f"({row['wall_s']:.0f} s)")
                 campaign.store.close()
@@ -234,14 +252,12 @@ def main() -> None:
                     console.print(f"    held-out evaluations that failed: {r['holdout']['failed']}")
                 console.print(f"    chosen on the search split {r['holdout'].get('chosen_on_search')}: "
                               f"{r['holdout'].get('chosen_structure')}")
-    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"search_efficiency_{args.task}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"task": args.task, "evaluations": args.evaluations, "repeats": args.repeats, "first_repeat": args.first_repeat,
-                               "embedder": args.embedder, "cascade": args.cascade.split(","), "load_average": os.getloadavg(),
-                               "budget_tokens": args.budget, "reference": reference, "results": results},
-                              indent=1))
+    save(out, args, reference, results, complete=True)
     console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ConfigError, TaskError) as exc:  # missing data or a bad task parameter: one line, no stack
+        sys.exit(f"search_efficiency: {exc}")

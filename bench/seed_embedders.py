@@ -29,7 +29,7 @@ from bench.baselines import FIDELITY, TASKS, data_version, run_one  # noqa: E402
 from design_space.seeds import seed_names  # noqa: E402
 from sandboxes.embed_cache import build  # noqa: E402
 from sandboxes.evidence import FLOOR  # noqa: E402
-from sandboxes.tasks import get_task  # noqa: E402
+from sandboxes.tasks import TaskError, get_task  # noqa: E402
 
 START = "<!-- seed-embedders:start -->"
 END = "<!-- seed-embedders:end -->"
@@ -174,4 +174,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TaskError as exc:  # missing data or a bad task parameter: one line, no stack
+        sys.exit(f"seed_embedders: {exc}")

@@ -10,6 +10,7 @@ held-out test split (HOLDOUT) — in the process sandbox. Writes JSON.
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import sys
@@ -18,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from evolve.operators.knobs import read_knobs
-from evolve.store import Store
+from evolve.store import Store, StoreError
 from evolve.views import stored_config
 from sandboxes.backends import get_sandbox
 from sandboxes.job import Job, Limits
@@ -68,9 +69,13 @@ def measure(code: str, task: str, params: dict, fidelity: str, seed: int) -> dic
             **{k: round(r.metrics[k], 4) for k in keys if k in r.metrics}}
 
 
-def main(run_dirs: list[str]) -> None:
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs=2, metavar="RUN", help="run directories of a LoCoMo and a BANKING77 campaign")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "specialisation.json"))
+    args = ap.parse_args()
     runs = {}
-    for d in run_dirs:
+    for d in args.runs:
         store = Store.open(Path(d))
         cfg = stored_config(store)
         cid, code, metric = winner(store)
@@ -96,9 +101,13 @@ def main(run_dirs: list[str]) -> None:
                 out["cross"].append({"winner_of": home, "task": task, "params": params, "fidelity": fid, **m})
                 print(f"| {home} winner {r['winner']} | {task} | {json.dumps(params)} | {fid} | {json.dumps(m)} |",
                       flush=True)
-    Path("bench/results").mkdir(parents=True, exist_ok=True)
-    Path("bench/results/specialisation.json").write_text(json.dumps(out, indent=1, default=str))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1, default=str))
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main()
+    except StoreError as exc:  # not a run directory: one line, no stack
+        sys.exit(f"specialisation: {exc}")
