@@ -77,7 +77,7 @@ def blocked(s: Stream, y: np.ndarray, k: int, fit) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="bench/results/banking77_ceiling.json")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "banking77_ceiling.json"))
     args = ap.parse_args()
     s = Stream("full")
     classes = sorted(set(s.labels))

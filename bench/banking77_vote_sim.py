@@ -96,7 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fidelity", default="full", choices=["smoke", "subset", "full"])
     ap.add_argument("--grid", default="[{}]", help="a JSON list of objects overriding " + ", ".join(DEFAULTS))
-    ap.add_argument("--out", default="bench/results/banking77_vote_sim.json")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "banking77_vote_sim.json"))
     args = ap.parse_args()
     try:
         grid = json.loads(args.grid)

@@ -36,6 +36,7 @@ from evolve.operators.compose import ask, build  # noqa: E402
 from evolve.operators.pipeline_edits import present  # noqa: E402
 from sandboxes.backends.process import ProcessSandbox  # noqa: E402
 from sandboxes.job import Job  # noqa: E402
+from sandboxes.tasks import TaskError, get_task  # noqa: E402
 
 SEEDS = ["bm25_rag", "dense_rag", "recency_window"]
 PENALTY = 0.01  # recall per token over the cap
@@ -60,6 +61,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.embedder is None:
         args.embedder = "static" if importlib.util.find_spec("model2vec") else "hashing"
+    get_task(args.task).build({"split": "search"}, "smoke", 0)  # the data is there, or one line saying where
     import optuna
 
     optuna.logging.set_verbosity(logging.WARNING)
@@ -118,4 +120,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TaskError as exc:  # missing data or a bad task parameter: one line, no stack
+        sys.exit(f"catalogue_ceiling: {exc}")

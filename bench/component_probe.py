@@ -26,6 +26,7 @@ from design_space.seeds import seed_source  # noqa: E402
 from evolve.operators.pipeline_edits import insert_at, slots  # noqa: E402
 from sandboxes.backends.process import ProcessSandbox  # noqa: E402
 from sandboxes.job import Job  # noqa: E402
+from sandboxes.tasks import TaskError, get_task  # noqa: E402
 
 
 def main() -> None:
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=256)
     args = ap.parse_args()
     params = {"budget_tokens": args.budget} | ({} if args.task == "synthetic" else {"split": "search"})
+    get_task(args.task).build(params, "smoke", 0)  # the data is there, or one line saying where
     base = seed_source(args.seed)
     programs = {"(base)": base}
     programs |= {c.name: insert_at(base, c.slot, c, 0) for c in COMPONENTS.values()
@@ -60,4 +62,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TaskError as exc:  # missing data or a bad task parameter: one line, no stack
+        sys.exit(f"component_probe: {exc}")

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 from design_space.seeds import seed_names, seed_source
 from sandboxes.backends import get_sandbox
 from sandboxes.job import Job, Limits
-from sandboxes.tasks import get_task
+from sandboxes.tasks import TaskError, get_task
 
 COLUMNS = ("accuracy", "accuracy_first", "accuracy_last", "accuracy_before_drift", "accuracy_after_drift", "records",
            "memory_kb", "tokens", "latency_ms", "step_ms")
@@ -43,9 +44,10 @@ def main() -> None:
     ap.add_argument("--params", default="{}", help="task parameters as JSON")
     ap.add_argument("--seeds", default="", help="comma-separated seed names (default: every exp_* seed)")
     ap.add_argument("--program", action="append", default=[], help="a program file to evaluate as well")
-    ap.add_argument("--out", default="bench/results/experience_seeds.json")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "experience_seeds.json"))
     args = ap.parse_args()
     params = json.loads(args.params)
+    get_task(args.task).build(params, "smoke", 0)  # the data is there, or one line saying where
     cache = ""
     if not args.embedder.startswith("hashing"):
         from evolve.campaign_setup import default_cache_dir
@@ -71,4 +73,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TaskError as exc:  # missing data or a bad task parameter: one line, no stack
+        sys.exit(f"experience_seeds: {exc}")

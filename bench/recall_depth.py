@@ -31,6 +31,7 @@ from design_space.seeds import seed_source  # noqa: E402
 from evolve.operators.compose import build  # noqa: E402
 from sandboxes.backends.process import ProcessSandbox  # noqa: E402
 from sandboxes.job import Job, Limits  # noqa: E402
+from sandboxes.tasks import TaskError, get_task  # noqa: E402
 
 TURNS_PER_256 = 10  # the seed's TOP_K at the default budget
 
@@ -59,6 +60,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--components: {', '.join(unknown)} not in the catalogue's steps")
     budgets = [int(b) for b in args.budgets.split(",")]
+    get_task(args.task).build({"split": "search"}, "smoke", 0)  # the data is there, or one line saying where
     splits = args.splits.split(",")
     skeleton = seed_source("bm25_rag")
     t0 = time.perf_counter()
@@ -94,4 +96,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TaskError as exc:  # missing data or a bad task parameter: one line, no stack
+        sys.exit(f"recall_depth: {exc}")

@@ -34,7 +34,11 @@ NEEDS_DATA = [("baselines.py", ["--tasks", "locomo"], "locomo"),
               ("eval_speed.py", [], "locomo"),
               ("seed_embedders.py", ["--tasks", "longmemeval"], "longmemeval"),
               ("banking77_vote_sim.py", ["--fidelity", "smoke"], "banking77"),
-              ("search_efficiency.py", ["--evaluations", "2", "--repeats", "1", "--parallel", "1"], "locomo")]
+              ("search_efficiency.py", ["--evaluations", "2", "--repeats", "1", "--parallel", "1"], "locomo"),
+              ("catalogue_ceiling.py", ["--trials", "2"], "locomo"),
+              ("component_probe.py", [], "locomo"),
+              ("experience_seeds.py", ["--fidelity", "smoke"], "banking77"),
+              ("recall_depth.py", ["--task", "longmemeval"], "longmemeval")]
 
 
 @pytest.mark.parametrize("script,args,dataset", NEEDS_DATA, ids=[s for s, _, _ in NEEDS_DATA])
