@@ -2,13 +2,14 @@
 that sees the whole `search` split (not the campaign's subset) and one objective, then its best
 programs on the held-out `test` split.
 
-    python bench/catalogue_ceiling.py [--task locomo] [--trials 150] [--embedder static] [--top 5]
+    python bench/catalogue_ceiling.py [--task locomo] [--trials 150] [--embedder static] [--top 5] [--cap 256]
 
 The space is `compose`'s (evolve/operators/compose.py: index, which catalogue components are
 used, their knobs, TOP_K) built on the bm25_rag skeleton. A trial scores its search-split recall
 minus 0.01 per token above the cap, the tokens on the search split of the seed with the best
-search-split recall (`bm25_rag` on LoCoMo, `dense_rag` on LongMemEval); the test split is read only
-to report the top programs and the seeds. It answers whether a held-out gain at no
+search-split recall (`bm25_rag` on LoCoMo, `dense_rag` on LongMemEval), or `--cap N` (e.g. the
+budget, 256: how high recall goes within it); the test split is read only to report the top
+programs and the seeds. It answers whether a held-out gain at no
 more tokens than the seed exists in the design space at all, apart from how a campaign searches.
 Prints a table and writes bench/results/<task>_ceiling.json.
 """
@@ -58,6 +59,10 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=256, help="token budget per query")
     ap.add_argument("--embedder", default=None, help="default: static when memarch[embed] is installed")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cap", type=float, default=None,
+                    help="token cap of the penalty (default: the best seed's search-split tokens; "
+                         "e.g. the budget, 256, to ask how high recall goes within it)")
+    ap.add_argument("--out", default=None, help="JSON path (default bench/results/<task>_ceiling.json)")
     args = ap.parse_args()
     if args.embedder is None:
         args.embedder = "static" if importlib.util.find_spec("model2vec") else "hashing"
@@ -70,7 +75,7 @@ def main() -> None:
     seeds = {name: {"search": measure(seed_source(name), "search", args), "test": measure(seed_source(name), "test", args)}
              for name in SEEDS}
     reference = max(SEEDS, key=lambda n: (seeds[n]["search"][0], -seeds[n]["search"][1]))
-    cap = seeds[reference]["search"][1]
+    cap = seeds[reference]["search"][1] if args.cap is None else args.cap
     skeleton = seed_source("bm25_rag")
     codes: dict[int, str] = {}
 
@@ -97,7 +102,8 @@ def main() -> None:
     seconds = time.perf_counter() - t0
 
     ref = seeds[reference]["test"]
-    table = Table(title=f"{args.task} ceiling at ≤ {cap:.1f} search tokens ({reference}'s): {args.trials} trials, {args.embedder} "
+    whose = f"{reference}'s" if args.cap is None else "--cap"
+    table = Table(title=f"{args.task} ceiling at ≤ {cap:.1f} search tokens ({whose}): {args.trials} trials, {args.embedder} "
                         f"embedder, {seconds:.0f} s")
     for col in ("program", "search recall", "search tokens", "test recall", "test tokens", "test gain at ≤ seed tokens"):
         table.add_column(col, justify="right" if col != "program" else "left")
@@ -113,10 +119,11 @@ def main() -> None:
     for r in rows:
         shape = "; ".join(f"{s}: {' → '.join(v)}" for s, v in r["structure"].items() if v)
         console.print(f"  trial {r['trial']}: {shape}")
-    out = ROOT / "bench" / "results" / f"{args.task}_ceiling.json"
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"{args.task}_ceiling.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "load_average": os.getloadavg(), "seconds": seconds, "reference": reference, "cap": cap,
                                "seeds": seeds, "top": rows}, indent=1))
+    console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":
