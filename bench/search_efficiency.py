@@ -3,12 +3,13 @@ sampling of the design space, and Optuna alone — same task, same budget, sever
 the evolved front against the best seed on the held-out split.
 
     python bench/search_efficiency.py [--task locomo] [--evaluations 200] [--repeats 3] [--first-repeat 0] [--embedder static]
-                                      [--holdout-fidelity full] [--cascade smoke,subset]
+                                      [--holdout-fidelity full] [--cascade smoke,subset] [--methods memarch,random,optuna]
 
 memarch's default offline mix is structural edits (knobs, index swap, insert / replace / remove a
 catalogue component), `compose` (structure and knobs in one Optuna study, opening with a screen of each
 catalogue step alone at 200 evaluations: `screen: auto`), `graft` (one slot of
-another front member) and `tune`; "optuna" is `tune` alone over the seeds' knobs, "random"
+another front member), `tune` and `match` (fits a program that beats a seed to that seed's tokens,
+with its `share` step); "optuna" is `tune` alone over the seeds' knobs, "random"
 samples seeds with random edits and knobs. The held-out gain is, per repeat, the best evolved
 recall at no more tokens than the best seed, minus the seed's — picked among the front with the
 held-out numbers, so it is the front's best case; the program a user would pick without looking
@@ -25,7 +26,7 @@ on the `test` split at full fidelity (`task.holdout_fidelity`; `--holdout-fideli
 only, and every run before 2026-12-02 15:28 held out just those). Hypervolume uses the reference point every campaign fixes
 from its task and objectives (recall 0, tokens = the budget: the same for every method, and the
 one `memarch status` / `front` / `report` show), so the numbers compare. Prints a table and
-writes bench/results/search_efficiency.json.
+writes bench/results/search_efficiency_<task>.json (`--out`), after every finished repeat.
 """
 from __future__ import annotations
 
