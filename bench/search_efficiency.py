@@ -176,7 +176,7 @@ def save(out: Path, args: argparse.Namespace, reference: tuple[float, ...], resu
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="locomo", choices=["locomo", "longmemeval", "synthetic"])
+    ap.add_argument("--task", default="locomo", choices=["locomo", "longmemeval", "babi", "synthetic"])
     ap.add_argument("--evaluations", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--first-repeat", type=int, default=0,

@@ -136,6 +136,22 @@ def test_roles_favour_the_party_the_question_is_about(tmp_path):
         plain, turns, "Which road bike was bought?", tmp_path)
 
 
+def test_recency_favours_the_latest_of_equally_matching_turns(tmp_path):
+    # bAbI's shape: Mary moves twice; "Where is Mary?" is answered by the last move alone
+    turns = [("", "Mary moved to the bathroom.", "s0", 60.0), ("", "John went to the hallway.", "s0", 120.0),
+             ("", "Mary travelled to the office.", "s0", 180.0), ("", "Daniel went back to the garden.", "s0", 240.0)]
+    question = "Where is Mary?"
+    plain = seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 1")
+    assert _recalled(plain, turns, question, tmp_path) == ["e0"]  # BM25 ties on "Mary": the first stored wins
+    assert _recalled(_with("recency", {"RECENCY_WEIGHT": 0.5}), turns, question, tmp_path) == ["e2"]
+    # the newest turn of all does not match: a small weight does not let it past the matching ones
+    assert "e3" not in _recalled(_with("recency", {"RECENCY_WEIGHT": 0.5}, top_k=2), turns, question, tmp_path)
+    assert _recalled(_with("recency", {"RECENCY_WEIGHT": 0.0}), turns, question, tmp_path) == ["e0"]
+    # ranks come from the turns' times, not from the order they were stored in
+    shuffled = [turns[2], turns[1], turns[0], turns[3]]
+    assert _recalled(_with("recency", {"RECENCY_WEIGHT": 0.5}), shuffled, question, tmp_path) == ["e0"]
+
+
 def test_sessions_first_favours_the_session_about_the_topic(tmp_path):
     turns = [("Ann", "The garden needs water.", "s0", 0.0), ("Bo", "Tomatoes and basil grow there.", "s0", 0.0),
              ("Ann", "Tomatoes are in the market.", "s1", 0.0), ("Bo", "Prices went up.", "s1", 0.0),
