@@ -2,7 +2,7 @@
 sampling of the design space, and Optuna alone — same task, same budget, several seeds — and
 the evolved front against the best seed on the held-out split.
 
-    python bench/search_efficiency.py [--task locomo] [--evaluations 200] [--repeats 3] [--first-repeat 0] [--embedder static]
+    python bench/search_efficiency.py [--task locomo|longmemeval|babi] [--budget 256] [--evaluations 200] [--repeats 3] [--first-repeat 0] [--embedder static]
                                       [--holdout-fidelity full] [--cascade smoke,subset] [--methods memarch,random,optuna]
 
 memarch's default offline mix is structural edits (knobs, index swap, insert / replace / remove a
