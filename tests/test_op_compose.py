@@ -66,9 +66,11 @@ def test_other_operators_pipelines_are_free_trials_keyed_by_component_knob():
 
 def test_the_study_learns_which_component_and_knob_pay():
     # A made-up objective (no sandbox): recall rises with the temporal step and TIME_WEIGHT near 1.5,
-    # and falls with every other step. The second half of the trials must use temporal more often
-    # than the first, and set its weight much closer to 1.5 than uniform sampling over [0, 2] does
-    # (mean distance 0.625).
+    # and falls with every other step. Both halves after the start-up must use temporal in most trials,
+    # more often than the random start-up does (sampling blind: half of them), and the second half must set
+    # its weight much closer to 1.5 than uniform sampling over [0, 2] does (mean distance 0.625). Once
+    # learned, the use rate saturates: over seeds 0-7 the halves read 0.75-1.0, the second below the
+    # first in four, so the halves are not asked to rise.
     op = Compose(objectives=OBJ, startup_trials=8, seed=1)
     runs = []
     for i in range(40):
@@ -81,7 +83,7 @@ def test_the_study_learns_which_component_and_knob_pay():
         runs.append(a)
     startup, first, second = runs[:8], runs[8:24], runs[24:]
     use = [sum(r["use:temporal"] for r in half) / len(half) for half in (startup, first, second)]
-    assert use[2] >= use[1] and use[2] >= 0.7 and use[2] > use[0]  # learned: above the random start-up trials
+    assert min(use[1:]) >= 0.7 and min(use[1:]) > use[0]  # learned: above the random start-up trials
     use = use[1:]
     gap = [sum(abs(r["TIME_WEIGHT"] - 1.5) for r in half if r["use:temporal"]) /
            max(1, sum(r["use:temporal"] for r in half)) for half in (first, second)]
