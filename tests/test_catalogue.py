@@ -144,8 +144,11 @@ def test_recency_favours_the_latest_of_equally_matching_turns(tmp_path):
     plain = seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 1")
     assert _recalled(plain, turns, question, tmp_path) == ["e0"]  # BM25 ties on "Mary": the first stored wins
     assert _recalled(_with("recency", {"RECENCY_WEIGHT": 0.5}), turns, question, tmp_path) == ["e2"]
-    # the newest turn of all does not match: a small weight does not let it past the matching ones
-    assert "e3" not in _recalled(_with("recency", {"RECENCY_WEIGHT": 0.5}, top_k=2), turns, question, tmp_path)
+    # the newest turn of all does not match: over a dense pool (every turn a candidate) a small weight keeps it
+    # behind the matching ones, a large one lets it in — the weight trades similarity for recency
+    dense = seed_source("dense_rag")
+    assert _recalled(_with("recency", {"RECENCY_WEIGHT": 0.5}, top_k=2, base=dense), turns, question, tmp_path) == ["e2", "e0"]
+    assert "e3" in _recalled(_with("recency", {"RECENCY_WEIGHT": 2.0}, top_k=2, base=dense), turns, question, tmp_path)
     assert _recalled(_with("recency", {"RECENCY_WEIGHT": 0.0}), turns, question, tmp_path) == ["e0"]
     # ranks come from the turns' times, not from the order they were stored in
     shuffled = [turns[2], turns[1], turns[0], turns[3]]
