@@ -155,6 +155,30 @@ def test_recency_favours_the_latest_of_equally_matching_turns(tmp_path):
     assert _recalled(_with("recency", {"RECENCY_WEIGHT": 0.5}), shuffled, question, tmp_path) == ["e0"]
 
 
+def test_chain_follows_the_holder_to_where_it_was_and_where_it_is(tmp_path):
+    # bAbI's two-fact shape: "Where is the milk?" needs the line that moved the milk and the holder's place,
+    # which shares no word with the question
+    turns = [("", "Mary went to the office.", "s0", 60.0), ("", "Mary went to the kitchen.", "s0", 120.0),
+             ("", "John went to the hallway.", "s0", 180.0), ("", "Mary got the milk there.", "s0", 240.0),
+             ("", "Sandra went to the garden.", "s0", 300.0), ("", "Mary travelled to the bedroom.", "s0", 360.0)]
+    question = "Where is the milk?"
+    assert _recalled(seed_source("bm25_rag").replace("TOP_K = 10", "TOP_K = 1"), turns, question, tmp_path) == ["e3"]
+    got = _recalled(_with("chain", {"CHAIN_WEIGHT": 0.8}), turns, question, tmp_path)
+    # Mary's latest place (the milk is there now) and her place when she took it; not her first, nobody else's
+    assert got[0] == "e3" and sorted(got[1:]) == ["e1", "e5"]
+    assert _recalled(_with("chain", {"CHAIN_WEIGHT": 0.0}), turns, question, tmp_path) == ["e3"]
+    # times, not storage order, say which is latest: store the bedroom line first and it is her oldest
+    moved = [(s, t, g, 30.0) if i == 5 else (s, t, g, tm) for i, (s, t, g, tm) in enumerate(turns)]
+    moved = [moved[5]] + moved[:5]
+    got = _recalled(_with("chain", {"CHAIN_WEIGHT": 0.8}), moved, question, tmp_path)
+    assert got[:2] == ["e4", "e2"] and "e0" not in got  # the kitchen (e2 here) is her latest; the bedroom her oldest
+    # a hit that names no one is followed by its content words
+    things = [("", "The fridge is in the kitchen.", "s0", 60.0), ("", "The milk is in the fridge.", "s0", 120.0),
+              ("", "The fridge was moved to the garage.", "s0", 180.0), ("", "The oven is hot.", "s0", 240.0)]
+    got = _recalled(_with("chain", {"CHAIN_WEIGHT": 0.8}), things, question, tmp_path)
+    assert got[0] == "e1" and sorted(got[1:]) == ["e0", "e2"]
+
+
 def test_sessions_first_favours_the_session_about_the_topic(tmp_path):
     turns = [("Ann", "The garden needs water.", "s0", 0.0), ("Bo", "Tomatoes and basil grow there.", "s0", 0.0),
              ("Ann", "Tomatoes are in the market.", "s1", 0.0), ("Bo", "Prices went up.", "s1", 0.0),
