@@ -64,6 +64,21 @@ def test_specialisation_names_a_directory_that_is_not_a_run(tmp_path):
     assert r.stderr.strip().splitlines()[-1] == f"specialisation: no campaign at {tmp_path / 'a'} (expected {tmp_path / 'a' / 'campaign.db'})"
 
 
+def test_component_probe_puts_the_with_steps_first_and_probes_the_rest_after_them(tmp_path):
+    out = tmp_path / "probe.json"
+    r = run("component_probe.py", "--task", "synthetic", "--fidelity", "smoke", "--with", "recency,prf,neighbours",
+            "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(out.read_text())
+    # each ahead of the seed's own steps; the seed's neighbours step is not doubled
+    assert got["base"]["hits"] == ["recency", "neighbours"] and got["base"]["query"] == ["prf"]
+    assert "chain" in got["rows"] and not {"recency", "prf", "neighbours"} & set(got["rows"])
+    assert all(row["status"] == "ok" for row in got["rows"].values()), got["rows"]
+    bad = run("component_probe.py", "--with", "recency,bm25,nope", cwd=tmp_path, timeout=60)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith(
+        "component_probe: --with bm25,nope: not a catalogue step"), bad.stderr[-2000:]
+
+
 def test_search_efficiency_refuses_an_unknown_method_before_running(tmp_path):
     r = run("search_efficiency.py", "--methods", "memarch,nonsense", "--out", str(tmp_path / "out.json"), cwd=tmp_path,
             timeout=60)
