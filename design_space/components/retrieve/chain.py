@@ -1,14 +1,16 @@
-"""Chained state retrieval: follow the thing a hit names to the latest turn about it.
+"""Chained state retrieval: follow what a hit names to the latest turn about it.
 
-"Where is the milk?" is answered by two turns: the last one that moved the milk ("Mary got
-the milk") and the last one that moved whoever holds it ("Mary went to the garden"), which
-shares no word with the question. Multi-hop retrieval re-queries with the first hit's new
-words but ranks the second pass by similarity, so it returns Mary's best-matching line, not her
-latest. This step re-queries with the names each of the top `breadth` hits adds to the question
-(its content words when it names no one) and favours the second pass's turns by their time:
-rank among the `depth` turns found, newest 1, oldest 0, times their normalised score. They
-join the ranking with `weight` times that bonus. Put it after a recency step, so that the
-first hit is the latest statement about the thing asked.
+"Where is the milk?" is answered by two turns: the last one that moved the milk ("Mary got the
+milk there") and where its holder was then or went since ("Mary went to the garden"), which
+shares no word with the question. Multi-hop retrieval re-queries with the first hit's new words
+but ranks the second pass by similarity, so it returns Mary's best-matching line, not her latest.
+For each of the top `breadth` hits this step re-queries `depth` deep with what the hit adds to
+the question (the names it mentions, else its content words), keeps the turns that share no word
+with the question (the rest are more of the first pass), and scores each by its rank in time
+among them (newest 1, oldest 0; the last one before the hit also 1: where the holder stood when
+it happened) times its normalised score. Up to two such turns per followed hit join the list, at
+`weight` times that score. Put it after a recency step, so that the first hit is the latest
+statement about the thing asked.
 """
 from __future__ import annotations
 
