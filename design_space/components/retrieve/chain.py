@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from design_space.components.encode.entities import entities, tokens
 from design_space.components.retrieve.hits import Hits, blend, normalised
+from design_space.components.retrieve.multihop import added_words
 
 
 def bridge(raw: str, asked: set[str]) -> str:
@@ -23,7 +24,7 @@ def bridge(raw: str, asked: set[str]) -> str:
     names = [e for e in entities(raw) if not set(tokens(e)) <= asked]
     if names:
         return " ".join(names)
-    return " ".join(w for w in dict.fromkeys(tokens(raw)) if w not in asked)
+    return " ".join(added_words(raw, asked))
 
 
 def follow_latest(hits: Hits, text: str, query, table, index, breadth: int = 1, depth: int = 30,

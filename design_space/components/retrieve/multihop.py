@@ -13,6 +13,11 @@ from design_space.components.encode.entities import tokens
 from design_space.components.retrieve.hits import Hits, blend, normalised
 
 
+def added_words(raw: str, asked: set[str]) -> list[str]:
+    """A turn's content words the question lacks, in order, once each: the bridge to a second hop."""
+    return [w for w in dict.fromkeys(tokens(raw)) if w not in asked]
+
+
 def requery(hits: Hits, text: str, query, table, index, breadth: int = 2, depth: int = 8,
             weight: float = 0.6) -> Hits:
     if not hits:
@@ -21,7 +26,7 @@ def requery(hits: Hits, text: str, query, table, index, breadth: int = 2, depth:
     first = {d for d, _ in hits}
     asked = set(tokens(text))
     for d, _s in hits[: max(1, int(breadth))]:
-        bridge = [w for w in dict.fromkeys(tokens(table[d].raw)) if w not in asked]
+        bridge = added_words(table[d].raw, asked)
         if not bridge:
             continue
         second = index.search(" ".join(bridge), max(1, int(depth)))
