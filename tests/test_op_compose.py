@@ -11,7 +11,7 @@ from evolve.config import ConfigError, OperatorConfig
 from evolve.operators import OperatorDeps, build_operators
 from evolve.operators.base import CandidateView, OperatorContext
 from evolve.operators.compose import Compose, trial_shape, screen_trials, structure_of
-from evolve.operators.pipeline_edits import insert_at, present
+from evolve.operators.pipeline_edits import insert_at, present, slots
 from sandboxes.backends.process import ProcessSandbox
 from sandboxes.job import Job
 
@@ -95,7 +95,7 @@ def test_the_screen_tries_every_component_alone_once_then_the_model_favours_the_
     # alone (label steps only on labelled tasks), then every other index; none repeats, parents are
     # none (the skeleton's code). A made-up objective pays for `roles` alone; after the screen most
     # children use it, where TPE's own start-up uses each step half of the time.
-    op = Compose(objectives=OBJ, seed=2, screen=True)
+    op = Compose(objectives=OBJ, seed=2, screen=True, screen_rounds=1)
     skeleton = structure_of(seed_source("bm25_rag"))
     offered = {c.name for c in COMPONENTS.values() if c.slot != "index" and not c.labelled and not skeleton[f"use:{c.name}"]}
     shapes, runs = [], []
@@ -119,8 +119,8 @@ def test_the_screen_tries_every_component_alone_once_then_the_model_favours_the_
     assert {s[1][0] for s in shapes if s[1]} == offered and len(set(shapes)) == len(shapes)
     assert sum(r["use:roles"] for r in runs[8:]) >= 0.8 * len(runs[8:])
     # a resumed campaign does not screen again what its history holds
-    assert len(screen_trials(seed_source("bm25_rag"), False, 2)) == len(offered) + 3
-    again = Compose(objectives=OBJ, seed=2, screen=True)
+    assert len(screen_trials(skeleton, slots(seed_source("bm25_rag")), False, 2)) == len(offered) + 3
+    again = Compose(objectives=OBJ, seed=2, screen=True, screen_rounds=1)
     for t in op.study.trials[:5]:  # five screen trials, as a restored history holds them
         again._study().add_trial(t)
     assert trial_shape(again._screen_next()) == trial_shape(op.study.trials[5].params)
@@ -138,6 +138,61 @@ def test_screen_auto_follows_the_campaign_evaluation_budget():
     assert built(200, screen=False).screen is False and built(40, screen=True).screen is True
     with pytest.raises(ConfigError, match=r"^operators.compose.params: compose: screen must be true, false or auto"):
         built(200, screen="sometimes")
+    assert built(200).screen_rounds == 2 and built(200, screen_rounds=3).screen_rounds == 3
+    for bad in (0, 1.5, True):
+        with pytest.raises(ConfigError, match=r"^operators.compose.params: compose: screen_rounds must be a whole number"):
+            built(200, screen_rounds=bad)
+
+
+def _added(params, skeleton):
+    return {n[4:] for n, v in params.items() if n.startswith("use:") and v and not skeleton[n]}
+
+
+def test_a_second_screening_round_finds_the_step_that_pays_only_beside_the_first():
+    # A made-up objective where `roles` pays alone and `chain` only beside it (bAbI's `recency` and
+    # `chain`): the first round has no contrast for `chain`; the second round, on top of the first
+    # round's best, has. It starts only once the first round's last trial has a result (model trials
+    # meanwhile), holds every other component once beside `roles` and no index trial.
+    skeleton = structure_of(seed_source("bm25_rag"))
+    offered = {c.name for c in COMPONENTS.values() if c.slot != "index" and not c.labelled and not skeleton[f"use:{c.name}"]}
+
+    def score(params):
+        added = _added(params, skeleton)
+        paid = 0.3 * ("roles" in added) + 0.2 * ({"roles", "chain"} <= added)
+        return {"recall": 0.3 + paid - 0.01 * len(added - {"roles", "chain"}), "tokens": 100.0}
+
+    op = Compose(objectives=OBJ, seed=5, screen=True)
+    op.learn(seed_source("bm25_rag"), {"recall": 0.3, "tokens": 100.0})  # the skeleton seed's own result
+    first = [op.propose(ctx(seed_source("bm25_rag"), i)) for i in range(len(offered) + 3)]
+    assert all(p.note.startswith("compose screen") for p in first)
+    for p in first[:-1]:
+        op.observe(p.meta, score(p.meta["params"]), False)
+    waiting = op.propose(ctx(seed_source("bm25_rag"), 99))  # the round's last result is not in
+    assert not waiting.note.startswith("compose screen")
+    op.observe(first[-1].meta, score(first[-1].meta["params"]), False)
+    op.observe(waiting.meta, score(waiting.meta["params"]), False)
+    second = [op.propose(ctx(seed_source("bm25_rag"), 100 + i)) for i in range(len(offered) - 1)]
+    assert all(p.note.startswith("compose screen") and p.parents == () for p in second)
+    assert all(p.meta["params"]["index"] == "bm25" for p in second)
+    assert sorted(tuple(sorted(_added(p.meta["params"], skeleton))) for p in second) == sorted(
+        tuple(sorted({"roles", other})) for other in offered - {"roles"})
+    assert all("roles" in present(p.code)["hits"] for p in second)
+    for p in second:
+        op.observe(p.meta, score(p.meta["params"]), False)
+    after = op.propose(ctx(seed_source("bm25_rag"), 200))  # two rounds: the screen is over
+    assert not after.note.startswith("compose screen")
+    best = max(op.study.trials[:len(first) + len(second) + 2], key=lambda t: t.values[0])
+    assert _added(best.params, skeleton) == {"roles", "chain"}
+
+    # a round whose best does not beat its base ends the screen
+    flat = Compose(objectives=OBJ, seed=5, screen=True)
+    flat.learn(seed_source("bm25_rag"), {"recall": 0.9, "tokens": 100.0})
+    for i in range(len(offered) + 3):
+        p = flat.propose(ctx(seed_source("bm25_rag"), i))
+        assert p.note.startswith("compose screen")
+        flat.observe(p.meta, score(p.meta["params"]), False)
+    assert not flat.propose(ctx(seed_source("bm25_rag"), 50)).note.startswith("compose screen")
+    assert flat.screen_round == flat.screen_rounds
 
 
 def test_restore_and_registry():

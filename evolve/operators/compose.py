@@ -13,6 +13,12 @@ in an order fixed by the campaign seed. TPE's own start-up samples every `use:` 
 its first trials hold ten steps each and no contrast says which step paid; the screen gives every
 component one clean comparison with the skeleton (whose own result the study learns as a seed),
 and the model starts from those. A resumed campaign skips what its history already screened.
+The screen goes on in rounds (`screen_rounds`, default 2: forward selection): once every trial of
+a round has a result, the round's best program by the quality objective (fewer tokens break a tie)
+becomes the base of the next round — that program plus each component it lacks, one trial each —
+provided it beats the round's base; otherwise the screen ends. One round finds the step that pays
+alone; the next finds what pays beside it (on bAbI after `recency`, only `chain` adds: a step whose
+gain one round cannot show). While a round's last trials run, the model's own trials go on.
 By default (`screen: auto`) the screen runs when the campaign may evaluate at least
 `SCREEN_MIN_EVALUATIONS` candidates: there the screen's one trial per choice is a small share of the
 study, and a step that pays alone (LoCoMo's `windows`) is tried at once in every campaign; in a
@@ -43,6 +49,7 @@ from evolve.operators.source_edits import add_import, drop_unused_imports, drop_
 TOP_K = KnobSpec("TOP_K", "k", "int", 2, 40, 10, True)
 SKELETON = "bm25_rag"
 SCREEN_MIN_EVALUATIONS = 100  # `screen: auto` screens in campaigns that may evaluate this many candidates
+SCREEN_ROUNDS = 2  # forward selection: the step that pays alone, then what pays beside it
 
 
 def _index_call(comp: Component) -> str:
@@ -194,12 +201,18 @@ class Compose:
 
     def __init__(self, seed: int = 0, objectives: list[tuple[str, str]] | None = None,
                  startup_trials: int = 10, skeleton: str = SKELETON, labelled: bool = False,
-                 screen: bool | str = "auto", evaluations: int = 0) -> None:
+                 screen: bool | str = "auto", evaluations: int = 0, screen_rounds: int = SCREEN_ROUNDS) -> None:
         self.seed = seed
         if screen not in (True, False, "auto"):
             raise ValueError(f"compose: screen must be true, false or auto, not {screen!r}")
+        if isinstance(screen_rounds, bool) or not isinstance(screen_rounds, int) or screen_rounds < 1:
+            raise ValueError(f"compose: screen_rounds must be a whole number of at least 1, not {screen_rounds!r}")
         self.screen = evaluations >= SCREEN_MIN_EVALUATIONS if screen == "auto" else bool(screen)
-        self.screen_queue: list[dict[str, Any]] | None = None
+        self.screen_rounds = screen_rounds
+        self.screen_round = 0  # rounds started
+        self.screen_queue: list[dict[str, Any]] = []
+        self.round_base: dict[str, Any] | None = None
+        self.round_shapes: list[tuple[Any, ...]] = []
         self.labelled = labelled  # offer components that need an experience stream's labels
         self.objectives = objectives or []
         self.startup_trials = startup_trials
@@ -220,12 +233,54 @@ class Compose:
         return self.study
 
     def _screen_next(self) -> dict[str, Any] | None:
-        """The next screening trial's parameters (None once the screen is done or off)."""
-        if self.screen_queue is None:
-            self.screen_queue = screen_trials(self.skeleton, self.labelled, self.seed) if self.screen else []
+        """The next screening trial's parameters (None once the screen is done or off, and while a
+        round waits for its last results)."""
+        while not self.screen_queue:
+            if not self.screen or self.screen_round >= self.screen_rounds:
+                return None
+            if self.screen_round == 0:
+                base = structure_of(self.skeleton)
+            else:
+                base = self._round_winner()
+                if base is WAIT:
+                    return None
+            if base is None:  # nothing to screen from, or the last round's best did not beat its base
+                self.screen_round = self.screen_rounds
+                return None
+            self.screen_round += 1
+            queue = screen_trials(base, slots(self.skeleton), self.labelled, self.seed + self.screen_round - 1,
+                                  indexes=self.screen_round == 1)
             done = {trial_shape(t.params) for t in self._study().trials}
-            self.screen_queue = [p for p in self.screen_queue if trial_shape(p) not in done]
-        return self.screen_queue.pop(0) if self.screen_queue else None
+            self.round_base, self.round_shapes = base, [trial_shape(p) for p in queue]
+            self.screen_queue = [p for p in queue if trial_shape(p) not in done]
+        return self.screen_queue.pop(0)
+
+    def _round_winner(self) -> Any:
+        """The finished round's best trial parameters when they beat the round's base; None when
+        none does; WAIT while a trial of the round has no result yet."""
+        quality = next((i for i, (_m, d) in enumerate(self.objectives) if d == "max"), None)
+        cheap = next((i for i, (_m, d) in enumerate(self.objectives) if d == "min"), None)
+        if quality is None or self.round_base is None:
+            return None
+        import optuna
+
+        by_shape: dict[tuple[Any, ...], list[Any]] = {}
+        for t in self._study().trials:
+            by_shape.setdefault(trial_shape(t.params), []).append(t)
+        state = optuna.trial.TrialState
+        if any(by_shape.get(shape) and all(t.state == state.RUNNING for t in by_shape[shape])
+               for shape in self.round_shapes):
+            return WAIT
+
+        def best(shapes: list[tuple[Any, ...]]) -> Any:
+            done = [t for shape in shapes for t in by_shape.get(shape, []) if t.state == state.COMPLETE]
+            return max(done, key=lambda t: (t.values[quality], -t.values[cheap] if cheap is not None else 0.0),
+                       default=None)
+
+        top, base = best(self.round_shapes), best([trial_shape(self.round_base)])
+        if top is None or (base is not None and top.values[quality] <= base.values[quality]):
+            return None
+        return dict(top.params)
 
     def propose(self, ctx: OperatorContext) -> Proposal:
         if not self.objectives:
@@ -289,27 +344,32 @@ def trial_shape(params: dict[str, Any]) -> tuple[Any, ...]:
     return (params.get("index"),) + tuple(sorted(n for n, v in params.items() if n.startswith("use:") and v))
 
 
-def screen_trials(skeleton: str, labelled: bool, seed: int) -> list[dict[str, Any]]:
-    """One trial per catalogue choice away from `skeleton`: each component it can take (and lacks)
-    added alone at its default knobs, in an order shuffled by `seed`, then each other index at its
-    default knobs. Empty when the skeleton is not a pipeline whose knobs lie in the catalogue's ranges."""
+def screen_trials(base: dict[str, Any] | None, have: dict[str, Any], labelled: bool, seed: int,
+                  indexes: bool = True) -> list[dict[str, Any]]:
+    """One trial per catalogue choice away from `base` (trial parameters, `structure_of` a program
+    whose slots are `have`): each component it can take (and lacks) added alone at its default knobs,
+    in an order shuffled by `seed`, then — with `indexes` — each other index at its default knobs.
+    Empty when `base` is None (not a pipeline whose knobs lie in the catalogue's ranges)."""
     import random
 
-    base = structure_of(skeleton)
     if base is None:
         return []
-    have = slots(skeleton)
-    comps = [c for c in _choosable() if c.slot in have and not base[f"use:{c.name}"] and (labelled or not c.labelled)]
+    comps = [c for c in _choosable() if c.slot in have and not base.get(f"use:{c.name}")
+             and (labelled or not c.labelled)]
     random.Random(seed).shuffle(comps)
     index_params = {s.name for s in COMPONENTS[base["index"]].params.values()}
     out = []
     for c in comps:
         out.append({**base, f"use:{c.name}": True, **{k.name: k.default for k in c.knobs}})
-    kept = {n: v for n, v in base.items() if n not in index_params and n != "index"}
-    for name in sorted(c.name for c in INDEXES.values()):
-        if name != base["index"]:
-            out.append({**kept, "index": name, **{k.name: k.default for k in COMPONENTS[name].params.values()}})
+    if indexes:
+        kept = {n: v for n, v in base.items() if n not in index_params and n != "index"}
+        for name in sorted(c.name for c in INDEXES.values()):
+            if name != base["index"]:
+                out.append({**kept, "index": name, **{k.name: k.default for k in COMPONENTS[name].params.values()}})
     return out
+
+
+WAIT = object()  # a screening round still has trials without a result
 
 
 def _failed() -> Any:
