@@ -152,11 +152,14 @@ def test_a_second_screening_round_finds_the_step_that_pays_only_beside_the_first
     # A made-up objective where `roles` pays alone and `chain` only beside it (bAbI's `recency` and
     # `chain`): the first round has no contrast for `chain`; the second round, on top of the first
     # round's best, has. It starts only once the first round's last trial has a result (model trials
-    # meanwhile), holds every other component once beside `roles` and no index trial.
+    # meanwhile), holds every other component once beside `roles` (not beside the index swap that
+    # scored higher) and no index trial.
     skeleton = structure_of(seed_source("bm25_rag"))
     offered = {c.name for c in COMPONENTS.values() if c.slot != "index" and not c.labelled and not skeleton[f"use:{c.name}"]}
 
     def score(params):
+        if params["index"] != "bm25":  # an index swap outscores every step alone, yet is no step to build on
+            return {"recall": 0.65, "tokens": 100.0}
         added = _added(params, skeleton)
         paid = 0.3 * ("roles" in added) + 0.2 * ({"roles", "chain"} <= added)
         return {"recall": 0.3 + paid - 0.01 * len(added - {"roles", "chain"}), "tokens": 100.0}
