@@ -7,7 +7,8 @@ the evolved front against the best seed on the held-out split.
 
 memarch's default offline mix is structural edits (knobs, index swap, insert / replace / remove a
 catalogue component), `compose` (structure and knobs in one Optuna study, opening with a screen of each
-catalogue step alone at 200 evaluations: `screen: auto`), `graft` (one slot of
+catalogue step alone at 200 evaluations, then of every other step beside the best: `screen: auto`,
+`screen_rounds: 2`), `graft` (one slot of
 another front member), `tune` and `match` (fits a program that beats a seed to that seed's tokens,
 with its `share` step); "optuna" is `tune` alone over the seeds' knobs, "random"
 samples seeds with random edits and knobs. The held-out gain is, per repeat, the best evolved

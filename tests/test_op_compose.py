@@ -182,6 +182,13 @@ def test_a_second_screening_round_finds_the_step_that_pays_only_beside_the_first
     assert all("roles" in present(p.code)["hits"] for p in second)
     for p in second:
         op.observe(p.meta, score(p.meta["params"]), False)
+    # a campaign resumed mid-way through the second round screens the rest of it, nothing twice
+    again = Compose(objectives=OBJ, seed=5, screen=True)
+    for t in op.study.trials[:len(first) + 2 + 4]:  # the first round, the skeleton, one model trial, 4 of round 2
+        again._study().add_trial(t)
+    rest = [again._screen_next() for _ in range(len(second) - 4)]
+    assert again.screen_round == 2 and again._screen_next() is None
+    assert sorted(trial_shape(r) for r in rest) == sorted(trial_shape(p.meta["params"]) for p in second[4:])
     after = op.propose(ctx(seed_source("bm25_rag"), 200))  # two rounds: the screen is over
     assert not after.note.startswith("compose screen")
     best = max(op.study.trials[:len(first) + len(second) + 2], key=lambda t: t.values[0])
