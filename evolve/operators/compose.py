@@ -18,9 +18,10 @@ a round has a result, the round's best program with one more step, by the qualit
 tokens break a tie), becomes the base of the next round — that program plus each component it lacks,
 one trial each — provided it beats the round's base; otherwise the screen ends. Index swaps are
 screened in the first round only and are never a base: on bAbI the dense index matches the dense
-seed (0.838 at 21 tokens) and would outrank `recency` (0.829 at 17), the step `chain` builds on. One round finds the step that pays
-alone; the next finds what pays beside it (on bAbI after `recency`, only `chain` adds: a step whose
-gain one round cannot show). While a round's last trials run, the model's own trials go on.
+seed (0.838 at 21 tokens) and would outrank `recency` (0.829 at 17), the step `chain` builds on.
+One round finds the step that pays alone; the next finds what pays beside it (on bAbI after
+`recency`, only `chain` adds: a step whose gain one round cannot show). While a round's last
+trials run, the model's own trials go on.
 By default (`screen: auto`) the screen runs when the campaign may evaluate at least
 `SCREEN_MIN_EVALUATIONS` candidates: there the screen's one trial per choice is a small share of the
 study, and a step that pays alone (LoCoMo's `windows`) is tried at once in every campaign; in a
@@ -252,7 +253,7 @@ class Compose:
             self.screen_round += 1
             queue = screen_trials(base, slots(self.skeleton), self.labelled, self.seed + self.screen_round - 1,
                                   indexes=self.screen_round == 1)
-            done = {trial_shape(t.params) for t in self._study().trials}
+            done = {trial_shape(t.params) for t in self._study().get_trials(deepcopy=False)}
             self.round_base, self.round_shapes = base, [trial_shape(p) for p in queue]
             self.screen_queue = [p for p in queue if trial_shape(p) not in done]
         return self.screen_queue.pop(0)
@@ -268,7 +269,7 @@ class Compose:
         import optuna
 
         by_shape: dict[tuple[Any, ...], list[Any]] = {}
-        for t in self._study().trials:
+        for t in self._study().get_trials(deepcopy=False):
             by_shape.setdefault(trial_shape(t.params), []).append(t)
         state = optuna.trial.TrialState
         if any(by_shape.get(shape) and all(t.state == state.RUNNING for t in by_shape[shape])
