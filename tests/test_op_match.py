@@ -116,6 +116,9 @@ def test_a_lifted_child_spends_more_than_its_parent_and_no_more_than_the_seed():
     assert tp < child.metrics["tokens"] <= ts and child.metrics["recall"] >= rp, (child.metrics, tp, ts)
     with pytest.raises(OperatorError, match="beats a seed"):  # lifted once: the pair is spent
         m.propose(ctx)
+    with pytest.raises(OperatorError, match="beats a seed"):  # lifting turned off
+        build_operators([OperatorConfig(name="match", params={"lift": False})],
+                        OperatorDeps(objectives=OBJ, token_budget=256))[0][0].propose(ctx)
 
 
 def test_refusals_name_the_cause():
@@ -131,6 +134,8 @@ def test_refusals_name_the_cause():
                                       ([("tokens", "min")], 256, "maximise"), (OBJ, 0, "budget")):
         with pytest.raises(ConfigError, match=f"operators.match.params: .*{words}"):
             build_operators([OperatorConfig(name="match")], OperatorDeps(objectives=objectives, token_budget=budget))
+    with pytest.raises(ConfigError, match="operators.match.params: match: lift must be true or false, not 'no'"):
+        build_operators([OperatorConfig(name="match", params={"lift": "no"})], OperatorDeps(objectives=OBJ, token_budget=256))
 
 
 def test_a_campaign_shows_match_its_seeds_and_fits_children_to_them(tmp_path, local_ray):

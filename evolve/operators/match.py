@@ -17,7 +17,7 @@ room left is recall given away at the seed's cost. `match` then raises what caps
 that binds, else `TOP_K` by one (capped again with `share` when one more item would overshoot)
 — so the child spends between what the parent spends (or 92 % of the seed's tokens, if more) and
 99 % of the seed's. Lifts and trims are drawn together by their lead (a lift's: its recall over
-the seed's); a program is lifted toward a seed once per run.
+the seed's); a program is lifted toward a seed once per run. `lift: false` turns lifting off.
 
 Needs a `tokens` objective to minimise and a quality objective to maximise; the parent must be
 a pipeline program (design_space/catalogue.py) with a `hits` slot. The seeds are the campaign's
@@ -105,8 +105,11 @@ class Match:
     arity = 1
     reads_front = True
 
-    def __init__(self, objectives: list[tuple[str, str]] | None = None, token_budget: float = 0.0) -> None:
+    def __init__(self, objectives: list[tuple[str, str]] | None = None, token_budget: float = 0.0,
+                 lift: bool = True) -> None:
         objectives = objectives or []
+        if not isinstance(lift, bool):
+            raise ValueError(f"match: lift must be true or false, not {lift!r}")
         if ("tokens", "min") not in objectives:
             raise ValueError("match needs the objective {metric: tokens, direction: min}")
         quality = [m for m, d in objectives if d == "max"]
@@ -116,6 +119,7 @@ class Match:
             raise ValueError("match needs the task's token budget per query (budget_tokens)")
         self.quality = quality[0]
         self.budget = float(token_budget)
+        self.lift = lift  # false: fit from above only (the operator before 2026-12-07 15:00)
         self.lifted: set[tuple[str, str]] = set()  # (program, seed): each lifted once per run
 
     def propose(self, ctx: OperatorContext) -> Proposal:
@@ -124,7 +128,8 @@ class Match:
         points = _points(list(views.values()), self.quality)
         seed_points = _points(list(seeds.values()), self.quality)
         found = [(*f, False) for f in pairs(seed_points, points)]
-        found += [(*f, True) for f in lifts(seed_points, points) if (f[0], f[1]) not in self.lifted]
+        if self.lift:
+            found += [(*f, True) for f in lifts(seed_points, points) if (f[0], f[1]) not in self.lifted]
         while found:  # draw by lead; parse only the drawn program (a front can be long)
             k = ctx.rng.choices(range(len(found)), weights=[max(f[4], 1e-12) for f in found])[0]
             cid, sid, tokens, seed_tokens, lead, up = found.pop(k)
