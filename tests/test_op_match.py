@@ -65,6 +65,7 @@ def test_a_lift_needs_the_best_program_at_the_seeds_tokens_to_beat_it_with_room_
     assert lifts(seeds, [("a", 0.60, 170.0), ("b", 0.55, 190.0), ("c", 0.70, 300.0)]) == [
         ("a", "s", 170.0, 200.0, pytest.approx(0.10))]  # the best at ≤ 200 tokens, not the best overall
     assert lifts(seeds, [("a", 0.60, 170.0), ("b", 0.60, 160.0)])[0][0] == "b"  # a tie: the cheaper
+    assert lifts(seeds, [("c2", 0.60, 170.0), ("c1", 0.60, 170.0)])[0][0] == "c1"  # then the first
     assert lifts(seeds, [("a", 0.60, 196.0)]) == []  # already within 3 % of the seed: trimming's ground
     assert lifts(seeds, [("a", 0.60, 140.0)]) == []  # under three quarters: one more item would not reach it
     assert lifts(seeds, [("a", 0.45, 170.0)]) == []  # does not beat the seed

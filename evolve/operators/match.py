@@ -57,16 +57,17 @@ def pairs(seeds: list[tuple[str, float, float]], programs: list[tuple[str, float
 def lifts(seeds: list[tuple[str, float, float]], programs: list[tuple[str, float, float]]
           ) -> list[tuple[str, str, float, float, float]]:
     """(program id, seed id, program tokens, seed tokens, lead) for the best program at no more
-    tokens than a seed (fewer tokens on a tie) when it beats the seed and spends between 1 / REACH
-    and ROOM of the seed's tokens; lead = its quality minus the seed's."""
+    tokens than a seed (on a tie the one with fewer tokens, then the first id: a lifted child that
+    changed nothing does not displace its parent) when it beats the seed and spends between
+    1 / REACH and ROOM of the seed's tokens; lead = its quality minus the seed's."""
     out = []
     for sid, sq, st in seeds:
-        under = [(q, -t, cid) for cid, q, t in programs if t <= st]
+        under = [(-q, t, cid) for cid, q, t in programs if t <= st]
         if not under:
             continue
-        q, neg_t, cid = max(under)
-        if q > sq and st / REACH <= -neg_t < ROOM * st:
-            out.append((cid, sid, -neg_t, st, q - sq))
+        neg_q, t, cid = min(under)
+        if -neg_q > sq and st / REACH <= t < ROOM * st:
+            out.append((cid, sid, t, st, -neg_q - sq))
     return out
 
 
