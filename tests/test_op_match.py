@@ -63,7 +63,12 @@ def test_the_child_spends_no_more_than_the_seed_and_keeps_most_of_its_parents_le
 def test_a_lift_needs_the_best_program_at_the_seeds_tokens_to_beat_it_with_room_to_spare():
     seeds = [("s", 0.50, 200.0)]
     assert lifts(seeds, [("a", 0.60, 170.0), ("b", 0.55, 190.0), ("c", 0.70, 300.0)]) == [
-        ("a", "s", 170.0, 200.0, pytest.approx(0.10))]  # the best at ≤ 200 tokens, not the best overall
+        ("a", "s", 170.0, 200.0, pytest.approx(0.60 / 170 * 28))]  # the best at ≤ 200 tokens, not the best overall
+    # the lead: the room to 99 % of the seed's tokens at the slope from the best cheaper program, not
+    # the lead over the seed (a seed that recalls nothing would draw every lift toward itself)
+    front = [("a", 0.60, 170.0), ("x", 0.58, 150.0), ("y", 0.40, 100.0)]
+    assert lifts(seeds, front)[0][4] == pytest.approx(0.02 / 20 * 28)
+    assert lifts([("s", 0.0, 200.0)], front)[0][4] == pytest.approx(0.02 / 20 * 28)
     assert lifts(seeds, [("a", 0.60, 170.0), ("b", 0.60, 160.0)])[0][0] == "b"  # a tie: the cheaper
     assert lifts(seeds, [("c2", 0.60, 170.0), ("c1", 0.60, 170.0)])[0][0] == "c1"  # then the first
     assert lifts(seeds, [("a", 0.60, 196.0)]) == []  # already within 3 % of the seed: trimming's ground
@@ -167,7 +172,7 @@ def test_a_campaign_shows_match_its_seeds_and_fits_children_to_them(tmp_path, lo
         if child.id in tokens:
             assert tokens[child.id] < tokens[child.parents[0]], child.note
     assert any(tokens.get(c.id, 1e9) <= tokens[seeds["top6"]] for c in fitted)
-    assert any(c.meta.get("lift") for c in matched)  # c0006: a fitted child beats top6 at 206 tokens to its 218
+    assert any(c.meta.get("lift") for c in matched)  # a fitted child beats top6 at clearly fewer tokens
     for child in matched:
         if child.meta.get("lift"):  # a fitted child that beats a seed below its tokens is lifted toward them
             assert "up to seed top" in child.note and tokens[child.parents[0]] < 0.97 * tokens[seeds["top6"]], child.note

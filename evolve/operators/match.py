@@ -16,8 +16,9 @@ spends clearly less than it (under 97 % of its tokens, at least three quarters o
 room left is recall given away at the seed's cost. `match` then raises what caps it — a `share`
 that binds, else `TOP_K` by one (capped again with `share` when one more item would overshoot)
 — so the child spends between what the parent spends (or 92 % of the seed's tokens, if more) and
-99 % of the seed's. Lifts and trims are drawn together by their lead (a lift's: its recall over
-the seed's); a program is lifted toward a seed once per run. `lift: false` turns lifting off.
+99 % of the seed's. Lifts and fits are drawn together by their lead (a lift's: the quality the
+room may add at the front's slope just below the program); a program is lifted toward a seed once
+per run. `lift: false` turns lifting off.
 
 Needs a `tokens` objective to minimise and a quality objective to maximise; the parent must be
 a pipeline program (design_space/catalogue.py) with a `hits` slot. The seeds are the campaign's
@@ -59,15 +60,19 @@ def lifts(seeds: list[tuple[str, float, float]], programs: list[tuple[str, float
     """(program id, seed id, program tokens, seed tokens, lead) for the best program at no more
     tokens than a seed (on a tie the one with fewer tokens, then the first id: a lifted child that
     changed nothing does not displace its parent) when it beats the seed and spends between
-    1 / REACH and ROOM of the seed's tokens; lead = its quality minus the seed's."""
+    1 / REACH and ROOM of the seed's tokens. Its lead is what the room up to BELOW[1] of the seed's
+    tokens may add at the front's slope just below it — quality per token from the best cheaper
+    program (or from nothing: 0 at 0 tokens) — comparable with a fit's lead, however weak the seed."""
     out = []
     for sid, sq, st in seeds:
         under = [(-q, t, cid) for cid, q, t in programs if t <= st]
         if not under:
             continue
         neg_q, t, cid = min(under)
-        if -neg_q > sq and st / REACH <= t < ROOM * st:
-            out.append((cid, sid, t, st, -neg_q - sq))
+        q = -neg_q
+        if q > sq and st / REACH <= t < ROOM * st:
+            pq, pt = max([(0.0, 0.0), *((q2, t2) for _c, q2, t2 in programs if t2 < t)])
+            out.append((cid, sid, t, st, (q - pq) / (t - pt) * (BELOW[1] * st - t)))
     return out
 
 
