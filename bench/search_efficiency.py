@@ -10,7 +10,7 @@ catalogue component), `compose` (structure and knobs in one Optuna study, openin
 catalogue step alone at 200 evaluations, then of every other step beside the best: `screen: auto`,
 `screen_rounds: 2`), `graft` (one slot of
 another front member), `tune` and `match` (fits a program that beats a seed to that seed's tokens,
-with its `share` step, from above, or lifts the best one below them); "optuna" is `tune` alone over the seeds' knobs, "random"
+with its `share` step); "optuna" is `tune` alone over the seeds' knobs, "random"
 samples seeds with random edits and knobs. The held-out gain is, per repeat, the best evolved
 recall at no more tokens than the best seed, minus the seed's — picked among the front with the
 held-out numbers, so it is the front's best case; the program a user would pick without looking
@@ -67,16 +67,13 @@ METHODS = {
 # variants, run only when named in --methods: memarch's mix with `trim` (measured over ten repeats: lower
 # held-out gains — docs/BENCHMARKS.md), without `match` (the mix before 2026-12-07: 8 of 9 LoCoMo repeats
 # above +0.05 held-out, against 9 of 9 with it), without `compose`'s screen (on by default from 100
-# evaluations: each catalogue step alone first), with its first round only (the screen before 2026-12-07 12:00)
-# and with `match` fitting programs from above only (before 2026-12-07 15:00: no lift toward a seed's tokens)
+# evaluations: each catalogue step alone first) and with its first round only (the screen before 2026-12-07 12:00)
 ABLATIONS = {"memarch+trim": [*METHODS["memarch"], {"name": "trim", "weight": 0.5}],
              "memarch-match": [op for op in METHODS["memarch"] if op["name"] != "match"],
              "memarch-screen": [{**op, "params": {"screen": False}} if op["name"] == "compose" else op
                                 for op in METHODS["memarch"]],
              "memarch-round2": [{**op, "params": {"screen_rounds": 1}} if op["name"] == "compose" else op
-                                for op in METHODS["memarch"]],
-             "memarch-lift": [{**op, "params": {"lift": False}} if op["name"] == "match" else op
-                              for op in METHODS["memarch"]]}
+                                for op in METHODS["memarch"]]}
 OBJECTIVES = [("recall", "max"), ("tokens", "min")]
 SEEDS = ["bm25_rag", "dense_rag", "recency_window"]
 
