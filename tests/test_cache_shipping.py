@@ -7,12 +7,22 @@ from design_space.seeds import seed_source
 from evolve.cache_shipping import node_dir, pack
 from evolve.evaluate import RayEvaluator
 from sandboxes.backends.process import ProcessSandbox
-from sandboxes.embed_cache import build
+from sandboxes.embed_cache import build, embedder_dir
 from sandboxes.job import Job, Limits
 from sandboxes.tasks import get_task
 
 PARAMS = {"conversations": 1}
 
+
+
+def _cache(tmp_path):
+    """A cache of its own: a marker file named after this test's directory makes its digest, and so
+    the node directory it unpacks into, unique, so a test suite running beside this one on the same
+    machine never creates or removes it (the cache reader reads only its shards)."""
+    root = tmp_path / "cache"
+    build(get_task("synthetic").build(PARAMS, "smoke", 0).episodes, "hashing", root)
+    (embedder_dir(root, "hashing") / "origin.txt").write_text(str(tmp_path))
+    return root
 
 
 def _job(cache: str) -> Job:
@@ -21,8 +31,7 @@ def _job(cache: str) -> Job:
 
 
 def test_a_node_without_the_cache_path_gets_it_from_the_object_store(tmp_path, local_ray):
-    root = tmp_path / "cache"
-    build(get_task("synthetic").build(PARAMS, "smoke", 0).episodes, "hashing", root)
+    root = _cache(tmp_path)
     packed = pack(str(root), "hashing")
     assert packed is not None and packed.files
     local = node_dir(packed.digest)
@@ -47,8 +56,7 @@ def test_a_node_without_the_cache_path_gets_it_from_the_object_store(tmp_path, l
 
 
 def test_a_node_that_reads_the_cache_path_uses_it_as_is(tmp_path, local_ray):
-    root = tmp_path / "cache"
-    build(get_task("synthetic").build(PARAMS, "smoke", 0).episodes, "hashing", root)
+    root = _cache(tmp_path)
     packed = pack(str(root), "hashing")
     shutil.rmtree(node_dir(packed.digest), ignore_errors=True)
     evaluator = RayEvaluator("process")
