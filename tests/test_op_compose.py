@@ -142,6 +142,10 @@ def test_screen_auto_follows_the_campaign_evaluation_budget():
     for bad in (0, 1.5, True):
         with pytest.raises(ConfigError, match=r"^operators.compose.params: compose: screen_rounds must be a whole number"):
             built(200, screen_rounds=bad)
+    assert built(200).screen_knobs == 8 and built(200, screen_knobs=0).screen_knobs == 0
+    for bad in (-1, 2.5, False):
+        with pytest.raises(ConfigError, match=r"^operators.compose.params: compose: screen_knobs must be a whole number"):
+            built(200, screen_knobs=bad)
 
 
 def _added(params, skeleton):
@@ -187,12 +191,34 @@ def test_a_second_screening_round_finds_the_step_that_pays_only_beside_the_first
     for t in op.study.trials[:len(first) + 2 + 4]:  # the first round, the skeleton, one model trial, 4 of round 2
         again._study().add_trial(t)
     rest = [again._screen_next() for _ in range(len(second) - 4)]
-    assert again.screen_round == 2 and again._screen_next() is None
+    assert again.screen_round == 2 and not again.screen_over
     assert sorted(trial_shape(r) for r in rest) == sorted(trial_shape(p.meta["params"]) for p in second[4:])
-    after = op.propose(ctx(seed_source("bm25_rag"), 200))  # two rounds: the screen is over
-    assert not after.note.startswith("compose screen")
     best = max(op.study.trials[:len(first) + len(second) + 2], key=lambda t: t.values[0])
     assert _added(best.params, skeleton) == {"roles", "chain"}
+    # two rounds: the screen's best structure gets `screen_knobs` trials, its steps fixed, its knobs
+    # (TOP_K, the index's, the steps') asked of the model; then the model's own trials
+    assert op.screen_knobs == 8
+    tuned = [op.propose(ctx(seed_source("bm25_rag"), 200 + i)) for i in range(op.screen_knobs)]
+    for p in tuned:
+        assert p.note.startswith("compose knob trial") and p.note.endswith("(the screen's best, its knobs from the model)")
+        assert p.meta["screen_knobs"] is True and p.parents == () and p.meta["params"]["index"] == "bm25"
+        assert _added(p.meta["params"], skeleton) == {"roles", "chain"} and validate_source(p.code) == []
+        op.observe(p.meta, score(p.meta["params"]), False)
+    knob_values = {tuple(sorted((n, v) for n, v in p.meta["params"].items() if n != "index" and not n.startswith("use:")))
+                   for p in tuned}
+    assert len(knob_values) >= 6  # the knobs move; the structure does not
+    after = op.propose(ctx(seed_source("bm25_rag"), 300))
+    assert not after.note.startswith(("compose screen", "compose knob")) and "screen_knobs" not in after.meta
+    # a resumed campaign makes only the knob trials its history lacks
+    resumed = Compose(objectives=OBJ, seed=5, screen=True)
+    made = [(p.meta, p.code) for p in [*first, *second, *tuned[:3]]]
+    resumed.restore([("compose", code, meta, score(meta["params"])) for meta, code in made])
+    assert resumed.knobs_done == 3
+    queued = [resumed._screen_next() for _ in range(op.screen_knobs - 3)]
+    assert all(q is not None and set(q) == {n for n in q if n == "index" or n.startswith("use:")} for q in queued)
+    assert all(_added(q, skeleton) == {"roles", "chain"} for q in queued)
+    assert resumed.screen_over and resumed._screen_next() is None
+    assert Compose(objectives=OBJ, seed=5, screen=True, screen_knobs=0).screen_knobs == 0
 
     # a round whose best does not beat its base ends the screen
     flat = Compose(objectives=OBJ, seed=5, screen=True)
@@ -201,7 +227,8 @@ def test_a_second_screening_round_finds_the_step_that_pays_only_beside_the_first
         p = flat.propose(ctx(seed_source("bm25_rag"), i))
         assert p.note.startswith("compose screen")
         flat.observe(p.meta, score(p.meta["params"]), False)
-    assert not flat.propose(ctx(seed_source("bm25_rag"), 50)).note.startswith("compose screen")
+    knob = flat.propose(ctx(seed_source("bm25_rag"), 50))  # the skeleton stays the best: its knobs are tried
+    assert knob.note.startswith("compose knob trial") and not _added(knob.meta["params"], skeleton)
     assert flat.screen_round == flat.screen_rounds
 
 
