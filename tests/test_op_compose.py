@@ -11,6 +11,7 @@ from evolve.config import ConfigError, OperatorConfig
 from evolve.operators import OperatorDeps, build_operators
 from evolve.operators.base import CandidateView, OperatorContext
 from evolve.operators.compose import Compose, trial_shape, screen_trials, structure_of
+from evolve.operators.knobs import write_knobs
 from evolve.operators.pipeline_edits import insert_at, present, slots
 from sandboxes.backends.process import ProcessSandbox
 from sandboxes.job import Job
@@ -184,6 +185,12 @@ def test_a_second_screening_round_finds_the_step_that_pays_only_beside_the_first
     assert sorted(tuple(sorted(_added(p.meta["params"], skeleton))) for p in second) == sorted(
         tuple(sorted({"roles", other})) for other in offered - {"roles"})
     assert all("roles" in present(p.code)["hits"] for p in second)
+    # a program of the base's structure with other knobs (a `tune` child) outscores every step of the
+    # round; the steps are judged against the base's own screen trial, so `chain` still wins the round
+    roles = next(p for p in first if _added(p.meta["params"], skeleton) == {"roles"})
+    tuned_base = write_knobs(roles.code, {"TOP_K": roles.meta["params"]["TOP_K"] + 3})
+    assert trial_shape(structure_of(tuned_base)) == trial_shape(roles.meta["params"])
+    op.learn(tuned_base, {"recall": 0.95, "tokens": 100.0})
     for p in second:
         op.observe(p.meta, score(p.meta["params"]), False)
     # a campaign resumed mid-way through the second round screens the rest of it, nothing twice

@@ -228,7 +228,7 @@ class Compose:
         self.screen_round = 0  # rounds started
         self.screen_queue: list[dict[str, Any]] = []
         self.round_base: dict[str, Any] | None = None
-        self.round_shapes: list[tuple[Any, ...]] = []
+        self.round_trials: list[dict[str, Any]] = []  # the parameters the running round screens
         self.labelled = labelled  # offer components that need an experience stream's labels
         self.objectives = objectives or []
         self.startup_trials = startup_trials
@@ -273,7 +273,7 @@ class Compose:
             queue = screen_trials(base, slots(self.skeleton), self.labelled, self.seed + self.screen_round - 1,
                                   indexes=self.screen_round == 1)
             done = {trial_shape(t.params) for t in self._study().get_trials(deepcopy=False)}
-            self.round_base, self.round_shapes = base, [trial_shape(p) for p in queue]
+            self.round_base, self.round_trials = base, queue
             self.screen_queue = [p for p in queue if trial_shape(p) not in done]
         return self.screen_queue.pop(0)
 
@@ -288,21 +288,23 @@ class Compose:
             return None, False
         import optuna
 
-        by_shape: dict[tuple[Any, ...], list[Any]] = {}
+        # a step is judged by its screen trial against the base's own trial, not against programs of the
+        # same structure with other knobs (a `tune` child of the base is a free trial of this study)
+        by_params: dict[tuple[Any, ...], list[Any]] = {}
         for t in self._study().get_trials(deepcopy=False):
-            by_shape.setdefault(trial_shape(t.params), []).append(t)
+            by_params.setdefault(_params_key(t.params), []).append(t)
         state = optuna.trial.TrialState
-        if any(by_shape.get(shape) and all(t.state == state.RUNNING for t in by_shape[shape])
-               for shape in self.round_shapes):
+        if any(by_params.get(_params_key(p)) and all(t.state == state.RUNNING for t in by_params[_params_key(p)])
+               for p in self.round_trials):
             return WAIT
 
-        def best(shapes: list[tuple[Any, ...]]) -> Any:
-            done = [t for shape in shapes for t in by_shape.get(shape, []) if t.state == state.COMPLETE]
+        def best(screened: list[dict[str, Any]]) -> Any:
+            done = [t for p in screened for t in by_params.get(_params_key(p), []) if t.state == state.COMPLETE]
             return max(done, key=lambda t: (t.values[quality], -t.values[cheap] if cheap is not None else 0.0),
                        default=None)
 
-        steps = [shape for shape in self.round_shapes if shape[0] == self.round_base["index"]]  # not index swaps
-        top, base = best(steps), best([trial_shape(self.round_base)])
+        steps = [p for p in self.round_trials if p["index"] == self.round_base["index"]]  # not index swaps
+        top, base = best(steps), best([self.round_base])
         if top is None or (base is not None and top.values[quality] <= base.values[quality]):
             return self.round_base, False
         return dict(top.params), True
@@ -373,6 +375,12 @@ class Compose:
         for operator, code, meta, metrics in history:
             self.learn(code, metrics)
             self.knobs_done += operator == self.name and bool(meta.get("screen_knobs"))
+
+
+def _params_key(params: dict[str, Any]) -> tuple[Any, ...]:
+    """One program's trial parameters, whatever `use:` flags were asked (a label step is not asked
+    outside labelled tasks): the index, the steps used and the knobs."""
+    return tuple(sorted((n, v) for n, v in params.items() if not (n.startswith("use:") and not v)))
 
 
 def trial_shape(params: dict[str, Any]) -> tuple[Any, ...]:
