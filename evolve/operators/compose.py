@@ -16,9 +16,11 @@ and the model starts from those. A resumed campaign skips what its history alrea
 The screen goes on in rounds (`screen_rounds`, default 2: forward selection): once every trial of
 a round has a result, the round's best program with one more step, by the quality objective (fewer
 tokens break a tie), becomes the base of the next round — that program plus each component it lacks,
-one trial each — provided it beats the round's base; otherwise the screen ends. Index swaps are
-screened in the first round only and are never a base: on bAbI the dense index matches the dense
-seed (0.838 at 21 tokens) and would outrank `recency` (0.829 at 17), the step `chain` builds on.
+one trial each — provided it beats the round's base (its own screen trial, not the base's structure
+with other knobs: a `tune` child of the base is a free trial of the study); otherwise the screen
+ends. Index swaps are screened in the first round only and are never a base: on bAbI the dense
+index matches the dense seed (0.838 at 21 tokens) and would outrank `recency` (0.829 at 17), the
+step `chain` builds on.
 One round finds the step that pays alone; the next finds what pays beside it (on bAbI after
 `recency`, only `chain` adds: a step whose gain one round cannot show). While a round's last
 trials run, the model's own trials go on.
