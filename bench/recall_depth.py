@@ -2,9 +2,10 @@
 
     python bench/recall_depth.py [--task locomo] [--budgets 256,512,1024,2048] [--splits search,test]
                                  [--components multihop,windows,temporal,entities,sessions,rerank] [--embedder static]
+                                 [--knobs '{"TOKEN_SHARE": 1.0}']
 
 Measures the `bm25_rag` seed and one catalogue pipeline (stemmed BM25 plus `--components` at their
-default knobs, built by `compose`'s builder on the bm25_rag skeleton; the default is the steps
+default knobs (or those `--knobs` sets), built by `compose`'s builder on the bm25_rag skeleton; the default is the steps
 every top program of `bench/catalogue_ceiling.py` held before the `windows` step, plus `windows`) at each budget, with `TOP_K` scaled with
 the budget (10 turns per 256 tokens), at full fidelity. When the pipeline needs twice the budget to
 reach a recall, no reranking of what it finds gets there at the budget: what it misses is not in
@@ -29,6 +30,7 @@ from rich.table import Table  # noqa: E402
 from design_space.catalogue import COMPONENTS  # noqa: E402
 from design_space.seeds import seed_source  # noqa: E402
 from evolve.operators.compose import build  # noqa: E402
+from evolve.operators.knobs import read_knobs  # noqa: E402
 from sandboxes.backends.process import ProcessSandbox  # noqa: E402
 from sandboxes.job import Job, Limits  # noqa: E402
 from sandboxes.tasks import TaskError, get_task  # noqa: E402
@@ -51,6 +53,8 @@ def main() -> None:
     ap.add_argument("--budgets", default="256,512,1024,2048")
     ap.add_argument("--splits", default="search,test")
     ap.add_argument("--components", default="multihop,windows,temporal,entities,sessions,rerank")
+    ap.add_argument("--knobs", default="{}", help='the pipeline\'s knobs as JSON, e.g. \'{"TOKEN_SHARE": 1.0}\' '
+                                                    '(TOP_K is set by the budget)')
     ap.add_argument("--embedder", default=None, help="default: static when memarch[embed] is installed")
     args = ap.parse_args()
     if args.embedder is None:
@@ -60,15 +64,24 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--components: {', '.join(unknown)} not in the catalogue's steps")
     budgets = [int(b) for b in args.budgets.split(",")]
+    try:
+        knobs = json.loads(args.knobs)
+    except ValueError as exc:
+        raise SystemExit(f"--knobs: not JSON ({exc})")
+    if not isinstance(knobs, dict) or not all(isinstance(v, (bool, int, float)) for v in knobs.values()):
+        raise SystemExit('--knobs: a JSON object of numbers or booleans, e.g. {"TOKEN_SHARE": 1.0}')
     get_task(args.task).build({"split": "search"}, "smoke", 0)  # the data is there, or one line saying where
     splits = args.splits.split(",")
     skeleton = seed_source("bm25_rag")
+    unknown = sorted(set(knobs) - {k.name for k in read_knobs(build(skeleton, "bm25", used, {}))})
+    if unknown:
+        raise SystemExit(f"--knobs: {', '.join(unknown)} not a knob of the pipeline (stemmed BM25; {', '.join(used)})")
     t0 = time.perf_counter()
     rows = []
     for budget in budgets:
         top_k = max(1, round(TURNS_PER_256 * budget / 256))
         programs = {"seed bm25_rag": build(skeleton, "bm25", [], {"TOP_K": top_k}),
-                    "pipeline": build(skeleton, "bm25", used, {"INDEX_STEM": True, "TOP_K": top_k})}
+                    "pipeline": build(skeleton, "bm25", used, {"INDEX_STEM": True, **knobs, "TOP_K": top_k})}
         for name, code in programs.items():
             row = {"program": name, "budget": budget, "top_k": top_k}
             for split in splits:
@@ -87,7 +100,8 @@ def main() -> None:
         table.add_row(r["program"], str(r["budget"]), *(f"{r[s][i]:.4f}" if i == 0 else f"{r[s][i]:.1f}"
                                                         for s in splits for i in (0, 1)))
     Console().print(table)
-    print(f"pipeline: stemmed BM25; {' → '.join(used) or 'no steps'} (default knobs)")
+    print(f"pipeline: stemmed BM25; {' → '.join(used) or 'no steps'} "
+          f"({'knobs ' + json.dumps(knobs) + ', the rest' if knobs else 'knobs'} at their defaults)")
     out = ROOT / "bench" / "results" / f"recall_depth_{args.task}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "load_average": os.getloadavg(), "seconds": seconds, "rows": rows},
