@@ -2,14 +2,14 @@
 
     python bench/recall_depth.py [--task locomo] [--budgets 256,512,1024,2048] [--splits search,test]
                                  [--components multihop,windows,temporal,entities,sessions,rerank] [--embedder static]
-                                 [--knobs '{"TOKEN_SHARE": 1.0}']
+                                 [--knobs '{"TOKEN_SHARE": 1.0}'] [--out bench/results/recall_depth_<task>.json]
 
 Measures the `bm25_rag` seed and one catalogue pipeline (stemmed BM25 plus `--components` at their
 default knobs (or those `--knobs` sets), built by `compose`'s builder on the bm25_rag skeleton; the default is the steps
 every top program of `bench/catalogue_ceiling.py` held before the `windows` step, plus `windows`) at each budget, with `TOP_K` scaled with
 the budget (10 turns per 256 tokens), at full fidelity. When the pipeline needs twice the budget to
 reach a recall, no reranking of what it finds gets there at the budget: what it misses is not in
-its candidates. Prints a table and writes bench/results/recall_depth_<task>.json.
+its candidates. Prints a table and writes `--out` (default bench/results/recall_depth_<task>.json).
 """
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--components", default="multihop,windows,temporal,entities,sessions,rerank")
     ap.add_argument("--knobs", default="{}", help='the pipeline\'s knobs as JSON, e.g. \'{"TOKEN_SHARE": 1.0}\' '
                                                     '(TOP_K is set by the budget)')
+    ap.add_argument("--out", default=None, help="the JSON to write (default bench/results/recall_depth_<task>.json)")
     ap.add_argument("--embedder", default=None, help="default: static when memarch[embed] is installed")
     args = ap.parse_args()
     if args.embedder is None:
@@ -102,7 +103,7 @@ def main() -> None:
     Console().print(table)
     print(f"pipeline: stemmed BM25; {' → '.join(used) or 'no steps'} "
           f"({'knobs ' + json.dumps(knobs) + ', the rest' if knobs else 'knobs'} at their defaults)")
-    out = ROOT / "bench" / "results" / f"recall_depth_{args.task}.json"
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"recall_depth_{args.task}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "load_average": os.getloadavg(), "seconds": seconds, "rows": rows},
                               indent=1))

@@ -107,3 +107,21 @@ def test_search_efficiency_writes_each_finished_repeat(tmp_path):
     assert (False, [0]) in seen and seen[-1] == (True, [0, 1]), seen
     assert all(len(row["hv"]) >= 4 and row["hv"][-1] > 0 for row in data["results"]["optuna"])
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_recall_depth_sets_the_pipelines_knobs_and_names_a_bad_one(tmp_path):
+    out = tmp_path / "depth.json"
+    r = run("recall_depth.py", "--task", "longmemeval", "--components", "share", "--knobs", '{"TOKEN_SHARE": 0.5}',
+            "--budgets", "256", "--splits", "search", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {row["program"]: row for row in json.loads(out.read_text())["rows"]}
+    # half the budget for the pipeline, the seed's whole budget for the seed
+    assert rows["pipeline"]["search"][1] < 0.6 * rows["seed bm25_rag"]["search"][1], rows
+    for knobs, said in (('{"TOKEN_SHARE": 0.5, "NOPE": 1}', "--knobs: NOPE not a knob of the pipeline"),
+                        ('{"TOKEN_SHARE": ', "--knobs: not JSON"),
+                        ('{"TOKEN_SHARE": "half"}', "--knobs: a JSON object of numbers or booleans")):
+        bad = run("recall_depth.py", "--task", "longmemeval", "--components", "share", "--knobs", knobs,
+                  "--out", str(tmp_path / "bad.json"), cwd=tmp_path, timeout=60)
+        assert bad.returncode == 1 and "Traceback" not in bad.stderr, bad.stderr[-2000:]
+        assert bad.stderr.strip().splitlines()[-1].startswith(said), bad.stderr[-2000:]
+        assert not (tmp_path / "bad.json").exists()
