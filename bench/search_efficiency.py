@@ -67,8 +67,9 @@ METHODS = {
 # variants, run only when named in --methods: memarch's mix with `trim` (measured over ten repeats: lower
 # held-out gains — docs/BENCHMARKS.md), without `match` (the mix before 2026-12-07: 8 of 9 LoCoMo repeats
 # above +0.05 held-out, against 9 of 9 with it), without `compose`'s screen (on by default from 100
-# evaluations: each catalogue step alone first), with its first round only (the screen before 2026-12-07 12:00)
-# and without the knob trials of the screen's best structure (the screen before 2026-12-07 18:00)
+# evaluations: each catalogue step alone first), with its first round only (the screen before 2026-12-07 12:00),
+# without the knob trials of the screen's best structure (the screen before 2026-12-07 18:00), and with a
+# pruned screen of five rounds (later rounds offer only the steps that beat the skeleton alone)
 ABLATIONS = {"memarch+trim": [*METHODS["memarch"], {"name": "trim", "weight": 0.5}],
              "memarch-match": [op for op in METHODS["memarch"] if op["name"] != "match"],
              "memarch-screen": [{**op, "params": {"screen": False}} if op["name"] == "compose" else op
@@ -76,7 +77,9 @@ ABLATIONS = {"memarch+trim": [*METHODS["memarch"], {"name": "trim", "weight": 0.
              "memarch-round2": [{**op, "params": {"screen_rounds": 1}} if op["name"] == "compose" else op
                                 for op in METHODS["memarch"]],
              "memarch-knobs": [{**op, "params": {"screen_knobs": 0}} if op["name"] == "compose" else op
-                               for op in METHODS["memarch"]]}
+                               for op in METHODS["memarch"]],
+             "memarch+pruned": [{**op, "params": {"screen_rounds": 5, "screen_prune": True}} if op["name"] == "compose"
+                                else op for op in METHODS["memarch"]]}
 OBJECTIVES = [("recall", "max"), ("tokens", "min")]
 SEEDS = ["bm25_rag", "dense_rag", "recency_window"]
 

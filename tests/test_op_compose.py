@@ -147,6 +147,9 @@ def test_screen_auto_follows_the_campaign_evaluation_budget():
     for bad in (-1, 2.5, False):
         with pytest.raises(ConfigError, match=r"^operators.compose.params: compose: screen_knobs must be a whole number"):
             built(200, screen_knobs=bad)
+    for bad in ("yes", 1, None):
+        with pytest.raises(ConfigError, match=r"^operators.compose.params: compose: screen_prune must be true or false"):
+            built(200, screen_prune=bad)
 
 
 def _added(params, skeleton):
@@ -239,6 +242,52 @@ def test_a_second_screening_round_finds_the_step_that_pays_only_beside_the_first
     knob = flat.propose(ctx(seed_source("bm25_rag"), 50))  # the skeleton stays the best: its knobs are tried
     assert knob.note.startswith("compose knob trial") and not _added(knob.meta["params"], skeleton)
     assert flat.screen_round == flat.screen_rounds
+
+
+def test_a_pruned_screen_offers_later_rounds_only_the_steps_that_beat_the_skeleton_alone():
+    # `roles` pays alone, `entities` a little, `chain` only beside `roles`, every other step costs a hair.
+    # Pruned, round 2 on top of `roles` offers `entities` alone (the only other step that beat the skeleton
+    # in round 1: `chain` is lost, the price of pruning), round 3 has nothing left to offer, so the knob
+    # trials of roles + entities follow.
+    skeleton = structure_of(seed_source("bm25_rag"))
+    offered = {c.name for c in COMPONENTS.values() if c.slot != "index" and not c.labelled and not skeleton[f"use:{c.name}"]}
+
+    def score(params):
+        if params["index"] != "bm25":
+            return {"recall": 0.2, "tokens": 100.0}
+        added = _added(params, skeleton)
+        paid = 0.3 * ("roles" in added) + 0.05 * ("entities" in added) + 0.2 * ({"roles", "chain"} <= added)
+        return {"recall": 0.3 + paid - 0.01 * len(added - {"roles", "chain", "entities"}), "tokens": 100.0}
+
+    def run(op, n, start):
+        made = [op.propose(ctx(seed_source("bm25_rag"), start + i)) for i in range(n)]
+        for p in made:
+            op.observe(p.meta, score(p.meta["params"]), False)
+        return made
+
+    op = Compose(objectives=OBJ, seed=5, screen=True, screen_rounds=3, screen_prune=True)
+    op.learn(seed_source("bm25_rag"), {"recall": 0.3, "tokens": 100.0})
+    first = run(op, len(offered) + 3, 0)
+    assert all(p.note.startswith("compose screen") for p in first)
+    assert op.screen_kept is None  # known once round 1 is judged
+    second = run(op, 1, 100)
+    assert second[0].note.startswith("compose screen") and _added(second[0].meta["params"], skeleton) == {"roles", "entities"}
+    assert op.screen_kept == {"roles", "entities"}
+    knob = op.propose(ctx(seed_source("bm25_rag"), 200))
+    assert knob.note.startswith("compose knob trial") and _added(knob.meta["params"], skeleton) == {"roles", "entities"}
+    # a resumed campaign finds the same steps from its history and goes on to the knob trials
+    resumed = Compose(objectives=OBJ, seed=5, screen=True, screen_rounds=3, screen_prune=True)
+    seed = [("seed:bm25_rag", seed_source("bm25_rag"), {}, {"recall": 0.3, "tokens": 100.0})]
+    resumed.restore(seed + [("compose", p.code, p.meta, score(p.meta["params"])) for p in [*first, *second]])
+    nxt = resumed._screen_next()
+    assert resumed.screen_kept == {"roles", "entities"} and resumed.screen_over
+    assert set(nxt) == {n for n in nxt if n == "index" or n.startswith("use:")} and _added(nxt, skeleton) == {"roles", "entities"}
+    # unpruned, the same history's second round offers every other step beside `roles`
+    full = Compose(objectives=OBJ, seed=5, screen=True, screen_rounds=3)
+    full.restore(seed + [("compose", p.code, p.meta, score(p.meta["params"])) for p in first])
+    later = [full._screen_next() for _ in range(len(offered) - 1)]
+    assert full.screen_kept is None and sorted(tuple(sorted(_added(q, skeleton))) for q in later) == sorted(
+        tuple(sorted({"roles", other})) for other in offered - {"roles"})
 
 
 def test_restore_and_registry():
