@@ -26,7 +26,7 @@ One round finds the step that pays alone; the next finds what pays beside it (on
 trials run, the model's own trials go on.
 With `screen_prune: true` the rounds after the first offer only the steps that beat the skeleton
 alone in round 1, so more rounds fit in a campaign (on LoCoMo, judged on the whole search split: 8 of
-22 steps, and five rounds in 44 trials reach windows → temporal → neighbours → entities, 0.650
+22 steps, and five rounds in 44 step trials reach windows → temporal → neighbours → entities at default knobs, 0.650
 held-out; docs/BENCHMARKS.md). A resumed screen finds the same steps again from the study's trials.
 When the rounds are over (the last one ran, or one's best did not beat its base), the screen's best
 program — the last round's best when it beat its base, else that base — gets `screen_knobs` trials
