@@ -9,7 +9,8 @@ default knobs (or those `--knobs` sets), built by `compose`'s builder on the bm2
 every top program of `bench/catalogue_ceiling.py` held before the `windows` step, plus `windows`) at each budget, with `TOP_K` scaled with
 the budget (10 turns per 256 tokens), at full fidelity. When the pipeline needs twice the budget to
 reach a recall, no reranking of what it finds gets there at the budget: what it misses is not in
-its candidates. Prints a table and writes `--out` (default bench/results/recall_depth_<task>.json).
+its candidates. Each recall comes with its standard error over the split's scored questions
+(± in the table, the third number of a row's split in the JSON). Prints a table and writes `--out` (default bench/results/recall_depth_<task>.json).
 """
 from __future__ import annotations
 
@@ -38,13 +39,14 @@ from sandboxes.tasks import TaskError, get_task  # noqa: E402
 TURNS_PER_256 = 10  # the seed's TOP_K at the default budget
 
 
-def measure(code: str, split: str, budget: int, args: argparse.Namespace) -> tuple[float, float]:
+def measure(code: str, split: str, budget: int, args: argparse.Namespace) -> tuple[float, float, float]:
+    """(recall, tokens, the recall's standard error over the split's scored questions)."""
     r = ProcessSandbox().run(Job(program=code, task=args.task, fidelity="full", embedder=args.embedder,
                                  task_params={"split": split, "budget_tokens": budget},
                                  limits=Limits(wall_seconds=900, cpu_seconds=1800)))
     if r.status != "ok":
         raise SystemExit(f"{args.task} {split} at {budget} tokens: {r.status}: {(r.error or '')[:300]}")
-    return r.metrics["recall"], r.metrics["tokens"]
+    return r.metrics["recall"], r.metrics["tokens"], r.metrics.get("recall_se", 0.0)
 
 
 def main() -> None:
@@ -98,7 +100,7 @@ def main() -> None:
         table.add_column(f"{split} recall", justify="right")
         table.add_column(f"{split} tokens", justify="right")
     for r in rows:
-        table.add_row(r["program"], str(r["budget"]), *(f"{r[s][i]:.4f}" if i == 0 else f"{r[s][i]:.1f}"
+        table.add_row(r["program"], str(r["budget"]), *(f"{r[s][0]:.4f} ± {r[s][2]:.3f}" if i == 0 else f"{r[s][1]:.1f}"
                                                         for s in splits for i in (0, 1)))
     Console().print(table)
     print(f"pipeline: stemmed BM25; {' → '.join(used) or 'no steps'} "

@@ -3,8 +3,10 @@
 Per query: evidence recall within the token budget at turn level (mean credit of the gold
 turns, ``recall_any`` at least one credited, ``recall_all`` every one) and session level
 (``session_recall``, ``session_recall_all``), graded nDCG over the credited source ids and
-MRR (the first item that earns a gold turn), tokens returned. A cited event is credited only
-with the share of it the item shows (sandboxes/evidence.py); citing alone earns nothing. Abstention queries score whether the recall came back empty
+MRR (the first item that earns a gold turn), tokens returned. ``recall_se`` is the standard
+error of the mean recall: how far the mean of these questions may sit from the program's recall
+on questions like them. A cited event is credited only with the share of it the item shows
+(sandboxes/evidence.py); citing alone earns nothing. Abstention queries score whether the recall came back empty
 (``abstain_empty``); questions with no usable gold are counted but not scored. When an
 answerer ran (sandboxes/answer.py) its per-query ``f1``, ``em`` and ``judge`` join the rows.
 Aggregates are means overall and per category, plus latency percentiles per operation,
@@ -80,6 +82,12 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
+def _standard_error(values: list[float]) -> float:
+    """Standard error of the mean: sample standard deviation / sqrt(n), for n >= 2."""
+    mean = _avg(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
+
+
 def _pct(values: list[float], q: float) -> float:
     """np.percentile's default (linear) rule, bit for bit, at a twentieth of its overhead on short lists."""
     if not values:
@@ -125,6 +133,8 @@ def score_transcript(stream: Stream, transcript: dict[str, Any],
     scored = [r for r in rows.values() if "recall" in r]
     metrics = _mean(scored) if scored else {}
     metrics.pop("n", None)
+    if len(scored) > 1:
+        metrics["recall_se"] = _standard_error([r["recall"] for r in scored])
     for key in ("session_recall", "session_recall_all", "abstain_empty") + ANSWER_KEYS:
         values = [r[key] for r in rows.values() if key in r]
         if values:

@@ -117,6 +117,8 @@ def test_recall_depth_sets_the_pipelines_knobs_and_names_a_bad_one(tmp_path):
     rows = {row["program"]: row for row in json.loads(out.read_text())["rows"]}
     # half the budget for the pipeline, the seed's whole budget for the seed
     assert rows["pipeline"]["search"][1] < 0.6 * rows["seed bm25_rag"]["search"][1], rows
+    # recall, tokens, and the recall's standard error over the scored questions (hundreds: a few hundredths)
+    assert all(0.001 < row["search"][2] < 0.05 for row in rows.values()), rows
     for knobs, said in (('{"TOKEN_SHARE": 0.5, "NOPE": 1}', "--knobs: NOPE not a knob of the pipeline"),
                         ('{"TOKEN_SHARE": ', "--knobs: not JSON"),
                         ('{"TOKEN_SHARE": "half"}', "--knobs: a JSON object of numbers or booleans")):

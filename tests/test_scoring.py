@@ -43,6 +43,7 @@ def test_turn_and_session_metrics():
     assert m["ndcg"] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
     assert m["mrr"] == 0.5
     assert m["abstain_empty"] == 1.0 and m["queries"] == 4 and m["scored_queries"] == 1
+    assert "recall_se" not in m  # one scored question says nothing about the spread
     assert m["tokens"] == pytest.approx((30 + 0 + 5 + 5) / 4) and m["empty_rate"] == 0.25
     assert m["ingest_ms_p50"] == 2.5 and m["retrieve_ms_p95"] == pytest.approx(19.5)
     assert m["latency_ms"] == 15.0 and m["records"] == 4 and m["llm_calls"] == 2 and m["llm_tokens"] == 50
@@ -50,6 +51,20 @@ def test_turn_and_session_metrics():
     assert out["per_item"] == {"q1": 0.5, "q2": 1.0, "q3": 1.0, "q4": 0.0}
     fail = out["failures"][0]
     assert fail["query_id"] == "q1" and fail["question"] == "two facts?" and fail["gold_evidence"]["a1"] == "text a1"
+
+
+def test_recall_se_is_the_standard_error_of_the_scored_questions_recall():
+    sessions = {"a1": "A", "a2": "A", "b1": "B"}
+    gold = {"q1": Gold(evidence=("a1", "a2"), category="multi"), "q2": Gold(evidence=("b1",), category="single"),
+            "q3": Gold(evidence=("a1",), category="single"), "q4": Gold(category="abstention", abstain=True)}
+    s = Stream(episodes=[], event_session=sessions, event_text={k: f"text {k}" for k in sessions},
+               query_text={q: q for q in gold}, gold=gold)
+    found = {"q1": ["a1"], "q2": ["b1"], "q3": [], "q4": []}  # recall 0.5, 1, 0; q4 is not scored
+    t = {"queries": {q: entry([[f"text {i}", [i], 1.0] for i in ids]) for q, ids in found.items()},
+         "ops": {}, "footprint": {"records": 3, "bytes": 10}}
+    m = score_transcript(s, t)["metrics"]
+    assert m["recall"] == pytest.approx(0.5) and m["scored_queries"] == 3
+    assert m["recall_se"] == pytest.approx(0.5 / math.sqrt(3))  # sample sd 0.5 over 3 questions
 
 
 def test_answers_join_the_rows_and_the_means():
