@@ -1,10 +1,13 @@
 """Config errors name the key; the CLI turns them into one line and exit code 2."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from evolve.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("data,expected", [
@@ -33,6 +36,25 @@ def test_yaml_errors(tmp_path):
 def test_quickstart_config_loads():
     cfg = load_config("examples/quickstart.yaml")
     assert cfg.name == "quickstart" and cfg.budget.evaluations >= 10
+
+
+def test_the_deep_locomo_example_is_the_measured_pruned_mix_judged_on_the_whole_split():
+    """examples/locomo-deep.yaml is what BENCHMARKS measured as `memarch+pruned` with a last stage `full`."""
+    import importlib.util
+
+    from evolve.operators import OperatorDeps, build_operators
+
+    spec = importlib.util.spec_from_file_location("search_efficiency", ROOT / "bench" / "search_efficiency.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cfg = load_config(ROOT / "examples" / "locomo-deep.yaml")
+    assert [{"name": o.name, "weight": o.weight, **({"params": o.params} if o.params else {})} for o in cfg.operators] \
+        == bench.ABLATIONS["memarch+pruned"]
+    assert cfg.task.cascade[-1] == "full" and cfg.task.holdout is not None and cfg.seeds == bench.SEEDS
+    deps = OperatorDeps(objectives=[(o.metric, o.direction) for o in cfg.objectives], token_budget=256,
+                        evaluations=cfg.budget.evaluations)
+    ops = dict((op.name, op) for op, _w in build_operators(cfg.operators, deps))
+    assert ops["compose"].screen and ops["compose"].screen_prune and ops["compose"].screen_rounds == 5
 
 
 def run_cli(*args, cwd):
