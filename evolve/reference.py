@@ -74,9 +74,18 @@ def probe_task(config: CampaignConfig) -> TaskProbe:
     return TaskProbe(frozenset(names), int(budget))
 
 
+# metrics that describe the measurement, not the program: a program that recalls nothing has the
+# smallest standard error (0), so searching on one would reward it
+NOT_OBJECTIVES = {"recall_se": "the standard error of recall over the questions"}
+
+
 def check_objectives(config: CampaignConfig, probe: TaskProbe) -> None:
-    """An objective the task never reports could never place a candidate on the front."""
+    """An objective the task never reports could never place a candidate on the front; one that
+    describes the measurement (NOT_OBJECTIVES) would rank programs by their questions' spread."""
     for k, o in enumerate(config.objectives):
+        if o.metric in NOT_OBJECTIVES:
+            raise ConfigError(f"objectives.{k}.metric: {o.metric!r} is {NOT_OBJECTIVES[o.metric]}, a property of "
+                              f"the measurement, not of the program; it cannot be an objective")
         if o.metric not in probe.metrics:
             raise ConfigError(f"objectives.{k}.metric: task {config.task.name!r} does not report {o.metric!r} "
                               f"(it reports: {', '.join(sorted(probe.metrics))})")

@@ -123,6 +123,16 @@ def test_an_objective_the_task_never_reports_is_a_config_error(tmp_path):
     assert not (tmp_path / "runs" / "typo" / Store.FILE).exists()
 
 
+def test_the_standard_error_of_recall_cannot_be_an_objective(tmp_path):
+    # a program that recalls nothing has standard error 0: minimising it would put that program first
+    res = _cli(tmp_path, "name: se\ntask: {name: synthetic}\n"
+                         "objectives: [{metric: recall_se, direction: min, reference: 1.0}, {metric: tokens, direction: min}]\n")
+    said = " ".join(_said(res).split())
+    assert res.exit_code == 2, said
+    assert "objectives.0.metric: 'recall_se' is the standard error of recall" in said and "Traceback" not in said
+    assert not (tmp_path / "runs" / "se" / Store.FILE).exists()
+
+
 @pytest.mark.parametrize("bad, good", [
     # a missing API key
     ({"operators": [{"name": "llm_edit"}],
